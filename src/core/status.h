@@ -1,0 +1,89 @@
+// Status and Result: how Beacon's core libraries report failure without
+// exceptions. Transport edges translate them to the IDL's typed exceptions.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace beacon {
+
+// Mirrors idl/errors.thrift ErrorCode; each code says when to use it.
+enum class StatusCode {
+  kOk = 0,
+  kInvalidArgument,   // malformed input; the message names the field
+  kNotFound,          // a named poll, option or service does not exist
+  kAlreadyExists,     // an id is held by someone else
+  kUnknownInstance,   // the registry does not hold this instance (register again)
+  kUnavailable,       // transient (database busy, server unreachable): retry
+  kConflict,          // contradicts current state (e.g. poll closed)
+  kAlreadyVoted,      // the voter voted for another option
+  kPermissionDenied,  // wrong token or someone else's lease
+  kResourceExhausted, // a configured limit is reached
+  kInternal,          // a bug or an unexpected failure
+};
+
+// Stable lower-case name of a code, e.g. "invalid_argument".
+const char* StatusCodeName(StatusCode code);
+
+// The outcome of an operation: ok, or a code with a message.
+// Cheap to copy. Thread-compatible (a const Status is safe to share).
+class [[nodiscard]] Status {
+ public:
+  Status() = default;  // ok
+  Status(StatusCode code, std::string message)
+      : code_(code), message_(std::move(message)) {}
+
+  static Status Ok() { return Status(); }
+
+  bool ok() const { return code_ == StatusCode::kOk; }
+  StatusCode code() const { return code_; }
+  const std::string& message() const { return message_; }
+  // "invalid_argument: service_name must be 1-64 characters" or "ok".
+  std::string ToString() const;
+
+  bool operator==(const Status& other) const {
+    return code_ == other.code_ && message_ == other.message_;
+  }
+
+ private:
+  StatusCode code_ = StatusCode::kOk;
+  std::string message_;
+};
+
+inline Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+inline Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
+inline Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
+inline Status UnknownInstance(std::string m) { return {StatusCode::kUnknownInstance, std::move(m)}; }
+inline Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
+inline Status Conflict(std::string m) { return {StatusCode::kConflict, std::move(m)}; }
+inline Status AlreadyVoted(std::string m) { return {StatusCode::kAlreadyVoted, std::move(m)}; }
+inline Status PermissionDenied(std::string m) { return {StatusCode::kPermissionDenied, std::move(m)}; }
+inline Status ResourceExhausted(std::string m) { return {StatusCode::kResourceExhausted, std::move(m)}; }
+inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+
+// A value of T or a non-ok Status. Accessing value() of a failed Result is a
+// programming error (checked by assert in debug builds).
+template <class T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : value_(std::move(value)) {}            // NOLINT: implicit on purpose
+  Result(Status status) : status_(std::move(status)) {}    // NOLINT: must not be ok
+
+  bool ok() const { return value_.has_value(); }
+  const Status& status() const { return status_; }
+  const T& value() const& { return *value_; }
+  T& value() & { return *value_; }
+  T&& value() && { return std::move(*value_); }
+  const T& operator*() const& { return *value_; }
+  T& operator*() & { return *value_; }
+  const T* operator->() const { return &*value_; }
+  T* operator->() { return &*value_; }
+
+ private:
+  std::optional<T> value_;
+  Status status_;  // ok when value_ is set
+};
+
+}  // namespace beacon
