@@ -1,0 +1,428 @@
+#include "registry/lease_table.h"
+
+#include <sys/random.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <tuple>
+
+#include "core/endpoint.h"
+#include "core/validation.h"
+
+namespace beacon::registry {
+namespace {
+
+constexpr int64_t kMaxTtlMs = 86'400'000;  // a day; keeps micros far from overflow
+
+// Wakes every waiting Watch when destroyed, if a membership changed. Declared
+// before the lock guard so it runs after the lock is released: the woken
+// threads then do not pile up on a mutex still held by the notifier.
+class WakeWatchersOnExit {
+ public:
+  explicit WakeWatchersOnExit(std::condition_variable* cv) : cv_(cv) {}
+  ~WakeWatchersOnExit() {
+    if (changed) cv_->notify_all();
+  }
+  WakeWatchersOnExit(const WakeWatchersOnExit&) = delete;
+  WakeWatchersOnExit& operator=(const WakeWatchersOnExit&) = delete;
+
+  bool changed = false;
+
+ private:
+  std::condition_variable* cv_;
+};
+
+// Compares in time that depends only on expected.size(), never on where the
+// strings first differ, so a caller cannot guess a secret byte by byte.
+bool ConstantTimeEquals(const std::string& expected, const std::string& given) {
+  volatile unsigned char diff = expected.size() == given.size() ? 0 : 1;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const unsigned char g =
+        i < given.size() ? static_cast<unsigned char>(given[i]) : 0;
+    diff = diff | (static_cast<unsigned char>(expected[i]) ^ g);
+  }
+  return diff == 0;
+}
+
+// 128 bits from the kernel's CSPRNG as 32 lower-case hex chars. Never blocks:
+// kUnavailable if the entropy pool is not initialised yet (early boot).
+Result<std::string> NewLeaseId() {
+  unsigned char bytes[16];
+  size_t filled = 0;
+  while (filled < sizeof bytes) {
+    const ssize_t n = getrandom(bytes + filled, sizeof bytes - filled, GRND_NONBLOCK);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Unavailable(std::string("cannot draw a random lease id: ") +
+                         std::strerror(errno));
+    }
+    filled += static_cast<size_t>(n);
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id;
+  id.reserve(2 * sizeof bytes);
+  for (unsigned char b : bytes) {
+    id += kHex[b >> 4];
+    id += kHex[b & 0xF];
+  }
+  return id;
+}
+
+Status ValidateLeaseId(const std::string& lease_id) {
+  if (lease_id.size() > kMaxLeaseIdLength) {
+    return InvalidArgument("lease_id must be at most " +
+                           std::to_string(kMaxLeaseIdLength) + " characters, got " +
+                           std::to_string(lease_id.size()));
+  }
+  return Status::Ok();
+}
+
+Status ValidateInstance(const InstanceInfo& instance) {
+  if (Status s = ValidateName("instance.id", instance.id); !s.ok()) return s;
+  if (Status s = ValidateHost("instance.host", instance.host); !s.ok()) return s;
+  if (Status s = ValidatePort("instance.port", instance.port); !s.ok()) return s;
+  if (instance.metadata.size() > kMaxMetadataEntries) {
+    return InvalidArgument("instance.metadata must have at most " +
+                           std::to_string(kMaxMetadataEntries) + " entries, got " +
+                           std::to_string(instance.metadata.size()));
+  }
+  for (const auto& [key, value] : instance.metadata) {
+    if (Status s = ValidateName("instance.metadata key", key); !s.ok()) return s;
+    if (Status s = ValidateText("instance.metadata value for key " + key, value, 0,
+                                kMaxMetadataValueBytes);
+        !s.ok()) {
+      return s;
+    }
+  }
+  return Status::Ok();
+}
+
+// Shared by Heartbeat and Deregister.
+Status ValidateInstanceRef(const std::string& service, const std::string& instance_id,
+                           const std::string& lease_id) {
+  if (Status s = ValidateName("service_name", service); !s.ok()) return s;
+  if (Status s = ValidateName("instance_id", instance_id); !s.ok()) return s;
+  return ValidateLeaseId(lease_id);
+}
+
+std::string Describe(const std::string& service, const std::string& instance_id) {
+  return "instance id " + QuoteForMessage(instance_id) + " in service " +
+         QuoteForMessage(service);
+}
+
+}  // namespace
+
+Status LeaseTableOptions::Validate() const {
+  if (ttl_ms < 1 || ttl_ms > kMaxTtlMs) {
+    return InvalidArgument("ttl_ms must be 1-" + std::to_string(kMaxTtlMs) +
+                           ", got " + std::to_string(ttl_ms));
+  }
+  if (max_instances_per_service < 1) {
+    return InvalidArgument("max_instances_per_service must be at least 1");
+  }
+  if (max_instances_total < 1) {
+    return InvalidArgument("max_instances_total must be at least 1");
+  }
+  if (max_watchers < 1) return InvalidArgument("max_watchers must be at least 1");
+  if (max_services < 1) return InvalidArgument("max_services must be at least 1");
+  if (max_watch_wait_ms < 1) {
+    return InvalidArgument("max_watch_wait_ms must be at least 1, got " +
+                           std::to_string(max_watch_wait_ms));
+  }
+  return Status::Ok();
+}
+
+bool LeaseTable::ExpiryKey::operator<(const ExpiryKey& o) const {
+  return std::tie(expires_at_micros, service, instance_id) <
+         std::tie(o.expires_at_micros, o.service, o.instance_id);
+}
+
+LeaseTable::LeaseTable(const Clock& clock, LeaseTableOptions options,
+                       int64_t initial_version)
+    : clock_(clock),
+      options_(std::move(options)),
+      last_version_(std::max<int64_t>(0, initial_version)) {
+  assert(options_.Validate().ok());
+}
+
+LeaseTable::~LeaseTable() {
+  std::lock_guard<std::mutex> lock(mu_);
+  assert(watcher_count_ == 0);
+}
+
+bool LeaseTable::TokenMatches(const std::string& token) const {
+  return options_.token.empty() || ConstantTimeEquals(options_.token, token);
+}
+
+Result<Lease> LeaseTable::Register(const std::string& service,
+                                   const InstanceInfo& instance,
+                                   const std::string& lease_id,
+                                   const std::string& token) {
+  if (!TokenMatches(token)) return PermissionDenied("registration token is missing or wrong");
+  if (Status s = ValidateName("service_name", service); !s.ok()) return s;
+  if (Status s = ValidateInstance(instance); !s.ok()) return s;
+  if (Status s = ValidateLeaseId(lease_id); !s.ok()) return s;
+  // Drawn before locking: it is a system call.
+  Result<std::string> fresh_lease_id = NewLeaseId();
+  if (!fresh_lease_id.ok()) return fresh_lease_id.status();
+
+  WakeWatchersOnExit wake(&version_changed_);
+  std::lock_guard<std::mutex> lock(mu_);
+  const int64_t now = clock_.NowMicros();
+  const int64_t expires_at = now + options_.ttl_ms * 1000;
+  wake.changed = ExpireDueLocked(now);
+
+  auto service_it = services_.find(service);
+  if (service_it != services_.end()) {
+    auto instance_it = service_it->second.instances.find(instance.id);
+    if (instance_it != service_it->second.instances.end()) {
+      InstanceEntry& held = instance_it->second;
+      const bool same_lease = !lease_id.empty() && ConstantTimeEquals(held.lease_id, lease_id);
+      const bool same_address =
+          held.info.host == instance.host && held.info.port == instance.port;
+      if (!same_lease && !same_address) {
+        const int64_t left_ms = (held.expires_at_micros - now + 999) / 1000;
+        return AlreadyExists(Describe(service, instance.id) +
+                             " is held by another lease (" +
+                             Endpoint{held.info.host, held.info.port}.ToString() +
+                             "); it expires in " + std::to_string(left_ms) + " ms");
+      }
+      SetExpiryLocked(service, &held, expires_at);
+      if (held.info != instance) {
+        held.info = instance;
+        MarkChangedLocked(service, &service_it->second);
+        wake.changed = true;
+      }
+      return Lease{held.lease_id, options_.ttl_ms};
+    }
+  }
+
+  ServiceEntry* entry = service_it == services_.end() ? nullptr : &service_it->second;
+  if (Status s = CheckRoomForInstanceLocked(service, entry); !s.ok()) return s;
+  if (entry == nullptr) {
+    if (services_.size() >= options_.max_services) {
+      // CheckRoomForInstanceLocked made sure a tombstone exists.
+      services_.erase(tombstones_.begin()->second);
+      tombstones_.erase(tombstones_.begin());
+    }
+    entry = &services_[service];
+  }
+  InstanceEntry& added = entry->instances[instance.id];
+  added.info = instance;
+  added.lease_id = std::move(fresh_lease_id).value();
+  SetExpiryLocked(service, &added, expires_at);
+  ++total_instances_;
+  MarkChangedLocked(service, entry);
+  wake.changed = true;
+  return Lease{added.lease_id, options_.ttl_ms};
+}
+
+Result<Lease> LeaseTable::Heartbeat(const std::string& service,
+                                    const std::string& instance_id,
+                                    const std::string& lease_id,
+                                    const std::string& token) {
+  if (!TokenMatches(token)) return PermissionDenied("registration token is missing or wrong");
+  if (Status s = ValidateInstanceRef(service, instance_id, lease_id); !s.ok()) return s;
+
+  WakeWatchersOnExit wake(&version_changed_);
+  std::lock_guard<std::mutex> lock(mu_);
+  const int64_t now = clock_.NowMicros();
+  wake.changed = ExpireDueLocked(now);
+
+  auto service_it = services_.find(service);
+  if (service_it == services_.end()) {
+    return UnknownInstance(Describe(service, instance_id) + " is not registered");
+  }
+  auto instance_it = service_it->second.instances.find(instance_id);
+  if (instance_it == service_it->second.instances.end()) {
+    return UnknownInstance(Describe(service, instance_id) + " is not registered");
+  }
+  InstanceEntry& held = instance_it->second;
+  if (!ConstantTimeEquals(held.lease_id, lease_id)) {
+    return PermissionDenied(Describe(service, instance_id) +
+                            " is held by another lease");
+  }
+  SetExpiryLocked(service, &held, now + options_.ttl_ms * 1000);
+  return Lease{held.lease_id, options_.ttl_ms};
+}
+
+Status LeaseTable::Deregister(const std::string& service,
+                              const std::string& instance_id,
+                              const std::string& lease_id, const std::string& token) {
+  if (!TokenMatches(token)) return PermissionDenied("registration token is missing or wrong");
+  if (Status s = ValidateInstanceRef(service, instance_id, lease_id); !s.ok()) return s;
+
+  WakeWatchersOnExit wake(&version_changed_);
+  std::lock_guard<std::mutex> lock(mu_);
+  wake.changed = ExpireDueLocked(clock_.NowMicros());
+
+  auto service_it = services_.find(service);
+  if (service_it == services_.end()) return Status::Ok();
+  auto instance_it = service_it->second.instances.find(instance_id);
+  if (instance_it == service_it->second.instances.end()) return Status::Ok();
+  if (!ConstantTimeEquals(instance_it->second.lease_id, lease_id)) {
+    return PermissionDenied(Describe(service, instance_id) +
+                            " is held by another lease");
+  }
+  RemoveInstanceLocked(service_it, instance_it);
+  wake.changed = true;
+  return Status::Ok();
+}
+
+Result<Membership> LeaseTable::Lookup(const std::string& service) {
+  if (Status s = ValidateName("service_name", service); !s.ok()) return s;
+  WakeWatchersOnExit wake(&version_changed_);
+  std::lock_guard<std::mutex> lock(mu_);
+  wake.changed = ExpireDueLocked(clock_.NowMicros());
+  return SnapshotLocked(service);
+}
+
+Result<Membership> LeaseTable::Watch(const std::string& service, int64_t known_version,
+                                     int max_wait_ms) {
+  if (Status s = ValidateName("service_name", service); !s.ok()) return s;
+  if (max_wait_ms < 1 || max_wait_ms > options_.max_watch_wait_ms) {
+    return InvalidArgument("max_wait_ms must be 1-" +
+                           std::to_string(options_.max_watch_wait_ms) + ", got " +
+                           std::to_string(max_wait_ms));
+  }
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(max_wait_ms);
+
+  WakeWatchersOnExit wake(&version_changed_);
+  std::unique_lock<std::mutex> lock(mu_);
+  wake.changed = ExpireDueLocked(clock_.NowMicros());
+  if (shut_down_ || VersionLocked(service) != known_version) {
+    return SnapshotLocked(service);
+  }
+  if (watcher_count_ >= options_.max_watchers) {
+    return ResourceExhausted("too many watchers (limit " +
+                             std::to_string(options_.max_watchers) + "); retry later");
+  }
+  ++watcher_count_;
+  version_changed_.wait_until(lock, deadline, [&] {
+    return shut_down_ || VersionLocked(service) != known_version;
+  });
+  --watcher_count_;
+  // Time has passed: expire again so the reply holds no expired lease.
+  if (ExpireDueLocked(clock_.NowMicros())) wake.changed = true;
+  return SnapshotLocked(service);
+}
+
+std::vector<ServiceSummary> LeaseTable::ListServices() {
+  WakeWatchersOnExit wake(&version_changed_);
+  std::lock_guard<std::mutex> lock(mu_);
+  wake.changed = ExpireDueLocked(clock_.NowMicros());
+  std::vector<ServiceSummary> out;
+  out.reserve(services_.size() - tombstones_.size());
+  for (const auto& [name, entry] : services_) {
+    if (entry.instances.empty()) continue;
+    out.push_back({name, static_cast<int>(entry.instances.size()), entry.version});
+  }
+  return out;
+}
+
+std::vector<ExpiredInstance> LeaseTable::SweepExpired() {
+  WakeWatchersOnExit wake(&version_changed_);
+  std::lock_guard<std::mutex> lock(mu_);
+  wake.changed = ExpireDueLocked(clock_.NowMicros());
+  std::vector<ExpiredInstance> out;
+  out.swap(unreported_expiries_);
+  return out;
+}
+
+void LeaseTable::Shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    shut_down_ = true;
+  }
+  version_changed_.notify_all();
+}
+
+size_t LeaseTable::watcher_count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return watcher_count_;
+}
+
+bool LeaseTable::ExpireDueLocked(int64_t now_micros) {
+  bool changed = false;
+  while (!expiry_queue_.empty() &&
+         expiry_queue_.begin()->expires_at_micros <= now_micros) {
+    const ExpiryKey key = *expiry_queue_.begin();
+    auto service_it = services_.find(key.service);
+    assert(service_it != services_.end());
+    auto instance_it = service_it->second.instances.find(key.instance_id);
+    assert(instance_it != service_it->second.instances.end());
+    if (unreported_expiries_.size() < options_.max_instances_total) {
+      unreported_expiries_.push_back({key.service, key.instance_id});
+    }
+    RemoveInstanceLocked(service_it, instance_it);  // erases the key too
+    changed = true;
+  }
+  return changed;
+}
+
+void LeaseTable::MarkChangedLocked(const std::string& service, ServiceEntry* entry) {
+  tombstones_.erase({entry->version, service});
+  entry->version = ++last_version_;
+  if (entry->instances.empty()) tombstones_.insert({entry->version, service});
+}
+
+void LeaseTable::RemoveInstanceLocked(
+    ServiceMap::iterator service,
+    std::map<std::string, InstanceEntry>::iterator instance) {
+  expiry_queue_.erase(
+      ExpiryKey{instance->second.expires_at_micros, service->first, instance->first});
+  service->second.instances.erase(instance);
+  --total_instances_;
+  MarkChangedLocked(service->first, &service->second);
+}
+
+void LeaseTable::SetExpiryLocked(const std::string& service, InstanceEntry* entry,
+                                 int64_t expires_at_micros) {
+  // A no-op for a new entry: no key of this instance exists yet.
+  expiry_queue_.erase(ExpiryKey{entry->expires_at_micros, service, entry->info.id});
+  entry->expires_at_micros = expires_at_micros;
+  expiry_queue_.insert(ExpiryKey{expires_at_micros, service, entry->info.id});
+}
+
+Status LeaseTable::CheckRoomForInstanceLocked(const std::string& service,
+                                              const ServiceEntry* entry) const {
+  if (total_instances_ >= options_.max_instances_total) {
+    return ResourceExhausted("the registry holds its limit of " +
+                             std::to_string(options_.max_instances_total) +
+                             " instances");
+  }
+  if (entry != nullptr && entry->instances.size() >= options_.max_instances_per_service) {
+    return ResourceExhausted("service " + QuoteForMessage(service) +
+                             " holds its limit of " +
+                             std::to_string(options_.max_instances_per_service) +
+                             " instances");
+  }
+  if (entry == nullptr && services_.size() >= options_.max_services &&
+      tombstones_.empty()) {
+    return ResourceExhausted("the registry holds its limit of " +
+                             std::to_string(options_.max_services) + " services");
+  }
+  return Status::Ok();
+}
+
+int64_t LeaseTable::VersionLocked(const std::string& service) const {
+  auto it = services_.find(service);
+  return it == services_.end() ? 0 : it->second.version;
+}
+
+Membership LeaseTable::SnapshotLocked(const std::string& service) const {
+  Membership m;
+  m.service_name = service;
+  auto it = services_.find(service);
+  if (it == services_.end()) return m;
+  m.version = it->second.version;
+  m.instances.reserve(it->second.instances.size());
+  for (const auto& [id, entry] : it->second.instances) m.instances.push_back(entry.info);
+  return m;
+}
+
+}  // namespace beacon::registry

@@ -1,0 +1,207 @@
+// LeaseTable: the whole logic of the service registry, free of any transport.
+// Servers register instances under a service name with a lease and keep it by
+// heartbeat; clients look services up or watch them for changes. The registry
+// program's Thrift handler only translates requests and replies to and from
+// this class.
+//
+// Time: leases are measured on the injected Clock (so tests use a FakeClock);
+// Watch waits in real time on a condition variable.
+//
+// Lease boundary: a lease granted (or renewed) at time t with ttl T covers
+// [t, t+T): the instance is live at t+T-1us and expired at exactly t+T.
+//
+// Versions: one table-wide counter that starts at initial_version. Every
+// membership change of a service (instance added, removed, expired, or its
+// host/port/metadata changed) sets that service's version to ++counter, and
+// nothing else changes it (a plain lease refresh does not). A service that
+// was never seen has version 0 and no instances.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/membership.h"
+#include "core/status.h"
+
+namespace beacon::registry {
+
+// Longest lease_id accepted from a caller (the ids we issue are 32 chars).
+inline constexpr size_t kMaxLeaseIdLength = 64;
+// Most metadata entries per instance; each value is 0-256 bytes of UTF-8.
+inline constexpr size_t kMaxMetadataEntries = 32;
+inline constexpr size_t kMaxMetadataValueBytes = 256;
+
+struct LeaseTableOptions {
+  int64_t ttl_ms = 3000;                   // lease length, 1..86'400'000
+  size_t max_instances_per_service = 256;  // live instances in one service
+  size_t max_instances_total = 4096;       // live instances in all services
+  size_t max_watchers = 2048;              // concurrent waiting Watch calls
+  // Services held, including emptied services kept as tombstones: when a new
+  // service needs room, the empty service that changed longest ago is
+  // forgotten (its version reads 0 again).
+  size_t max_services = 1024;
+  std::string token;                       // empty = no token required
+  int max_watch_wait_ms = 60000;           // upper bound of Watch's max_wait_ms
+
+  // InvalidArgument naming the first option out of range (every limit must
+  // be >= 1). Call it on options parsed from the command line before
+  // constructing a LeaseTable.
+  Status Validate() const;
+};
+
+// Proof of ownership of one registered instance.
+struct Lease {
+  std::string lease_id;  // 32 lower-case hex chars (128 random bits)
+  int64_t ttl_ms = 0;    // the lease length granted
+};
+
+struct ServiceSummary {
+  std::string service_name;
+  int instance_count = 0;
+  int64_t version = 0;
+};
+
+struct ExpiredInstance {
+  std::string service_name;
+  std::string instance_id;
+};
+
+// Safe for concurrent use: one mutex, held briefly, never while waiting,
+// sleeping or doing I/O.
+class LeaseTable {
+ public:
+  // `clock` must outlive the table. Requires options.Validate().ok().
+  // Versions handed out are > initial_version (registry_svc passes wall-clock
+  // micros so versions grow across restarts); a negative value counts as 0.
+  LeaseTable(const Clock& clock, LeaseTableOptions options, int64_t initial_version);
+  // Every Watch must have returned (call Shutdown() and join the callers).
+  ~LeaseTable();
+
+  LeaseTable(const LeaseTable&) = delete;
+  LeaseTable& operator=(const LeaseTable&) = delete;
+
+  // Registers `instance` under `service` with a lease of options.ttl_ms.
+  // - A new (or expired) id gets a fresh random lease_id whatever lease_id
+  //   says (empty asks for a new registration).
+  // - A live id whose current lease_id equals `lease_id`, or whose registered
+  //   host:port equals instance.host:port (the same server retrying, or
+  //   restarted on the same address), is refreshed: expiry moves to now+ttl,
+  //   host/port/metadata are replaced and the SAME lease_id is returned. The
+  //   version changes only if host/port/metadata did.
+  // Errors: kPermissionDenied (token wrong, checked first); kInvalidArgument
+  // naming the field ("service_name", "instance.id", "instance.host",
+  // "instance.port", "instance.metadata", "instance.metadata key",
+  // "instance.metadata value", "lease_id"); kAlreadyExists when the id is live
+  // under another lease from another address (the message says who holds it
+  // and when it expires); kResourceExhausted when adding the instance would
+  // pass max_instances_per_service, max_instances_total or max_services;
+  // kUnavailable if the system's random source is not ready.
+  Result<Lease> Register(const std::string& service, const InstanceInfo& instance,
+                         const std::string& lease_id, const std::string& token);
+
+  // Renews the lease to now+ttl. Never changes a version.
+  // Errors: kPermissionDenied (token wrong, or lease_id is not the current
+  // lease); kInvalidArgument (service_name, instance_id, lease_id);
+  // kUnknownInstance when the id is not live (never registered, expired,
+  // deregistered): the caller should Register again.
+  Result<Lease> Heartbeat(const std::string& service, const std::string& instance_id,
+                          const std::string& lease_id, const std::string& token);
+
+  // Removes the instance at once (version bump, watchers woken). Idempotent:
+  // an id that is not live is Ok.
+  // Errors: kPermissionDenied (token wrong, or lease_id is not the current
+  // lease); kInvalidArgument (service_name, instance_id, lease_id).
+  Status Deregister(const std::string& service, const std::string& instance_id,
+                    const std::string& lease_id, const std::string& token);
+
+  // The live instances of `service`, sorted by id, with its version (0 and no
+  // instances for a service never seen). Never returns an expired lease.
+  // Errors: kInvalidArgument (service_name).
+  Result<Membership> Lookup(const std::string& service);
+
+  // Long poll. Returns at once when the service's version != known_version
+  // or after Shutdown(); otherwise blocks (real time, without holding the
+  // lock) until the version changes, max_wait_ms passes (then returns the
+  // unchanged membership) or Shutdown() is called.
+  // Expiries are seen when something expires them: SweepExpired (run it
+  // periodically) or any other call on the table.
+  // Errors: kInvalidArgument (service_name, or max_wait_ms outside
+  // 1..options.max_watch_wait_ms); kResourceExhausted when max_watchers calls
+  // are already waiting.
+  Result<Membership> Watch(const std::string& service, int64_t known_version,
+                           int max_wait_ms);
+
+  // Every service with at least one live instance, sorted by name.
+  std::vector<ServiceSummary> ListServices();
+
+  // Removes every expired instance (version bumps, watchers woken) and
+  // returns, for logging, every instance that expired since the previous call,
+  // including those expired on the way by other calls (at most
+  // options.max_instances_total entries; further ones are not listed).
+  // Meant for a sweeper thread calling it every ttl/10 or so.
+  std::vector<ExpiredInstance> SweepExpired();
+
+  // Wakes every waiting Watch (each returns the current membership) and makes
+  // later Watch calls return at once. Everything else keeps working.
+  void Shutdown();
+
+  // Watch calls currently waiting.
+  size_t watcher_count() const;
+
+ private:
+  struct InstanceEntry {
+    InstanceInfo info;
+    std::string lease_id;
+    int64_t expires_at_micros = 0;  // live while now < expires_at_micros
+  };
+  struct ServiceEntry {
+    int64_t version = 0;
+    std::map<std::string, InstanceEntry> instances;  // by id
+  };
+  // Orders every live lease by expiry so expiring is O(expired * log n).
+  struct ExpiryKey {
+    int64_t expires_at_micros;
+    std::string service;
+    std::string instance_id;
+    bool operator<(const ExpiryKey& o) const;
+  };
+  using ServiceMap = std::map<std::string, ServiceEntry>;
+
+  bool TokenMatches(const std::string& token) const;
+  // Each *Locked method requires mu_. Those returning bool return whether a
+  // membership changed (so the caller wakes watchers after unlocking).
+  bool ExpireDueLocked(int64_t now_micros);
+  void MarkChangedLocked(const std::string& service, ServiceEntry* entry);
+  void RemoveInstanceLocked(ServiceMap::iterator service,
+                            std::map<std::string, InstanceEntry>::iterator instance);
+  void SetExpiryLocked(const std::string& service, InstanceEntry* entry,
+                       int64_t expires_at_micros);
+  Status CheckRoomForInstanceLocked(const std::string& service,
+                                    const ServiceEntry* entry) const;
+  int64_t VersionLocked(const std::string& service) const;
+  Membership SnapshotLocked(const std::string& service) const;
+
+  const Clock& clock_;
+  const LeaseTableOptions options_;
+
+  mutable std::mutex mu_;
+  std::condition_variable version_changed_;  // notified after any version bump
+  ServiceMap services_;                              // Guarded by mu_
+  std::set<ExpiryKey> expiry_queue_;                 // Guarded by mu_
+  std::set<std::pair<int64_t, std::string>> tombstones_;  // (version, service). Guarded by mu_
+  std::vector<ExpiredInstance> unreported_expiries_;  // Guarded by mu_
+  size_t total_instances_ = 0;                       // Guarded by mu_
+  int64_t last_version_;                             // Guarded by mu_
+  size_t watcher_count_ = 0;                         // Guarded by mu_
+  bool shut_down_ = false;                           // Guarded by mu_
+};
+
+}  // namespace beacon::registry
