@@ -1,0 +1,42 @@
+#include "balance/least_recently_used_balancer.h"
+
+#include <cassert>
+#include <unordered_set>
+
+namespace beacon::balance {
+
+size_t LeastRecentlyUsedBalancer::Pick(const std::vector<InstanceInfo>& candidates) {
+  assert(!candidates.empty());
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t best = 0;
+  uint64_t best_stamp = UINT64_MAX;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    auto it = last_pick_.find(candidates[i].id);
+    // Stamps start at 1, so 0 means "never picked" and beats every stamp.
+    const uint64_t stamp = it == last_pick_.end() ? 0 : it->second;
+    if (stamp < best_stamp) {  // strict: ties keep the earlier candidate
+      best = i;
+      best_stamp = stamp;
+      if (stamp == 0) break;
+    }
+  }
+  last_pick_[candidates[best].id] = ++sequence_;
+  if (last_pick_.size() > kPruneFactor * candidates.size()) PruneLocked(candidates);
+  return best;
+}
+
+void LeastRecentlyUsedBalancer::PruneLocked(const std::vector<InstanceInfo>& candidates) {
+  std::unordered_set<std::string> present;
+  present.reserve(candidates.size());
+  for (const InstanceInfo& c : candidates) present.insert(c.id);
+  for (auto it = last_pick_.begin(); it != last_pick_.end();) {
+    it = present.count(it->first) ? std::next(it) : last_pick_.erase(it);
+  }
+}
+
+size_t LeastRecentlyUsedBalancer::TrackedIds() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_pick_.size();
+}
+
+}  // namespace beacon::balance
