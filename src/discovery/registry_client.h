@@ -10,7 +10,8 @@
 namespace beacon::discovery {
 
 // Implementations must be safe for concurrent use: the cache calls Lookup from
-// caller threads while a background thread sits in Watch.
+// caller threads while a background thread sits in Watch, and CancelWatches
+// from yet another thread.
 class RegistryClient {
  public:
   virtual ~RegistryClient() = default;
@@ -24,6 +25,11 @@ class RegistryClient {
   // as Lookup.
   virtual Result<Membership> Watch(const std::string& service, int64_t known_version,
                                    int max_wait_ms) = 0;
+
+  // Unblocks any Watch in progress, which then returns kUnavailable; later
+  // calls (Watch included) still work. Used to stop background threads
+  // promptly instead of waiting out max_wait_ms.
+  virtual void CancelWatches() = 0;
 
   // The registry's address, for messages ("127.0.0.1:9090").
   virtual std::string Address() const = 0;
