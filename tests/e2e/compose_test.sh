@@ -1,0 +1,261 @@
+#!/usr/bin/env bash
+# End-to-end test of the Docker Compose deployment (ctest: compose_e2e).
+#
+# Builds the image, brings up registry + 3 replicas under a project name of its
+# own, and through `docker-compose run --rm client ...` checks that:
+#   1. all 3 replicas register;
+#   2. 30 prime calls in ONE client session spread over the 3 replicas;
+#   3. a poll created, voted on and read back through different replicas shows
+#      every vote on every replica;
+#   4. `down` (volume kept) and `up` again keeps the poll and its votes;
+#   5. a stopped replica exits 0 and is deregistered at once (before its lease
+#      could expire), and calls then go to the other two only.
+# Always tears the project down with `down -v`, whatever failed.
+#
+# Exit codes: 0 passed; 1 failed (the reason and the containers' logs are
+# printed); 77 skipped: no Docker daemon could be started here (ctest reports
+# it as skipped with the reason).
+#
+# Environment: BEACON_COMPOSE  compose command ("docker compose" or
+#                              "docker-compose"; default: whichever works)
+#              BEACON_E2E_IMAGE image tag to build (default beacon:e2e)
+#              BEACON_E2E_KEEP_LOGS=1 print container logs even on success
+set -euo pipefail
+
+readonly kSkip=77
+kRoot="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+readonly kRoot
+readonly kProject="beacon_e2e_$$"
+readonly kLeaseTtlMs=6000      # the deregistration check must beat this
+readonly kReplicas=(replica1 replica2 replica3)
+readonly kStart=${SECONDS}
+
+log() { printf '[compose_e2e %4ds] %s\n' "$((SECONDS - kStart))" "$*"; }
+fail() { log "FAIL: $*"; exit 1; }
+skip() { log "SKIP: $*"; exit "${kSkip}"; }
+
+# --- Docker available? ------------------------------------------------------
+command -v python3 >/dev/null 2>&1 || skip "python3 is needed to read the client's JSON output"
+if ! docker info >/dev/null 2>&1; then
+  log "no Docker daemon answers; trying scripts/docker-setup"
+  if ! setup_out="$("${kRoot}/scripts/docker-setup" 2>&1)"; then
+    printf '%s\n' "${setup_out}" | tail -n 20
+    skip "no Docker daemon could be started on this machine: $(printf '%s\n' "${setup_out}" | grep 'error:' | tail -n 1)"
+  fi
+fi
+if [[ -n "${BEACON_COMPOSE:-}" ]]; then
+  read -r -a compose_cmd <<<"${BEACON_COMPOSE}"
+elif docker compose version >/dev/null 2>&1; then
+  compose_cmd=(docker compose)
+elif command -v docker-compose >/dev/null 2>&1; then
+  compose_cmd=(docker-compose)
+else
+  "${kRoot}/scripts/docker-setup" || true
+  command -v docker-compose >/dev/null 2>&1 || skip "neither 'docker compose' nor docker-compose is available"
+  compose_cmd=(docker-compose)
+fi
+log "using: ${compose_cmd[*]} ($("${compose_cmd[@]}" version --short 2>/dev/null || echo '?')), project ${kProject}"
+
+export BEACON_IMAGE="${BEACON_E2E_IMAGE:-beacon:e2e}"
+export BEACON_LEASE_TTL_MS="${kLeaseTtlMs}"
+compose() { "${compose_cmd[@]}" -p "${kProject}" -f "${kRoot}/docker-compose.yml" "$@"; }
+# One client command (or a session fed on stdin); stderr kept apart so the
+# JSON on stdout is clean.
+client() { compose run --rm -T client "$@" 2>>"${work}/client.err"; }
+
+# A run killed outright (ctest's timeout) cannot clean up after itself: take
+# down the projects of earlier runs whose script is no longer alive.
+for stale in $(docker ps -a --format '{{.Label "com.docker.compose.project"}}' 2>/dev/null |
+               grep -E '^beacon_e2e_[0-9]+$' | sort -u); do
+  if ! kill -0 "${stale#beacon_e2e_}" 2>/dev/null; then
+    log "removing the leftovers of an earlier run: ${stale}"
+    "${compose_cmd[@]}" -p "${stale}" -f "${kRoot}/docker-compose.yml" down -v --remove-orphans -t 5 \
+      >/dev/null 2>&1 || true
+  fi
+done
+
+work="$(mktemp -d)"
+teardown() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [[ ${rc} -ne 0 && ${rc} -ne ${kSkip} || -n "${BEACON_E2E_KEEP_LOGS:-}" ]]; then
+    log "containers:"
+    compose ps -a 2>/dev/null || compose ps 2>/dev/null || true
+    log "last container logs:"
+    compose logs --no-color --tail 40 2>/dev/null || true
+    if [[ -s "${work}/client.err" ]]; then
+      log "client stderr (last lines):"
+      tail -n 20 "${work}/client.err"
+    fi
+  fi
+  log "tearing down (down -v)"
+  compose down -v --remove-orphans -t 20 >/dev/null 2>&1 || log "warning: down -v failed"
+  rm -rf "${work}"
+  log "done in $((SECONDS - kStart))s, exit ${rc}"
+  exit "${rc}"
+}
+trap teardown EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Reads client JSON output (one object per line) on stdin and runs a check
+# written in Python on `objs` (the parsed lines). Non-JSON lines are ignored.
+# Prints what the check prints; exits non-zero when the check raises.
+json_check() {
+  # shellcheck disable=SC2016  # Python code, not shell
+  python3 -c '
+import json, sys
+objs = []
+for line in sys.stdin:
+    line = line.strip()
+    if line.startswith("{") or line.startswith("["):
+        try:
+            objs.append(json.loads(line))
+        except ValueError:
+            pass
+def find(o, key):
+    """Every value of `key` anywhere in o."""
+    out = []
+    if isinstance(o, dict):
+        for k, v in o.items():
+            if k == key:
+                out.append(v)
+            out.extend(find(v, key))
+    elif isinstance(o, list):
+        for v in o:
+            out.extend(find(v, key))
+    return out
+'"$1"
+}
+
+# --- 0. base image and build --------------------------------------------------
+"${kRoot}/scripts/docker-base" || fail "could not provide the debian:bookworm-slim base image"
+log "building ${BEACON_IMAGE}"
+build_start=${SECONDS}
+# Every service names the same image; building one service builds it.
+compose build registry >"${work}/build.log" 2>&1 || { tail -n 40 "${work}/build.log"; fail "image build failed"; }
+log "image built in $((SECONDS - build_start))s"
+
+# --- 1. up, and 3 replicas in the registry ------------------------------------
+log "starting registry and replicas"
+compose up -d --no-build registry "${kReplicas[@]}" >"${work}/up.log" 2>&1 ||
+  { cat "${work}/up.log"; fail "compose up failed"; }
+
+# Prints the sorted instance ids the registry lists for `service`.
+instances_of() {
+  client --json servers "$1" | json_check '
+ids = sorted(set(str(i) for o in objs for i in find(o, "id")))
+print(" ".join(ids))'
+}
+
+wait_for_instances() {  # wait_for_instances SERVICE "EXPECTED IDS" DEADLINE_S
+  local deadline=$((SECONDS + $3)) got=""
+  while ((SECONDS < deadline)); do
+    got="$(instances_of "$1" || true)"
+    [[ "${got}" == "$2" ]] && return 0
+    sleep 1
+  done
+  log "registry lists for $1: '${got}', expected '$2'"
+  return 1
+}
+
+wait_for_instances prime "replica1 replica2 replica3" 120 || fail "3 replicas did not register in time"
+wait_for_instances voting "replica1 replica2 replica3" 30 || fail "3 voting replicas did not register"
+log "3 replicas registered for prime and voting"
+
+# --- 2. 30 primes in one session spread over the 3 replicas -------------------
+for n in $(seq 1 30); do echo "prime ${n}"; done | client --json shell >"${work}/primes.out" ||
+  fail "the prime session failed: $(tail -n 5 "${work}/primes.out")"
+json_check '
+from collections import Counter
+served = [s for o in objs for s in find(o, "served_by")]
+count = Counter(served)
+print("prime calls per replica:", dict(sorted(count.items())))
+assert len(served) == 30, "expected 30 answers, got %d" % len(served)
+assert sorted(count) == ["replica1", "replica2", "replica3"], "not spread over all 3 replicas"
+assert min(count.values()) >= 5, "badly skewed spread"
+' <"${work}/primes.out" || fail "primes were not spread over the 3 replicas"
+
+# --- 3. a poll, votes and results through different replicas ------------------
+client --json create-poll "Best colour?" red green blue >"${work}/poll.out" || fail "create-poll failed"
+poll="$(json_check '
+ids = [i for o in objs for i in find(o, "poll_id")]
+assert ids, "no poll_id in the create-poll output"
+print(ids[0])' <"${work}/poll.out")" || fail "create-poll gave no poll id: $(cat "${work}/poll.out")"
+log "created poll ${poll}"
+
+# Round-robin in one session: consecutive calls go to different replicas.
+printf '%s\n' "vote ${poll} alice red" "vote ${poll} bob green" "vote ${poll} carol red" \
+  "vote ${poll} dave blue" "vote ${poll} erin red" "vote ${poll} alice red" \
+  "results ${poll}" "results ${poll}" "results ${poll}" |
+  client --json shell >"${work}/votes.out" || fail "the voting session failed: $(tail -n 5 "${work}/votes.out")"
+
+# results_check: every results answer says red 3, green 1, blue 1.
+readonly kResultsCheck='
+def counts(o):
+    """{option: votes} from one results answer, whatever its nesting."""
+    out = {}
+    for key in ("counts", "results", "options", "tally"):
+        for v in find(o, key):
+            if isinstance(v, dict):
+                out.update({str(k): int(n) for k, n in v.items() if isinstance(n, int)})
+            elif isinstance(v, list):
+                for e in v:
+                    if isinstance(e, dict):
+                        name = e.get("option", e.get("name"))
+                        n = e.get("votes", e.get("count"))
+                        if name is not None and isinstance(n, int):
+                            out[str(name)] = n
+    return out
+results = [o for o in objs if counts(o)]
+'
+json_check "${kResultsCheck}"'
+votes = [o for o in objs if find(o, "receipt") or (find(o, "served_by") and not counts(o))]
+vote_servers = set(s for o in objs[:6] for s in find(o, "served_by"))
+print("votes served by:", sorted(vote_servers))
+assert len(vote_servers) >= 2, "votes did not go through different replicas"
+assert len(results) == 3, "expected 3 results answers, got %d" % len(results)
+servers = [find(o, "served_by")[0] for o in results]
+print("results served by:", servers)
+assert len(set(servers)) == 3, "results were not read through 3 different replicas"
+for o in results:
+    assert counts(o) == {"red": 3, "green": 1, "blue": 1}, "wrong counts: %r" % counts(o)
+' <"${work}/votes.out" || fail "votes/results were wrong: $(cat "${work}/votes.out")"
+log "votes counted the same on every replica"
+
+# --- 4. down keeps the volume; up again shows the same poll --------------------
+log "down (keeping the volume) and up again"
+compose down -t 20 >"${work}/down.log" 2>&1 || { cat "${work}/down.log"; fail "compose down failed"; }
+compose up -d --no-build registry "${kReplicas[@]}" >"${work}/up.log" 2>&1 ||
+  { cat "${work}/up.log"; fail "compose up (second time) failed"; }
+wait_for_instances voting "replica1 replica2 replica3" 120 || fail "replicas did not come back after down/up"
+client --json results "${poll}" | json_check "${kResultsCheck}"'
+assert len(results) == 1 and counts(results[0]) == {"red": 3, "green": 1, "blue": 1}, \
+    "votes lost across down/up: %r" % objs
+' || fail "the poll's votes did not survive down/up"
+log "poll ${poll} kept its votes across down/up"
+
+# --- 5. a stopped replica deregisters -----------------------------------------
+log "stopping replica3"
+stop_start=${SECONDS}
+compose stop -t 20 replica3 >/dev/null 2>&1 || fail "compose stop replica3 failed"
+log "replica3 stopped in $((SECONDS - stop_start))s"
+cid="$(compose ps -q replica3)"
+exit_code="$(docker inspect -f '{{.State.ExitCode}}' "${cid}")"
+[[ "${exit_code}" == 0 ]] || fail "replica3 exited with ${exit_code} on SIGTERM, expected 0"
+# Deregistration is immediate; lease expiry would take ${kLeaseTtlMs} ms.
+wait_for_instances prime "replica1 replica2" 3 ||
+  fail "replica3 still listed 3s after it stopped (not deregistered)"
+log "replica3 deregistered"
+
+for n in $(seq 1 10); do echo "prime ${n}"; done | client --json shell >"${work}/after.out" ||
+  fail "prime calls failed after replica3 stopped"
+json_check '
+from collections import Counter
+served = [s for o in objs for s in find(o, "served_by")]
+print("prime calls per replica:", dict(sorted(Counter(served).items())))
+assert len(served) == 10, "expected 10 answers, got %d" % len(served)
+assert set(served) == {"replica1", "replica2"}, "calls went to %r" % set(served)
+' <"${work}/after.out" || fail "calls after the stop did not go to the 2 remaining replicas"
+
+log "PASS"
