@@ -1,0 +1,147 @@
+// registry_svc: Beacon's service registry. Wiring only: flags, the lease
+// table, its sweeper, the Thrift server, and clean shutdown on SIGINT/SIGTERM.
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include "core/clock.h"
+#include "core/endpoint.h"
+#include "program/flags.h"
+#include "program/logging.h"
+#include "program/port_file.h"
+#include "program/signals.h"
+#include "registry/lease_table.h"
+#include "registry_handler.h"
+#include "rpc/thrift_server.h"
+
+namespace po = boost::program_options;
+
+namespace {
+
+constexpr int kExitUsage = 2;
+constexpr int kExitFailure = 1;
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace beacon;
+  program::BlockTerminationSignals();
+
+  po::options_description desc(
+      "registry_svc: Beacon's service registry (leases, lookups, watches over Thrift)\n\n"
+      "Usage: registry_svc [options]\n\nOptions");
+  std::string listen, log_level, token, port_file;
+  int64_t ttl_ms = 0;
+  int idle_timeout_ms = 0, sweep_interval_ms = 0;
+  int64_t max_connections = 0;
+  size_t max_per_service = 0, max_total = 0, max_watchers = 0;
+  desc.add_options()
+      ("help,h", "show this help and exit")
+      ("listen", po::value(&listen)->default_value("0.0.0.0:9090"), "HOST:PORT to serve on (port 0 picks a free port)")
+      ("lease-ttl-ms", po::value(&ttl_ms)->default_value(3000), "lease length granted to instances (ms)")
+      ("log-level", po::value(&log_level)->default_value("info"), "trace, debug, info, warn, error or off")
+      ("token", po::value(&token)->default_value(""), "shared registration token; when set, register/heartbeat/deregister must carry it")
+      ("idle-timeout-ms", po::value(&idle_timeout_ms)->default_value(30000), "close connections silent this long")
+      ("max-connections", po::value(&max_connections)->default_value(2048), "concurrent connections; more wait in the backlog")
+      ("max-instances-per-service", po::value(&max_per_service)->default_value(256), "live instances in one service")
+      ("max-instances", po::value(&max_total)->default_value(4096), "live instances in the whole registry")
+      ("max-watchers", po::value(&max_watchers)->default_value(2048), "concurrent watch calls")
+      ("sweep-interval-ms", po::value(&sweep_interval_ms)->default_value(100), "how often expired leases are swept (and watchers woken)")
+      ("port-file", po::value(&port_file)->default_value(""), "write the port actually bound to this file once serving");
+
+  po::variables_map vm;
+  if (Status s = program::ParseFlags(argc, argv, desc, &vm); !s.ok()) {
+    std::cerr << "error: " << s.message() << "\n(see registry_svc --help)\n";
+    return kExitUsage;
+  }
+  if (vm.count("help")) {
+    std::cout << desc << "\n" << program::EnvironmentHelp(desc);
+    return 0;
+  }
+  if (Status s = program::SetUpLogging("registry_svc", log_level); !s.ok()) {
+    std::cerr << "error: " << s.message() << "\n";
+    return kExitUsage;
+  }
+  auto endpoint = ParseEndpoint("--listen", listen, /*allow_port_zero=*/true);
+  if (!endpoint.ok()) {
+    std::cerr << "error: " << endpoint.status().message() << "\n";
+    return kExitUsage;
+  }
+  registry::LeaseTableOptions options;
+  options.ttl_ms = ttl_ms;
+  options.token = token;
+  options.max_instances_per_service = max_per_service;
+  options.max_instances_total = max_total;
+  options.max_watchers = max_watchers;
+  if (Status s = options.Validate(); !s.ok()) {
+    std::cerr << "error: " << s.message() << "\n";
+    return kExitUsage;
+  }
+  if (sweep_interval_ms < 1 || idle_timeout_ms < 1 || max_connections < 1) {
+    std::cerr << "error: --sweep-interval-ms, --idle-timeout-ms and --max-connections must be >= 1\n";
+    return kExitUsage;
+  }
+
+  // Versions start at the wall clock in microseconds so they keep growing
+  // across registry restarts: a client's known version never matches a
+  // restarted registry's by accident.
+  registry::LeaseTable table(SystemClock::Instance(), options, WallClockMillis() * 1000);
+
+  rpc::ServerOptions server_options;
+  server_options.host = endpoint->host;
+  server_options.port = endpoint->port;
+  server_options.idle_timeout_ms = idle_timeout_ms;
+  server_options.max_connections = max_connections;
+  auto server = rpc::ThriftServer::Start(
+      server_options, std::make_shared<idl::RegistryProcessorFactory>(
+                          std::make_shared<registry_svc::RegistryHandlerFactory>(table)));
+  if (!server.ok()) {
+    spdlog::error("{}", server.status().message());
+    return kExitFailure;
+  }
+  spdlog::info("serving on {}:{} (lease ttl {} ms{})", endpoint->host, (*server)->port(), ttl_ms,
+               token.empty() ? "" : ", token required");
+  if (!port_file.empty()) {
+    if (Status s = program::WritePortFile(port_file, (*server)->port()); !s.ok()) {
+      spdlog::error("{}", s.message());
+      return kExitFailure;
+    }
+  }
+
+  // The sweeper removes expired leases promptly so watchers hear of them;
+  // lookups never depend on it (the table expires lazily on every read).
+  std::mutex stop_mu;
+  std::condition_variable stop_cv;
+  bool stopping = false;
+  std::thread sweeper([&] {
+    std::unique_lock<std::mutex> lock(stop_mu);
+    while (!stop_cv.wait_for(lock, std::chrono::milliseconds(sweep_interval_ms),
+                             [&] { return stopping; })) {
+      lock.unlock();
+      for (const auto& e : table.SweepExpired()) {
+        spdlog::info("lease expired: {}/{}", e.service_name, e.instance_id);
+      }
+      lock.lock();
+    }
+  });
+
+  int sig = 0;
+  while ((sig = program::WaitForTerminationSignal(1000)) == 0) {
+  }
+  spdlog::info("signal {} received: shutting down", sig);
+  table.Shutdown();  // wakes watchers so their connections can finish
+  const bool drained = (*server)->Stop(5000);
+  {
+    std::lock_guard<std::mutex> lock(stop_mu);
+    stopping = true;
+  }
+  stop_cv.notify_all();
+  sweeper.join();
+  spdlog::info("stopped{}", drained ? "" : " (some connections did not drain)");
+  return 0;
+}

@@ -1,0 +1,53 @@
+// RegistryHandler: the Thrift face of the LeaseTable. One handler per
+// connection, so refused requests can be logged with the peer's address.
+// It only translates: every rule lives in registry::LeaseTable.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "Registry.h"
+#include "registry/lease_table.h"
+
+namespace beacon::registry_svc {
+
+// Safe for concurrent use across connections (the LeaseTable is).
+class RegistryHandler final : public idl::RegistryIf {
+ public:
+  RegistryHandler(registry::LeaseTable& table, std::string peer);
+
+  void registerInstance(idl::Lease& out, const std::string& service_name,
+                        const idl::Instance& instance, const std::string& lease_id,
+                        const std::string& token) override;
+  void heartbeat(idl::Lease& out, const std::string& service_name,
+                 const std::string& instance_id, const std::string& lease_id,
+                 const std::string& token) override;
+  void deregister(const std::string& service_name, const std::string& instance_id,
+                  const std::string& lease_id, const std::string& token) override;
+  void lookup(idl::Membership& out, const std::string& service_name) override;
+  void watch(idl::Membership& out, const std::string& service_name, int64_t known_version,
+             int32_t max_wait_ms) override;
+  void listServices(std::vector<idl::ServiceSummary>& out) override;
+  void ping() override {}
+
+ private:
+  // Logs a refused mutating request (peer, method, reason; never the token)
+  // and throws the typed error.
+  [[noreturn]] void Refuse(const char* method, const Status& status) const;
+
+  registry::LeaseTable& table_;
+  const std::string peer_;
+};
+
+// Creates a RegistryHandler per accepted connection.
+class RegistryHandlerFactory final : public idl::RegistryIfFactory {
+ public:
+  explicit RegistryHandlerFactory(registry::LeaseTable& table) : table_(table) {}
+  idl::RegistryIf* getHandler(const apache::thrift::TConnectionInfo& info) override;
+  void releaseHandler(idl::RegistryIf* handler) override { delete handler; }
+
+ private:
+  registry::LeaseTable& table_;
+};
+
+}  // namespace beacon::registry_svc

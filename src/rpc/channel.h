@@ -1,0 +1,91 @@
+// Channel: one client TCP connection speaking Beacon's wire format (framed
+// transport, binary protocol, bounded frames) plus the helper that turns a
+// Thrift call's exceptions into a Status and a transport-failure flag.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include <thrift/TApplicationException.h>
+#include <thrift/protocol/TProtocol.h>
+#include <thrift/protocol/TProtocolException.h>
+#include <thrift/transport/TTransportException.h>
+
+#include "core/endpoint.h"
+#include "core/status.h"
+#include "rpc/status_mapping.h"
+
+namespace apache::thrift::transport { class TSocket; class TTransport; }
+
+namespace beacon::rpc {
+
+struct ClientOptions {
+  int connect_timeout_ms = 1000;
+  int call_timeout_ms = 5000;          // send and receive of one call
+  int max_message_bytes = 16 << 20;    // replies larger than this are refused
+};
+
+// Not thread-safe, except Abort(), which may be called from another thread.
+class Channel {
+ public:
+  // Connects within options.connect_timeout_ms. kUnavailable naming the
+  // address and the reason when it cannot.
+  static Result<std::unique_ptr<Channel>> Open(const Endpoint& endpoint,
+                                              const ClientOptions& options);
+  ~Channel();
+
+  std::shared_ptr<apache::thrift::protocol::TProtocol> protocol() { return protocol_; }
+  const Endpoint& endpoint() const { return endpoint_; }
+
+  // Changes the send/receive timeout (a watch waits longer than a call).
+  void SetCallTimeout(int ms);
+
+  // Unblocks a call in progress on another thread (it fails with a transport
+  // error). The channel must not be used afterwards except to destroy it.
+  void Abort();
+
+  // Monotonic time of the last Touch(), for idle-connection eviction.
+  int64_t last_used_us() const { return last_used_us_; }
+  void Touch(int64_t now_us) { last_used_us_ = now_us; }
+
+ private:
+  Channel() = default;
+  Endpoint endpoint_;
+  std::shared_ptr<apache::thrift::transport::TSocket> socket_;
+  std::shared_ptr<apache::thrift::transport::TTransport> transport_;
+  std::shared_ptr<apache::thrift::protocol::TProtocol> protocol_;
+  int64_t last_used_us_ = 0;
+};
+
+// The outcome of one remote call.
+template <class T>
+struct RpcResult {
+  Result<T> result;
+  // True when the call failed in the transport (connect, send, receive,
+  // malformed reply): the server may be down and the connection is unusable.
+  // False for a typed error the server answered with.
+  bool transport_failure = false;
+};
+
+// Runs fn() (a generated-client call that returns T) and classifies what it
+// throws: the IDL exception E becomes its Status; transport and protocol
+// errors become kUnavailable with transport_failure set; a
+// TApplicationException (the server failed unexpectedly) becomes kInternal.
+template <class T, class E, class F>
+RpcResult<T> InvokeRpc(const Endpoint& endpoint, F&& fn) {
+  try {
+    return {Result<T>(fn()), false};
+  } catch (const E& e) {
+    return {Result<T>(FromIdlError(e)), false};
+  } catch (const apache::thrift::transport::TTransportException& e) {
+    return {Result<T>(Unavailable(endpoint.ToString() + ": " + e.what())), true};
+  } catch (const apache::thrift::protocol::TProtocolException& e) {
+    return {Result<T>(Unavailable(endpoint.ToString() + ": bad reply: " + e.what())), true};
+  } catch (const apache::thrift::TApplicationException& e) {
+    return {Result<T>(Internal(endpoint.ToString() + ": " + e.what())), false};
+  }
+}
+
+}  // namespace beacon::rpc

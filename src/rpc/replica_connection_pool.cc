@@ -1,0 +1,80 @@
+#include "rpc/replica_connection_pool.h"
+
+#include <thrift/protocol/TMultiplexedProtocol.h>
+
+namespace beacon::rpc {
+
+using apache::thrift::protocol::TMultiplexedProtocol;
+
+ReplicaConnection::ReplicaConnection(std::unique_ptr<Channel> channel)
+    : channel_(std::move(channel)),
+      prime_(std::make_unique<idl::PrimeClient>(
+          std::make_shared<TMultiplexedProtocol>(channel_->protocol(), "prime"))),
+      voting_(std::make_unique<idl::VotingClient>(
+          std::make_shared<TMultiplexedProtocol>(channel_->protocol(), "voting"))) {}
+
+ReplicaConnectionPool::ReplicaConnectionPool(PoolOptions options, const Clock& clock)
+    : options_(options), clock_(clock) {}
+
+std::string ReplicaConnectionPool::Key(const InstanceInfo& instance) {
+  return instance.id + "@" + instance.host + ":" + std::to_string(instance.port);
+}
+
+Result<std::unique_ptr<ReplicaConnection>> ReplicaConnectionPool::Acquire(
+    const InstanceInfo& instance) {
+  const int64_t now = clock_.NowMicros();
+  std::vector<std::unique_ptr<ReplicaConnection>> stale;  // closed outside the lock
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = idle_.find(Key(instance));
+    if (it != idle_.end()) {
+      auto& conns = it->second;
+      while (!conns.empty()) {
+        std::unique_ptr<ReplicaConnection> conn = std::move(conns.back());
+        conns.pop_back();
+        if (now - conn->channel().last_used_us() <= options_.max_idle_ms * 1000) {
+          return conn;
+        }
+        stale.push_back(std::move(conn));
+      }
+    }
+  }
+  auto ch = Channel::Open(Endpoint{instance.host, instance.port}, options_.client);
+  if (!ch.ok()) return ch.status();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++opened_;
+  }
+  return std::make_unique<ReplicaConnection>(std::move(ch).value());
+}
+
+void ReplicaConnectionPool::Release(const InstanceInfo& instance,
+                                    std::unique_ptr<ReplicaConnection> conn) {
+  conn->channel().Touch(clock_.NowMicros());
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& conns = idle_[Key(instance)];
+  if (conns.size() < options_.max_idle_per_instance) conns.push_back(std::move(conn));
+}
+
+void ReplicaConnectionPool::Forget(const std::string& instance_id) {
+  std::vector<std::unique_ptr<ReplicaConnection>> doomed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const std::string prefix = instance_id + "@";
+    for (auto it = idle_.begin(); it != idle_.end();) {
+      if (it->first.compare(0, prefix.size(), prefix) == 0) {
+        for (auto& c : it->second) doomed.push_back(std::move(c));
+        it = idle_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+}
+
+int64_t ReplicaConnectionPool::connections_opened() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return opened_;
+}
+
+}  // namespace beacon::rpc

@@ -1,0 +1,61 @@
+// ThriftRegistryClient: the registry over Thrift, for replicas (register,
+// heartbeat, deregister) and for the client's discovery cache (lookup, watch).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "Registry.h"
+#include "core/endpoint.h"
+#include "discovery/registry_client.h"
+#include "rpc/channel.h"
+
+namespace beacon::rpc {
+
+// Safe for concurrent use. Short calls share one connection (serialized,
+// reconnected when broken); each Watch in progress has a connection of its
+// own so watches on several services do not wait for each other.
+// Every method is idempotent on the registry, so a call that fails on a
+// reused connection is retried once on a fresh one (the registry may have
+// closed an idle connection); kUnavailable when the registry cannot be reached.
+class ThriftRegistryClient final : public discovery::RegistryClient {
+ public:
+  ThriftRegistryClient(Endpoint registry, ClientOptions options, std::string token = "");
+  ~ThriftRegistryClient() override;
+
+  Result<Membership> Lookup(const std::string& service) override;
+  Result<Membership> Watch(const std::string& service, int64_t known_version,
+                           int max_wait_ms) override;
+  void CancelWatches() override;
+  std::string Address() const override { return registry_.ToString(); }
+
+  Result<idl::Lease> Register(const std::string& service, const InstanceInfo& instance,
+                              const std::string& lease_id);
+  Result<idl::Lease> Heartbeat(const std::string& service, const std::string& instance_id,
+                               const std::string& lease_id);
+  Status Deregister(const std::string& service, const std::string& instance_id,
+                    const std::string& lease_id);
+  Result<std::vector<idl::ServiceSummary>> ListServices();
+  Status Ping();
+
+ private:
+  // Runs call(client) on the shared connection, reconnecting as described.
+  template <class T, class F>
+  Result<T> CallShared(F&& call);
+
+  const Endpoint registry_;
+  const ClientOptions options_;
+  const std::string token_;
+
+  std::mutex mu_;                             // serializes short calls
+  std::unique_ptr<Channel> channel_;          // Guarded by mu_
+  std::unique_ptr<idl::RegistryClient> client_;  // Guarded by mu_
+
+  std::mutex watch_mu_;
+  std::set<Channel*> active_watches_;         // Guarded by watch_mu_
+};
+
+}  // namespace beacon::rpc

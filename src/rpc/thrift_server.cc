@@ -1,0 +1,122 @@
+#include "rpc/thrift_server.h"
+
+#include <spdlog/spdlog.h>
+#include <thrift/TConfiguration.h>
+#include <thrift/protocol/TBinaryProtocol.h>
+#include <thrift/server/TThreadedServer.h>
+#include <thrift/transport/TBufferTransports.h>
+#include <thrift/transport/TServerSocket.h>
+#include <thrift/transport/TTransportException.h>
+
+#include <chrono>
+#include <future>
+
+namespace beacon::rpc {
+
+using apache::thrift::TConfiguration;
+using apache::thrift::transport::TTransport;
+
+namespace {
+
+// TFramedTransportFactory ignores configuration; this one applies ours.
+class BoundedFramedTransportFactory : public apache::thrift::transport::TTransportFactory {
+ public:
+  explicit BoundedFramedTransportFactory(std::shared_ptr<TConfiguration> config)
+      : config_(std::move(config)) {}
+  std::shared_ptr<TTransport> getTransport(std::shared_ptr<TTransport> trans) override {
+    return std::make_shared<apache::thrift::transport::TFramedTransport>(trans, config_);
+  }
+
+ private:
+  std::shared_ptr<TConfiguration> config_;
+};
+
+}  // namespace
+
+std::shared_ptr<TConfiguration> MakeTransportConfig(int max_message_bytes) {
+  return std::make_shared<TConfiguration>(max_message_bytes, max_message_bytes);
+}
+
+namespace {
+
+// Signals when serve() has bound and is about to accept (preServe runs right
+// after listen()), so Start() can report the real port or the bind error.
+class ReadySignal : public apache::thrift::server::TServerEventHandler {
+ public:
+  void preServe() override { ready_.set_value(); }
+  std::future<void> Future() { return ready_.get_future(); }
+
+ private:
+  std::promise<void> ready_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ThriftServer>> ThriftServer::Start(
+    const ServerOptions& options,
+    std::shared_ptr<apache::thrift::TProcessorFactory> processors) {
+  auto socket = std::make_shared<apache::thrift::transport::TServerSocket>(options.host,
+                                                                          options.port);
+  socket->setRecvTimeout(options.idle_timeout_ms);
+  socket->setSendTimeout(options.send_timeout_ms);
+  socket->setKeepAlive(true);
+  auto transports =
+      std::make_shared<BoundedFramedTransportFactory>(MakeTransportConfig(options.max_message_bytes));
+  auto protocols = std::make_shared<apache::thrift::protocol::TBinaryProtocolFactory>();
+  std::unique_ptr<ThriftServer> server(new ThriftServer());
+  server->server_ = std::make_shared<apache::thrift::server::TThreadedServer>(
+      std::move(processors), socket, transports, protocols);
+  server->server_->setConcurrentClientLimit(options.max_connections);
+  auto ready = std::make_shared<ReadySignal>();
+  server->server_->setServerEventHandler(ready);
+  auto ready_future = ready->Future();
+  auto bind_error = std::make_shared<std::promise<std::string>>();
+  auto bind_error_future = bind_error->get_future();
+  auto srv = server->server_;
+  auto finished = std::make_shared<std::promise<void>>();
+  server->finished_ = finished->get_future();
+  server->thread_ = std::thread([srv, bind_error, finished] {
+    try {
+      srv->serve();
+      bind_error->set_value("");
+    } catch (const std::exception& e) {
+      bind_error->set_value(e.what());
+    }
+    finished->set_value();
+  });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (ready_future.wait_for(std::chrono::milliseconds(5)) != std::future_status::ready) {
+    if (bind_error_future.wait_for(std::chrono::milliseconds(0)) == std::future_status::ready ||
+        std::chrono::steady_clock::now() > deadline) {
+      server->thread_.join();
+      std::string why = bind_error_future.valid() ? bind_error_future.get() : "timed out";
+      server->stopped_ = true;
+      return Unavailable("cannot listen on " + options.host + ":" +
+                         std::to_string(options.port) + ": " + why);
+    }
+  }
+  server->port_ = socket->getPort();
+  return server;
+}
+
+bool ThriftServer::Stop(int drain_timeout_ms) {
+  if (stopped_) return true;
+  stopped_ = true;
+  server_->stop();
+  // serve() returns once every connection has finished its call; wait for it
+  // with a deadline so a stuck call cannot hold shutdown forever.
+  if (finished_.wait_for(std::chrono::milliseconds(drain_timeout_ms)) ==
+      std::future_status::ready) {
+    thread_.join();
+    return true;
+  }
+  spdlog::warn("{} connection(s) still busy after {} ms of draining",
+               server_->getConcurrentClientCount(), drain_timeout_ms);
+  // The process is exiting: leave the serving thread and its server alone.
+  thread_.detach();
+  return false;
+}
+
+ThriftServer::~ThriftServer() { Stop(5000); }
+
+}  // namespace beacon::rpc

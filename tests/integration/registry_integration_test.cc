@@ -1,0 +1,212 @@
+// registry_svc as a real process on loopback, driven through Thrift.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include "Registry.h"
+#include "registry_fixture.h"
+#include "rpc/channel.h"
+#include "rpc/thrift_registry_client.h"
+
+namespace beacon {
+namespace {
+
+using testing::RegistryProcess;
+using testing::TempDir;
+using testing::WaitUntil;
+
+InstanceInfo MakeInstance(const std::string& id, int port) {
+  return InstanceInfo{id, "127.0.0.1", port, {{"zone", "a"}}};
+}
+
+rpc::ThriftRegistryClient Client(const RegistryProcess& reg, const std::string& token = "") {
+  return rpc::ThriftRegistryClient(Endpoint{"127.0.0.1", reg.port()}, rpc::ClientOptions{},
+                                   token);
+}
+
+TEST(RegistryService, RegisterThenLookupReturnsTheInstance) {
+  TempDir dir;
+  RegistryProcess reg(dir);
+  ASSERT_TRUE(reg.ok());
+  auto client = Client(reg);
+  auto lease = client.Register("prime", MakeInstance("r1", 7001), "");
+  ASSERT_TRUE(lease.ok()) << lease.status().ToString();
+  EXPECT_EQ(lease->ttl_ms, 3000);
+  EXPECT_EQ(lease->lease_id.size(), 32u);
+  auto m = client.Lookup("prime");
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  ASSERT_EQ(m->instances.size(), 1u);
+  EXPECT_EQ(m->instances[0], MakeInstance("r1", 7001));
+  auto services = client.ListServices();
+  ASSERT_TRUE(services.ok());
+  ASSERT_EQ(services->size(), 1u);
+  EXPECT_EQ((*services)[0].service_name, "prime");
+  EXPECT_EQ((*services)[0].instance_count, 1);
+}
+
+TEST(RegistryService, RegisteringAgainIsIdempotent) {
+  TempDir dir;
+  RegistryProcess reg(dir);
+  ASSERT_TRUE(reg.ok());
+  auto client = Client(reg);
+  auto first = client.Register("prime", MakeInstance("r1", 7001), "");
+  ASSERT_TRUE(first.ok());
+  const int64_t version = client.Lookup("prime")->version;
+  auto again = client.Register("prime", MakeInstance("r1", 7001), first->lease_id);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->lease_id, first->lease_id);
+  EXPECT_EQ(client.Lookup("prime")->version, version);  // nothing changed
+}
+
+TEST(RegistryService, WatchWakesOnChange) {
+  TempDir dir;
+  RegistryProcess reg(dir);
+  ASSERT_TRUE(reg.ok());
+  auto client = Client(reg);
+  auto before = client.Lookup("voting");
+  ASSERT_TRUE(before.ok());
+  auto watcher = std::async(std::launch::async, [&] {
+    auto w = Client(reg);
+    return w.Watch("voting", before->version, 20000);
+  });
+  // The watch must still be waiting: nothing changed yet.
+  EXPECT_EQ(watcher.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout);
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(client.Register("voting", MakeInstance("r2", 7002), "").ok());
+  ASSERT_EQ(watcher.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  auto changed = watcher.get();
+  ASSERT_TRUE(changed.ok()) << changed.status().ToString();
+  EXPECT_NE(changed->version, before->version);
+  ASSERT_EQ(changed->instances.size(), 1u);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+}
+
+TEST(RegistryService, WatchTimesOutWithTheSameVersion) {
+  TempDir dir;
+  RegistryProcess reg(dir);
+  ASSERT_TRUE(reg.ok());
+  auto client = Client(reg);
+  auto before = client.Lookup("prime");
+  ASSERT_TRUE(before.ok());
+  auto after = client.Watch("prime", before->version, 150);
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ(after->version, before->version);
+}
+
+TEST(RegistryService, LeaseExpiresWithoutHeartbeatsAndHeartbeatThenSaysUnknown) {
+  TempDir dir;
+  RegistryProcess reg(dir, {"--lease-ttl-ms", "300"});
+  ASSERT_TRUE(reg.ok());
+  auto client = Client(reg);
+  auto lease = client.Register("prime", MakeInstance("r1", 7001), "");
+  ASSERT_TRUE(lease.ok());
+  // Heartbeats keep it alive past several TTLs.
+  for (int i = 0; i < 6; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ASSERT_TRUE(client.Heartbeat("prime", "r1", lease->lease_id).ok());
+  }
+  EXPECT_EQ(client.Lookup("prime")->instances.size(), 1u);
+  // Without them it is gone within the TTL plus a sweep.
+  EXPECT_TRUE(WaitUntil([&] { return client.Lookup("prime")->instances.empty(); }, 3000));
+  auto hb = client.Heartbeat("prime", "r1", lease->lease_id);
+  EXPECT_EQ(hb.status().code(), StatusCode::kUnknownInstance);
+  EXPECT_TRUE(WaitUntil(
+      [&] { return reg.process().Log().find("lease expired: prime/r1") != std::string::npos; },
+      3000));
+}
+
+TEST(RegistryService, DeregisterRemovesAtOnceAndIsIdempotent) {
+  TempDir dir;
+  RegistryProcess reg(dir);
+  ASSERT_TRUE(reg.ok());
+  auto client = Client(reg);
+  auto lease = client.Register("prime", MakeInstance("r1", 7001), "");
+  ASSERT_TRUE(lease.ok());
+  ASSERT_TRUE(client.Deregister("prime", "r1", lease->lease_id).ok());
+  EXPECT_TRUE(client.Lookup("prime")->instances.empty());
+  EXPECT_TRUE(client.Deregister("prime", "r1", lease->lease_id).ok());
+}
+
+TEST(RegistryService, BadInputGetsTypedErrorsNamingTheField) {
+  TempDir dir;
+  RegistryProcess reg(dir);
+  ASSERT_TRUE(reg.ok());
+  // Raw generated client, to see the exception on the wire.
+  auto ch = rpc::Channel::Open(Endpoint{"127.0.0.1", reg.port()}, rpc::ClientOptions{});
+  ASSERT_TRUE(ch.ok());
+  idl::RegistryClient raw((*ch)->protocol());
+  idl::Lease lease;
+  idl::Instance bad;
+  bad.id = "has space";
+  bad.host = "127.0.0.1";
+  bad.port = 80;
+  try {
+    raw.registerInstance(lease, "prime", bad, "", "");
+    FAIL() << "expected RegistryError";
+  } catch (const idl::RegistryError& e) {
+    EXPECT_EQ(e.code, idl::ErrorCode::INVALID_ARGUMENT);
+    EXPECT_NE(e.message.find("instance.id"), std::string::npos) << e.message;
+  }
+  auto client = Client(reg);
+  EXPECT_EQ(client.Register("", MakeInstance("r1", 1), "").status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(client.Register("prime", MakeInstance("r1", 0), "").status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(client.Register("prime", MakeInstance("r1", 65536), "").status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(client.Heartbeat("prime", "nobody", "x").status().code(),
+            StatusCode::kUnknownInstance);
+  EXPECT_EQ(client.Watch("prime", 0, 0).status().code(), StatusCode::kInvalidArgument);
+  // The server is still there for well-formed calls.
+  EXPECT_TRUE(client.Ping().ok());
+}
+
+TEST(RegistryService, TokenGuardsWritesButNotLookups) {
+  TempDir dir;
+  RegistryProcess reg(dir, {"--token", "s3cret"});
+  ASSERT_TRUE(reg.ok());
+  auto anonymous = Client(reg);
+  auto refused = anonymous.Register("prime", MakeInstance("r1", 7001), "");
+  EXPECT_EQ(refused.status().code(), StatusCode::kPermissionDenied);
+  auto trusted = Client(reg, "s3cret");
+  auto lease = trusted.Register("prime", MakeInstance("r1", 7001), "");
+  ASSERT_TRUE(lease.ok()) << lease.status().ToString();
+  EXPECT_EQ(anonymous.Lookup("prime")->instances.size(), 1u);
+  EXPECT_EQ(anonymous.Deregister("prime", "r1", lease->lease_id).code(),
+            StatusCode::kPermissionDenied);
+  // Someone with the token but not the lease cannot remove it either.
+  EXPECT_EQ(trusted.Deregister("prime", "r1", "0123456789abcdef0123456789abcdef").code(),
+            StatusCode::kPermissionDenied);
+  EXPECT_EQ(trusted.Lookup("prime")->instances.size(), 1u);
+  // The refusal is logged with the peer and without the secret.
+  const std::string log = reg.process().Log();
+  EXPECT_NE(log.find("refused registerInstance from 127.0.0.1"), std::string::npos) << log;
+  EXPECT_EQ(log.find("s3cret"), std::string::npos);
+}
+
+TEST(RegistryService, SigtermExitsZeroAndReleasesThePort) {
+  TempDir dir;
+  RegistryProcess reg(dir);
+  ASSERT_TRUE(reg.ok());
+  auto client = Client(reg);
+  // A watcher in progress must not hold shutdown up.
+  auto watcher = std::async(std::launch::async, [&] {
+    auto w = Client(reg);
+    return w.Watch("prime", client.Lookup("prime")->version, 30000);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(reg.process().Signal(SIGTERM));
+  auto code = reg.process().WaitForExit(10000);
+  ASSERT_TRUE(code.has_value()) << "registry did not exit";
+  EXPECT_EQ(*code, 0) << reg.process().Log();
+  EXPECT_EQ(watcher.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  // The same port can be bound again at once.
+  RegistryProcess again(dir, {}, reg.port(), "registry2");
+  EXPECT_TRUE(again.ok());
+}
+
+}  // namespace
+}  // namespace beacon

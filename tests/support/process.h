@@ -1,0 +1,68 @@
+// Test support for integration tests: child processes that are always
+// cleaned up, temporary directories, and waiting by polling with a deadline.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace beacon::testing {
+
+// A program started by the test. The destructor SIGKILLs and reaps it if it is
+// still running, so a failing test never leaves processes behind. Only the
+// pid this object started is ever signalled. Not thread-safe.
+class ChildProcess {
+ public:
+  // Starts `path` with `args`; stdout and stderr go to log_path (appended).
+  // extra_env entries ("NAME=value") are added to the inherited environment.
+  // Returns nullptr (and prints why) when the program cannot be started.
+  static std::unique_ptr<ChildProcess> Start(const std::string& path,
+                                             const std::vector<std::string>& args,
+                                             const std::string& log_path,
+                                             const std::vector<std::string>& extra_env = {});
+  ~ChildProcess();
+
+  pid_t pid() const { return pid_; }
+  bool Signal(int sig);  // false if it already exited
+  bool Running();
+  // Waits up to timeout_ms; the exit code (128+signal when killed), or
+  // nullopt when it is still running.
+  std::optional<int> WaitForExit(int timeout_ms);
+  std::string Log() const;  // what it printed so far
+
+ private:
+  ChildProcess() = default;
+  pid_t pid_ = -1;
+  std::optional<int> exit_code_;
+  std::string log_path_;
+};
+
+// Polls cond every poll_ms until it is true or timeout_ms passes.
+bool WaitUntil(const std::function<bool()>& cond, int timeout_ms, int poll_ms = 10);
+
+// A fresh directory under $TMPDIR (or /tmp), removed with its contents on
+// destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Reads a port number written by a program's --port-file, waiting up to
+// timeout_ms for it to appear. 0 when it did not.
+int ReadPortFile(const std::string& path, int timeout_ms);
+
+// A port that was free on 127.0.0.1 a moment ago (for restarting a server on
+// the same port; prefer port 0 with --port-file everywhere else).
+int PickFreePort();
+
+}  // namespace beacon::testing
