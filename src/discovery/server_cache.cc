@@ -1,0 +1,456 @@
+#include "discovery/server_cache.h"
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+#include <optional>
+#include <random>
+#include <thread>
+#include <utility>
+
+#include "balance/balancer.h"
+#include "core/validation.h"
+#include "discovery/retry_backoff.h"
+
+namespace beacon::discovery {
+namespace {
+
+constexpr int64_t kNotDown = std::numeric_limits<int64_t>::min();
+constexpr size_t kNone = static_cast<size_t>(-1);
+
+// Mutable per-instance state, shared by successive snapshots while the
+// instance keeps its address. Atomics, so reports need no lock.
+struct InstanceState {
+  std::atomic<int64_t> calls{0};
+  std::atomic<int64_t> failures{0};
+  std::atomic<int64_t> down_until_us{kNotDown};
+
+  bool DownAt(int64_t now_us) const { return down_until_us.load() > now_us; }
+};
+
+bool Contains(const std::vector<std::string>& ids, const std::string& id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
+}  // namespace
+
+// An immutable cached list; replaced whole, never edited.
+struct ServerCache::Snapshot {
+  bool has_list = false;
+  int64_t version = 0;
+  std::vector<InstanceInfo> instances;                 // sorted by id, ids unique
+  std::vector<std::shared_ptr<InstanceState>> states;  // parallel to instances
+
+  size_t Find(const std::string& id) const {
+    auto it = std::lower_bound(instances.begin(), instances.end(), id,
+                               [](const InstanceInfo& i, const std::string& v) { return i.id < v; });
+    return it != instances.end() && it->id == id ? static_cast<size_t>(it - instances.begin())
+                                                 : kNone;
+  }
+};
+
+struct ServerCache::Service {
+  Service(std::string n, std::unique_ptr<balance::Balancer> b)
+      : name(std::move(n)), balancer(std::move(b)), snapshot(std::make_shared<Snapshot>()) {}
+
+  const std::string name;
+  const std::unique_ptr<balance::Balancer> balancer;  // itself safe for concurrent use
+
+  mutable std::mutex mu;
+  std::condition_variable wake;  // (mu) stop, or a refresh request when watch=false
+  std::shared_ptr<const Snapshot> snapshot;  // Guarded by mu; never null
+  int64_t confirmed_at_us = 0;               // Guarded by mu
+  uint64_t lookups_done = 0;                 // Guarded by mu
+  Status last_lookup_status;                 // Guarded by mu
+  bool refresh_requested = false;            // Guarded by mu
+  int64_t registry_lookups = 0;              // Guarded by mu
+  int64_t watch_updates = 0;                 // Guarded by mu
+
+  // Held across a synchronous Lookup so that Picks needing one share it.
+  std::mutex lookup_mu;
+  std::once_flag worker_once;
+  std::thread worker;  // set once under worker_once; joined by ~ServerCache
+};
+
+// What a Pick saw of a service at one instant.
+struct ServerCache::Observed {
+  std::shared_ptr<const Snapshot> snapshot;
+  uint64_t lookups_done = 0;
+};
+
+namespace {
+
+// Chooses among instances that are neither down nor excluded, or nullopt.
+std::optional<InstanceInfo> ChooseUsable(balance::Balancer& balancer,
+                                         const std::vector<InstanceInfo>& instances,
+                                         const std::vector<std::shared_ptr<InstanceState>>& states,
+                                         const std::vector<std::string>& exclude, int64_t now_us) {
+  std::vector<char> usable(instances.size());
+  size_t usable_count = 0;
+  for (size_t i = 0; i < instances.size(); ++i) {
+    usable[i] = !states[i]->DownAt(now_us) && !Contains(exclude, instances[i].id);
+    usable_count += usable[i];
+  }
+  if (usable_count == 0) return std::nullopt;
+  if (usable_count == instances.size()) return instances[balancer.Pick(instances)];
+  std::vector<InstanceInfo> candidates;
+  candidates.reserve(usable_count);
+  for (size_t i = 0; i < instances.size(); ++i) {
+    if (usable[i]) candidates.push_back(instances[i]);
+  }
+  return candidates[balancer.Pick(candidates)];
+}
+
+// The non-excluded instance whose down mark expires first, or nullopt.
+std::optional<InstanceInfo> SoonestBackUp(const std::vector<InstanceInfo>& instances,
+                                          const std::vector<std::shared_ptr<InstanceState>>& states,
+                                          const std::vector<std::string>& exclude) {
+  size_t best = kNone;
+  int64_t best_until = std::numeric_limits<int64_t>::max();
+  for (size_t i = 0; i < instances.size(); ++i) {
+    if (Contains(exclude, instances[i].id)) continue;
+    const int64_t until = states[i]->down_until_us.load();
+    if (best == kNone || until < best_until) {
+      best = i;
+      best_until = until;
+    }
+  }
+  if (best == kNone) return std::nullopt;
+  return instances[best];
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ServerCache>> ServerCache::Create(std::shared_ptr<RegistryClient> registry,
+                                                         const Clock& clock,
+                                                         ServerCacheOptions options) {
+  if (!registry) return InvalidArgument("registry must not be null");
+  auto balancer = balance::MakeBalancer(options.balancer);
+  if (!balancer.ok()) return balancer.status();
+  if (options.down_cooloff_ms < 0) {
+    return InvalidArgument("down_cooloff_ms must be >= 0, got " +
+                           std::to_string(options.down_cooloff_ms));
+  }
+  if (options.watch_max_wait_ms <= 0) {
+    return InvalidArgument("watch_max_wait_ms must be > 0, got " +
+                           std::to_string(options.watch_max_wait_ms));
+  }
+  if (options.retry_min_ms <= 0) {
+    return InvalidArgument("retry_min_ms must be > 0, got " +
+                           std::to_string(options.retry_min_ms));
+  }
+  if (options.retry_max_ms < options.retry_min_ms) {
+    return InvalidArgument("retry_max_ms must be >= retry_min_ms (" +
+                           std::to_string(options.retry_min_ms) + "), got " +
+                           std::to_string(options.retry_max_ms));
+  }
+  return std::unique_ptr<ServerCache>(new ServerCache(std::move(registry), clock, std::move(options)));
+}
+
+ServerCache::ServerCache(std::shared_ptr<RegistryClient> registry, const Clock& clock,
+                         ServerCacheOptions options)
+    : registry_(std::move(registry)), clock_(clock), options_(std::move(options)) {}
+
+ServerCache::~ServerCache() {
+  stopping_ = true;
+  std::vector<Service*> all;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& entry : services_) all.push_back(entry.second.get());
+  }
+  for (Service* s : all) {
+    // Notifying under the lock: a worker between its check and its wait
+    // cannot miss the flag.
+    std::lock_guard<std::mutex> lock(s->mu);
+    s->wake.notify_all();
+  }
+  // A worker may enter Watch just after a cancel, so cancel until all have
+  // left their loops; each round is short.
+  std::unique_lock<std::mutex> lock(workers_mu_);
+  while (running_workers_ > 0) {
+    lock.unlock();
+    registry_->CancelWatches();
+    lock.lock();
+    workers_done_.wait_for(lock, std::chrono::milliseconds(10),
+                           [&] { return running_workers_ == 0; });
+  }
+  lock.unlock();
+  for (Service* s : all) {
+    if (s->worker.joinable()) s->worker.join();
+  }
+}
+
+Result<InstanceInfo> ServerCache::Pick(const std::string& service,
+                                       const std::vector<std::string>& exclude) {
+  Result<Service*> found = FindOrAddService(service);
+  if (!found.ok()) return found.status();
+  Service& s = **found;
+
+  Observed seen = Observe(s);
+  std::optional<Status> lookup;  // the synchronous Lookup this Pick made or shared
+  if (!seen.snapshot->has_list) {
+    lookup = LookupForPick(s, seen.lookups_done);
+    seen = Observe(s);
+  }
+  StartWorker(s);
+
+  const Snapshot* snap = seen.snapshot.get();
+  if (snap->has_list) {
+    auto chosen = ChooseUsable(*s.balancer, snap->instances, snap->states, exclude,
+                               clock_.NowMicros());
+    if (chosen) return *std::move(chosen);
+  }
+  if (!lookup) {
+    lookup = LookupForPick(s, seen.lookups_done);
+    seen = Observe(s);
+    snap = seen.snapshot.get();
+    if (snap->has_list) {
+      auto chosen = ChooseUsable(*s.balancer, snap->instances, snap->states, exclude,
+                                 clock_.NowMicros());
+      if (chosen) return *std::move(chosen);
+    }
+  }
+  if (snap->has_list) {
+    auto fallback = SoonestBackUp(snap->instances, snap->states, exclude);
+    if (fallback) return *std::move(fallback);
+  } else if (lookup->code() == StatusCode::kUnavailable) {
+    return Unavailable("registry " + registry_->Address() +
+                       " unreachable and no cached servers: " + lookup->message());
+  } else if (!lookup->ok()) {
+    return *lookup;
+  }
+  std::string message = "no live servers for service '" + service + "'";
+  if (!lookup->ok()) {
+    message += " (registry " + registry_->Address() + ": " + lookup->message() + ")";
+  }
+  return Unavailable(std::move(message));
+}
+
+void ServerCache::ReportSuccess(const std::string& service, const std::string& instance_id,
+                                int64_t latency_us) {
+  Service* s = FindService(service);
+  if (s == nullptr) return;
+  const Observed seen = Observe(*s);
+  const size_t i = seen.snapshot->Find(instance_id);
+  if (i != kNone) ++seen.snapshot->states[i]->calls;
+  s->balancer->OnOutcome(instance_id, /*ok=*/true, latency_us);
+}
+
+void ServerCache::ReportTransportFailure(const std::string& service,
+                                         const std::string& instance_id) {
+  Service* s = FindService(service);
+  if (s == nullptr) return;
+  const Observed seen = Observe(*s);
+  const size_t i = seen.snapshot->Find(instance_id);
+  if (i != kNone) {
+    InstanceState& state = *seen.snapshot->states[i];
+    ++state.calls;
+    ++state.failures;
+    state.down_until_us = clock_.NowMicros() + options_.down_cooloff_ms * 1000;
+  }
+  s->balancer->OnOutcome(instance_id, /*ok=*/false, 0);
+  {
+    std::lock_guard<std::mutex> lock(s->mu);
+    s->refresh_requested = true;
+  }
+  s->wake.notify_all();
+}
+
+ServiceView ServerCache::View(const std::string& service) const {
+  ServiceView view;
+  view.service_name = service;
+  view.balancer = options_.balancer;
+  const Service* s = FindService(service);
+  if (s == nullptr) return view;
+
+  std::shared_ptr<const Snapshot> snap;
+  int64_t confirmed_at_us = 0;
+  {
+    std::lock_guard<std::mutex> lock(s->mu);
+    snap = s->snapshot;
+    confirmed_at_us = s->confirmed_at_us;
+    view.registry_lookups = s->registry_lookups;
+    view.watch_updates = s->watch_updates;
+  }
+  view.balancer = std::string(s->balancer->Name());
+  view.has_list = snap->has_list;
+  view.version = snap->version;
+  const int64_t now = clock_.NowMicros();
+  if (snap->has_list) view.age_ms = std::max<int64_t>(0, (now - confirmed_at_us) / 1000);
+  for (size_t i = 0; i < snap->instances.size(); ++i) {
+    const InstanceState& state = *snap->states[i];
+    InstanceView iv;
+    iv.instance = snap->instances[i];
+    iv.calls = state.calls.load();
+    iv.failures = state.failures.load();
+    const int64_t until = state.down_until_us.load();
+    iv.down = until > now;
+    iv.down_remaining_ms = iv.down ? (until - now + 999) / 1000 : 0;
+    view.instances.push_back(std::move(iv));
+  }
+  return view;
+}
+
+std::vector<std::string> ServerCache::Services() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> names;
+  for (const auto& entry : services_) names.push_back(entry.first);
+  return names;
+}
+
+Result<ServerCache::Service*> ServerCache::FindOrAddService(const std::string& name) {
+  if (Status valid = ValidateName("service", name); !valid.ok()) return valid;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = services_.find(name);
+  if (it != services_.end()) return it->second.get();
+  if (services_.size() >= kMaxServices) {
+    return ResourceExhausted("a session uses at most " + std::to_string(kMaxServices) +
+                             " services; '" + name + "' would be one more");
+  }
+  auto balancer = balance::MakeBalancer(options_.balancer);
+  if (!balancer.ok()) return balancer.status();  // validated by Create
+  auto added = std::make_unique<Service>(name, std::move(balancer).value());
+  Service* raw = added.get();
+  services_.emplace(name, std::move(added));
+  return raw;
+}
+
+ServerCache::Service* ServerCache::FindService(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = services_.find(name);
+  return it == services_.end() ? nullptr : it->second.get();
+}
+
+ServerCache::Observed ServerCache::Observe(const Service& s) {
+  std::lock_guard<std::mutex> lock(s.mu);
+  return Observed{s.snapshot, s.lookups_done};
+}
+
+Status ServerCache::LookupForPick(Service& s, uint64_t seen_lookups) {
+  std::lock_guard<std::mutex> single_flight(s.lookup_mu);
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    // A Lookup finished after this Pick looked at the cache: use its answer.
+    if (s.lookups_done != seen_lookups) return s.last_lookup_status;
+  }
+  return RunLookup(s);
+}
+
+Status ServerCache::RunLookup(Service& s) {
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    ++s.registry_lookups;
+  }
+  Result<Membership> answer = registry_->Lookup(s.name);
+  // Adopt before counting the Lookup as done, so whoever sees the count
+  // also sees the list.
+  if (answer.ok()) Adopt(s, *answer, /*from_watch=*/false);
+  std::lock_guard<std::mutex> lock(s.mu);
+  ++s.lookups_done;
+  s.last_lookup_status = answer.ok() ? Status::Ok() : answer.status();
+  return s.last_lookup_status;
+}
+
+void ServerCache::Adopt(Service& s, const Membership& m, bool from_watch) {
+  const int64_t now = clock_.NowMicros();
+  std::vector<InstanceInfo> sorted = m.instances;
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const InstanceInfo& a, const InstanceInfo& b) { return a.id < b.id; });
+  sorted.erase(std::unique(sorted.begin(), sorted.end(),
+                           [](const InstanceInfo& a, const InstanceInfo& b) { return a.id == b.id; }),
+               sorted.end());
+  for (;;) {
+    std::shared_ptr<const Snapshot> old;
+    {
+      std::lock_guard<std::mutex> lock(s.mu);
+      old = s.snapshot;
+      if (old->has_list && old->version == m.version) {
+        s.confirmed_at_us = now;
+        return;
+      }
+    }
+    // Build outside the lock; an instance keeps its state (statistics, down
+    // mark) while its address stays the same.
+    auto next = std::make_shared<Snapshot>();
+    next->has_list = true;
+    next->version = m.version;
+    next->instances = sorted;
+    for (const InstanceInfo& instance : sorted) {
+      const size_t i = old->Find(instance.id);
+      if (i != kNone && old->instances[i].host == instance.host &&
+          old->instances[i].port == instance.port) {
+        next->states.push_back(old->states[i]);
+        continue;
+      }
+      auto state = std::make_shared<InstanceState>();
+      if (i != kNone) {  // moved: a new process, so no down mark; statistics carry over
+        state->calls = old->states[i]->calls.load();
+        state->failures = old->states[i]->failures.load();
+      }
+      next->states.push_back(std::move(state));
+    }
+    std::lock_guard<std::mutex> lock(s.mu);
+    if (s.snapshot != old) continue;  // replaced meanwhile: rebuild from the newer one
+    s.snapshot = std::move(next);
+    s.confirmed_at_us = now;
+    if (from_watch) ++s.watch_updates;
+    return;
+  }
+}
+
+void ServerCache::StartWorker(Service& s) {
+  std::call_once(s.worker_once, [this, &s] {
+    {
+      std::lock_guard<std::mutex> lock(workers_mu_);
+      ++running_workers_;
+    }
+    s.worker = std::thread([this, &s] {
+      RunWorker(s);
+      std::lock_guard<std::mutex> lock(workers_mu_);
+      --running_workers_;
+      workers_done_.notify_all();
+    });
+  });
+}
+
+void ServerCache::RunWorker(Service& s) {
+  RetryBackoff backoff(options_.retry_min_ms, options_.retry_max_ms, std::random_device{}());
+  // Without a list the caller's Lookup has just failed: wait before retrying.
+  bool last_failed = !Observe(s).snapshot->has_list;
+  while (true) {
+    bool use_lookup = false;
+    int64_t known_version = 0;
+    {
+      std::unique_lock<std::mutex> lock(s.mu);
+      if (last_failed) {
+        s.wake.wait_for(lock, std::chrono::milliseconds(backoff.NextDelayMs()),
+                        [this] { return stopping_.load(); });
+      } else if (!options_.watch) {
+        s.wake.wait(lock, [this, &s] { return stopping_.load() || s.refresh_requested; });
+      }
+      if (stopping_) return;
+      use_lookup = !options_.watch || s.refresh_requested || !s.snapshot->has_list;
+      s.refresh_requested = false;
+      known_version = s.snapshot->version;
+    }
+    Status outcome;
+    if (use_lookup) {
+      outcome = RunLookup(s);
+    } else {
+      Result<Membership> answer =
+          registry_->Watch(s.name, known_version, options_.watch_max_wait_ms);
+      if (answer.ok() && !stopping_) Adopt(s, *answer, /*from_watch=*/true);
+      outcome = answer.ok() ? Status::Ok() : answer.status();
+    }
+    if (stopping_) return;
+    last_failed = !outcome.ok();
+    if (outcome.ok()) {
+      backoff.Reset();
+    } else if (use_lookup) {
+      std::lock_guard<std::mutex> lock(s.mu);
+      s.refresh_requested = true;  // still owed: retry after the backoff
+    }
+  }
+}
+
+}  // namespace beacon::discovery

@@ -1,0 +1,160 @@
+// ServerCache: one client session's view of the registry. It asks the
+// registry once per service, keeps the answer fresh in the background, picks
+// a server per call through the service's balancer, and skips servers that
+// just failed. The session keeps working from its cache while the registry is
+// down.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/membership.h"
+#include "core/status.h"
+#include "discovery/registry_client.h"
+
+namespace beacon::discovery {
+
+struct ServerCacheOptions {
+  // Balancing policy per service; one of balance::BalancerNames().
+  std::string balancer = "round-robin";
+  // How long a server that failed at transport level is skipped; 0 disables.
+  int64_t down_cooloff_ms = 5000;
+  // Keep a background Watch per service in use. When false the list changes
+  // only through refreshes (after a transport failure, or when no server is
+  // usable).
+  bool watch = true;
+  // max_wait_ms passed to RegistryClient::Watch.
+  int watch_max_wait_ms = 20000;
+  // Capped, jittered backoff of the background loop while the registry does
+  // not answer (see RetryBackoff). Real time, not the injected Clock.
+  int64_t retry_min_ms = 100;
+  int64_t retry_max_ms = 3000;
+};
+
+// One cached server of a service, with this session's statistics.
+struct InstanceView {
+  InstanceInfo instance;
+  int64_t calls = 0;     // Report* calls for it (successes and failures)
+  int64_t failures = 0;  // ReportTransportFailure calls for it
+  bool down = false;     // inside its cool-off after a transport failure
+  int64_t down_remaining_ms = 0;  // rounded up; 0 when not down
+};
+
+// What the session knows about one service.
+struct ServiceView {
+  std::string service_name;
+  bool has_list = false;  // the registry has answered at least once
+  int64_t version = 0;    // membership version of the cached list
+  int64_t age_ms = -1;    // since the registry last confirmed the list; -1 without a list
+  int64_t registry_lookups = 0;  // Lookup calls made for it (synchronous and background)
+  int64_t watch_updates = 0;     // new lists brought by a Watch
+  std::string balancer;          // policy name
+  std::vector<InstanceView> instances;  // sorted by id
+};
+
+// Owns one background thread per service in use (started at the first Pick),
+// which keeps the list fresh: with watch=true it loops on Watch; either way it
+// serves refresh requests with a Lookup and retries with backoff while the
+// registry is down. Callers are never blocked by it while a usable server is
+// cached; a Pick blocks on the registry only on first use of a service or
+// when no cached server is usable.
+// Safe for concurrent use: many threads of one session may Pick and Report*
+// at once.
+class ServerCache {
+ public:
+  // A session may use at most this many services (each costs a thread).
+  static constexpr size_t kMaxServices = 64;
+
+  // kInvalidArgument naming the field for a null registry, an unknown
+  // balancer or out-of-range timings. `clock` (down marks, ages) must outlive
+  // the cache; the cache shares ownership of `registry`.
+  static Result<std::unique_ptr<ServerCache>> Create(std::shared_ptr<RegistryClient> registry,
+                                                     const Clock& clock,
+                                                     ServerCacheOptions options);
+
+  // Stops the background threads promptly: wakes them and cancels their
+  // watches (RegistryClient::CancelWatches) instead of waiting out
+  // max_wait_ms, then joins them. No other call may be in progress.
+  ~ServerCache();
+
+  ServerCache(const ServerCache&) = delete;
+  ServerCache& operator=(const ServerCache&) = delete;
+
+  // A server for `service`, chosen by the service's balancer among cached
+  // instances not marked down and not in `exclude` (instance ids).
+  // First use of a service makes one blocking Lookup. When no cached instance
+  // is usable, makes one synchronous Lookup (shared with concurrent Picks
+  // that need one too); if still none is usable but some are merely marked
+  // down (not excluded), returns the one whose mark expires soonest.
+  // Errors: kInvalidArgument for a malformed service name;
+  // kResourceExhausted past kMaxServices services; kUnavailable
+  // "no live servers for service 'prime'" (plus the registry's error when the
+  // Lookup failed) or, when the registry never answered,
+  // "registry ADDR unreachable and no cached servers: <registry's message>";
+  // other registry errors on first use are returned as they are.
+  Result<InstanceInfo> Pick(const std::string& service,
+                            const std::vector<std::string>& exclude = {});
+
+  // The call to `instance_id` reached the server and got an answer
+  // (application errors included). Counts it and tells the balancer.
+  // Unknown services or instances are only passed to the balancer.
+  void ReportSuccess(const std::string& service, const std::string& instance_id,
+                     int64_t latency_us);
+
+  // The call failed at transport level (connect/send/receive): marks the
+  // instance down for down_cooloff_ms, tells the balancer and asks the
+  // background thread for a Lookup. Never blocks on the registry.
+  void ReportTransportFailure(const std::string& service, const std::string& instance_id);
+
+  // A consistent picture of one service (has_list false if never used).
+  ServiceView View(const std::string& service) const;
+
+  // Services used so far (Pick called), sorted.
+  std::vector<std::string> Services() const;
+
+ private:
+  struct Service;
+  struct Snapshot;
+  struct Observed;
+
+  ServerCache(std::shared_ptr<RegistryClient> registry, const Clock& clock,
+              ServerCacheOptions options);
+
+  Result<Service*> FindOrAddService(const std::string& name);
+  Service* FindService(const std::string& name) const;
+  static Observed Observe(const Service& s);
+
+  // A synchronous Lookup for a Pick that saw `seen_lookups` completed
+  // Lookups; shares the result of any Lookup that completed since.
+  Status LookupForPick(Service& s, uint64_t seen_lookups);
+  // Calls Lookup, adopts the answer, records the outcome.
+  Status RunLookup(Service& s);
+  // Swaps in `m` if its version differs from the cached one.
+  void Adopt(Service& s, const Membership& m, bool from_watch);
+
+  void StartWorker(Service& s);
+  void RunWorker(Service& s);
+
+  const std::shared_ptr<RegistryClient> registry_;
+  const Clock& clock_;
+  const ServerCacheOptions options_;
+  std::atomic<bool> stopping_{false};
+
+  mutable std::mutex mu_;
+  // Entries are never removed before destruction, so Service pointers stay valid.
+  std::map<std::string, std::unique_ptr<Service>> services_;  // Guarded by mu_
+
+  std::mutex workers_mu_;
+  std::condition_variable workers_done_;
+  int running_workers_ = 0;  // Guarded by workers_mu_
+};
+
+}  // namespace beacon::discovery
