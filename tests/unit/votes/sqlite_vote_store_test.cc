@@ -1,0 +1,488 @@
+#include "votes/sqlite_vote_store.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "temp_dir.h"
+
+namespace beacon::votes {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+constexpr int64_t kT0 = 1'700'000'000'000;
+const std::string kDropTable = "Robert'); DROP TABLE votes;--";
+const std::string kUnicode = "Zürich 東京 🗳";
+
+// A raw sqlite3 connection, as another process or tool would hold one.
+class RawConnection {
+ public:
+  explicit RawConnection(const std::string& path) {
+    if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK) ADD_FAILURE() << sqlite3_errmsg(db_);
+  }
+  ~RawConnection() { sqlite3_close(db_); }
+  int Exec(const std::string& sql) {
+    return sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr);
+  }
+  int64_t QueryInt(const std::string& sql) {
+    sqlite3_stmt* stmt = nullptr;
+    int64_t value = -1;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW) {
+      value = sqlite3_column_int64(stmt, 0);
+    }
+    sqlite3_finalize(stmt);
+    return value;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+class SqliteVoteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { store_ = OpenOrDie(); }
+
+  std::unique_ptr<SqliteVoteStore> OpenOrDie(SqliteOptions options = {}) {
+    Result<std::unique_ptr<SqliteVoteStore>> store = SqliteVoteStore::Open(path_, options);
+    EXPECT_TRUE(store.ok()) << store.status().ToString();
+    return store.ok() ? std::move(store).value() : nullptr;
+  }
+
+  Poll MakePoll(std::vector<std::string> options = {"red", "green", "blue"},
+                const std::string& request_id = "") {
+    Result<Poll> poll = store_->CreatePoll("Favourite colour?", options, request_id, kT0);
+    EXPECT_TRUE(poll.ok()) << poll.status().ToString();
+    return poll.ok() ? *poll : Poll{};
+  }
+
+  Receipt VoteOrDie(int64_t poll_id, const std::string& voter, const std::string& option,
+                    const std::string& recorded_by = "replica-1", int64_t now = kT0 + 1) {
+    Result<Receipt> r = store_->CastVote(poll_id, voter, option, recorded_by, now);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : Receipt{};
+  }
+
+  std::vector<int64_t> Counts(int64_t poll_id) {
+    Result<PollResults> results = store_->Results(poll_id);
+    EXPECT_TRUE(results.ok()) << results.status().ToString();
+    std::vector<int64_t> counts;
+    if (results.ok()) {
+      for (const OptionCount& c : results->counts) counts.push_back(c.votes);
+    }
+    return counts;
+  }
+
+  TempDir dir_;
+  const std::string path_ = dir_.File("votes.db");
+  std::unique_ptr<SqliteVoteStore> store_;
+};
+
+// --- polls ---
+
+TEST_F(SqliteVoteStoreTest, CreatePollReturnsItWithIdAndFields) {
+  Poll poll = MakePoll();
+  EXPECT_GE(poll.poll_id, 1);
+  EXPECT_EQ(poll.question, "Favourite colour?");
+  EXPECT_THAT(poll.options, ElementsAre("red", "green", "blue"));
+  EXPECT_FALSE(poll.closed);
+  EXPECT_EQ(poll.created_at_ms, kT0);
+}
+
+TEST_F(SqliteVoteStoreTest, HostileAndUnicodeTextRoundTripsVerbatim) {
+  Result<Poll> created = store_->CreatePoll(kDropTable, {kDropTable, kUnicode}, "", kT0);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  Receipt r = VoteOrDie(created->poll_id, kUnicode, kDropTable);
+  EXPECT_EQ(r.voter_id, kUnicode);
+  EXPECT_EQ(r.option, kDropTable);
+
+  Result<PollResults> results = store_->Results(created->poll_id);
+  ASSERT_TRUE(results.ok()) << results.status().ToString();
+  EXPECT_EQ(results->poll.question, kDropTable);
+  EXPECT_THAT(results->poll.options, ElementsAre(kDropTable, kUnicode));
+  EXPECT_EQ(results->counts[0].option, kDropTable);
+  EXPECT_EQ(results->counts[0].votes, 1);
+  Result<std::vector<Poll>> listed = store_->ListPolls(10);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->at(0).question, kDropTable);
+  Receipt again = VoteOrDie(created->poll_id, kUnicode, kDropTable);
+  EXPECT_TRUE(again.repeated);  // the votes table is still there
+}
+
+TEST_F(SqliteVoteStoreTest, CreatePollWithSameRequestIdReturnsTheFirstPoll) {
+  Poll first = MakePoll({"a", "b"}, "req-1");
+  Result<Poll> again = store_->CreatePoll("Another question", {"x", "y"}, "req-1", kT0 + 5);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->poll_id, first.poll_id);
+  EXPECT_EQ(again->question, "Favourite colour?");
+  EXPECT_THAT(again->options, ElementsAre("a", "b"));
+  EXPECT_EQ(again->created_at_ms, kT0);
+  EXPECT_EQ(store_->ListPolls(10)->size(), 1u);
+}
+
+TEST_F(SqliteVoteStoreTest, CreatePollWithoutRequestIdCreatesANewPollEachTime) {
+  EXPECT_NE(MakePoll().poll_id, MakePoll().poll_id);
+  EXPECT_EQ(store_->ListPolls(10)->size(), 2u);
+}
+
+TEST_F(SqliteVoteStoreTest, ListPollsOfEmptyStoreIsEmpty) {
+  Result<std::vector<Poll>> polls = store_->ListPolls(100);
+  ASSERT_TRUE(polls.ok()) << polls.status().ToString();
+  EXPECT_TRUE(polls->empty());
+}
+
+TEST_F(SqliteVoteStoreTest, ListPollsIsNewestFirstAndLimited) {
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(MakePoll({"o" + std::to_string(i), "z"}).poll_id);
+  Result<std::vector<Poll>> polls = store_->ListPolls(3);
+  ASSERT_TRUE(polls.ok()) << polls.status().ToString();
+  ASSERT_EQ(polls->size(), 3u);
+  EXPECT_EQ(polls->at(0).poll_id, ids[4]);
+  EXPECT_EQ(polls->at(1).poll_id, ids[3]);
+  EXPECT_EQ(polls->at(2).poll_id, ids[2]);
+  EXPECT_THAT(polls->at(0).options, ElementsAre("o4", "z"));
+}
+
+TEST_F(SqliteVoteStoreTest, ListPollsRejectsLimitBelowOne) {
+  EXPECT_EQ(store_->ListPolls(0).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(SqliteVoteStoreTest, ClosePollIsIdempotent) {
+  Poll poll = MakePoll();
+  Result<Poll> closed = store_->ClosePoll(poll.poll_id);
+  ASSERT_TRUE(closed.ok()) << closed.status().ToString();
+  EXPECT_TRUE(closed->closed);
+  Result<Poll> again = store_->ClosePoll(poll.poll_id);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_TRUE(again->closed);
+  EXPECT_TRUE(store_->Results(poll.poll_id)->poll.closed);
+}
+
+TEST_F(SqliteVoteStoreTest, ClosePollOfUnknownPollIsNotFound) {
+  Status s = store_->ClosePoll(42).status();
+  EXPECT_EQ(s.code(), StatusCode::kNotFound);
+  EXPECT_EQ(s.message(), "poll 42 not found");
+}
+
+// --- votes ---
+
+TEST_F(SqliteVoteStoreTest, CastVoteReturnsANewReceipt) {
+  Poll poll = MakePoll();
+  Receipt r = VoteOrDie(poll.poll_id, "alice", "green", "replica-2", kT0 + 7);
+  EXPECT_GE(r.vote_id, 1);
+  EXPECT_EQ(r.poll_id, poll.poll_id);
+  EXPECT_EQ(r.voter_id, "alice");
+  EXPECT_EQ(r.option, "green");
+  EXPECT_EQ(r.cast_at_ms, kT0 + 7);
+  EXPECT_EQ(r.recorded_by, "replica-2");
+  EXPECT_FALSE(r.repeated);
+}
+
+TEST_F(SqliteVoteStoreTest, RepeatedIdenticalVoteReturnsOriginalReceipt) {
+  Poll poll = MakePoll();
+  Receipt first = VoteOrDie(poll.poll_id, "alice", "green", "replica-1", kT0 + 1);
+  Receipt second = VoteOrDie(poll.poll_id, "alice", "green", "replica-2", kT0 + 99);
+  EXPECT_TRUE(second.repeated);
+  EXPECT_EQ(second.vote_id, first.vote_id);
+  EXPECT_EQ(second.cast_at_ms, kT0 + 1);
+  EXPECT_EQ(second.recorded_by, "replica-1");
+  EXPECT_THAT(Counts(poll.poll_id), ElementsAre(0, 1, 0));
+}
+
+TEST_F(SqliteVoteStoreTest, DifferentOptionFromSameVoterIsAlreadyVoted) {
+  Poll poll = MakePoll();
+  VoteOrDie(poll.poll_id, "alice", "green");
+  Status s = store_->CastVote(poll.poll_id, "alice", "red", "replica-1", kT0).status();
+  EXPECT_EQ(s.code(), StatusCode::kAlreadyVoted);
+  EXPECT_EQ(s.message(), "voter \"alice\" already voted \"green\" in poll " +
+                             std::to_string(poll.poll_id));
+  EXPECT_THAT(Counts(poll.poll_id), ElementsAre(0, 1, 0));
+}
+
+TEST_F(SqliteVoteStoreTest, SameVoterMayVoteOnceInEachPoll) {
+  Poll a = MakePoll();
+  Poll b = MakePoll();
+  EXPECT_FALSE(VoteOrDie(a.poll_id, "alice", "red").repeated);
+  EXPECT_FALSE(VoteOrDie(b.poll_id, "alice", "blue").repeated);
+}
+
+TEST_F(SqliteVoteStoreTest, VoterIdsDifferingOnlyInCaseAreDifferentVoters) {
+  Poll poll = MakePoll();
+  VoteOrDie(poll.poll_id, "alice", "red");
+  EXPECT_FALSE(VoteOrDie(poll.poll_id, "Alice", "blue").repeated);
+}
+
+TEST_F(SqliteVoteStoreTest, VoteOnUnknownPollIsNotFound) {
+  Status s = store_->CastVote(999, "alice", "red", "replica-1", kT0).status();
+  EXPECT_EQ(s.code(), StatusCode::kNotFound);
+  EXPECT_EQ(s.message(), "poll 999 not found");
+}
+
+TEST_F(SqliteVoteStoreTest, OptionNotInPollIsInvalidArgument) {
+  Poll poll = MakePoll();
+  Status s = store_->CastVote(poll.poll_id, "alice", "Red", "replica-1", kT0).status();
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(),
+            "option \"Red\" is not an option of poll " + std::to_string(poll.poll_id));
+  EXPECT_THAT(Counts(poll.poll_id), ElementsAre(0, 0, 0));
+}
+
+TEST_F(SqliteVoteStoreTest, OptionOfAnotherPollIsInvalidArgument) {
+  Poll poll = MakePoll();
+  MakePoll({"cats", "dogs"});
+  EXPECT_EQ(store_->CastVote(poll.poll_id, "alice", "cats", "r", kT0).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST_F(SqliteVoteStoreTest, VoteOnClosedPollIsConflict) {
+  Poll poll = MakePoll();
+  ASSERT_TRUE(store_->ClosePoll(poll.poll_id).ok());
+  Status s = store_->CastVote(poll.poll_id, "alice", "red", "replica-1", kT0).status();
+  EXPECT_EQ(s.code(), StatusCode::kConflict);
+  EXPECT_THAT(s.message(), HasSubstr("closed"));
+  EXPECT_THAT(Counts(poll.poll_id), ElementsAre(0, 0, 0));
+}
+
+TEST_F(SqliteVoteStoreTest, IdenticalRepeatOfVoteRecordedBeforeCloseReturnsItsReceipt) {
+  Poll poll = MakePoll();
+  Receipt first = VoteOrDie(poll.poll_id, "alice", "red");
+  ASSERT_TRUE(store_->ClosePoll(poll.poll_id).ok());
+  Receipt retry = VoteOrDie(poll.poll_id, "alice", "red");
+  EXPECT_TRUE(retry.repeated);
+  EXPECT_EQ(retry.vote_id, first.vote_id);
+}
+
+TEST_F(SqliteVoteStoreTest, ResultsCountInOptionOrderWithZerosAndTotal) {
+  Poll poll = MakePoll({"red", "green", "blue", "none"});
+  VoteOrDie(poll.poll_id, "a", "blue");
+  VoteOrDie(poll.poll_id, "b", "red");
+  VoteOrDie(poll.poll_id, "c", "blue");
+  Result<PollResults> results = store_->Results(poll.poll_id);
+  ASSERT_TRUE(results.ok()) << results.status().ToString();
+  ASSERT_EQ(results->counts.size(), 4u);
+  EXPECT_EQ(results->counts[0].option, "red");
+  EXPECT_EQ(results->counts[3].option, "none");
+  EXPECT_THAT(Counts(poll.poll_id), ElementsAre(1, 0, 2, 0));
+  EXPECT_EQ(results->total, 3);
+  EXPECT_EQ(results->poll.poll_id, poll.poll_id);
+}
+
+TEST_F(SqliteVoteStoreTest, ResultsOfUnknownPollIsNotFound) {
+  Status s = store_->Results(5).status();
+  EXPECT_EQ(s.code(), StatusCode::kNotFound);
+  EXPECT_EQ(s.message(), "poll 5 not found");
+}
+
+// --- opening, migrations ---
+
+TEST_F(SqliteVoteStoreTest, ReopenKeepsPollsAndVotes) {
+  Poll poll = MakePoll();
+  Receipt first = VoteOrDie(poll.poll_id, "alice", "blue");
+  store_.reset();
+  store_ = OpenOrDie();
+  ASSERT_NE(store_, nullptr);
+  EXPECT_THAT(Counts(poll.poll_id), ElementsAre(0, 0, 1));
+  EXPECT_EQ(VoteOrDie(poll.poll_id, "alice", "blue").vote_id, first.vote_id);
+}
+
+TEST_F(SqliteVoteStoreTest, OpenSetsSchemaVersionAndWalMode) {
+  RawConnection raw(path_);
+  EXPECT_EQ(raw.QueryInt("PRAGMA user_version"), SqliteVoteStore::LatestSchemaVersion());
+  EXPECT_GE(SqliteVoteStore::LatestSchemaVersion(), 1);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &stmt, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)), "wal");
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+}
+
+TEST_F(SqliteVoteStoreTest, ReopeningDoesNotReapplyMigrations) {
+  // Re-running 001 would fail (CREATE TABLE polls exists); a second and third
+  // Open must see user_version and skip it.
+  MakePoll();
+  store_.reset();
+  for (int i = 0; i < 2; ++i) {
+    store_ = OpenOrDie();
+    ASSERT_NE(store_, nullptr);
+  }
+  EXPECT_EQ(store_->ListPolls(10)->size(), 1u);
+}
+
+TEST_F(SqliteVoteStoreTest, OpenFailsWhenSchemaIsNewerThanThisBuild) {
+  store_.reset();
+  {
+    RawConnection raw(path_);
+    ASSERT_EQ(raw.Exec("PRAGMA user_version = 99"), SQLITE_OK);
+  }
+  Result<std::unique_ptr<SqliteVoteStore>> store = SqliteVoteStore::Open(path_);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kInternal);
+  EXPECT_THAT(store.status().message(), HasSubstr("schema version 99"));
+}
+
+TEST(SqliteVoteStoreOpen, PathUnderARegularFileFailsAtOpenWithUnavailable) {
+  TempDir dir;
+  const std::string not_a_dir = dir.File("plain_file");
+  std::ofstream(not_a_dir) << "x";
+  const std::string path = not_a_dir + "/votes.db";
+  Result<std::unique_ptr<SqliteVoteStore>> store = SqliteVoteStore::Open(path);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(store.status().message(), HasSubstr(path));
+  EXPECT_THAT(store.status().message(), HasSubstr("unable to open database file"));
+}
+
+TEST(SqliteVoteStoreOpen, PathInProcFailsAtOpenWithUnavailable) {
+  Result<std::unique_ptr<SqliteVoteStore>> store =
+      SqliteVoteStore::Open("/proc/self/beacon_votes.db");
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(store.status().message(), HasSubstr("/proc/self/beacon_votes.db"));
+}
+
+TEST(SqliteVoteStoreOpen, FileThatIsNotADatabaseFailsAtOpenWithUnavailable) {
+  TempDir dir;
+  const std::string path = dir.File("garbage.db");
+  std::ofstream(path) << std::string(4096, 'g');
+  Result<std::unique_ptr<SqliteVoteStore>> store = SqliteVoteStore::Open(path);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(store.status().message(), HasSubstr("not a database"));
+}
+
+TEST(SqliteVoteStoreOpen, DatabaseWhoseLogCannotBeWrittenFailsAtOpenWithUnavailable) {
+  TempDir dir;
+  const std::string path = dir.File("votes.db");
+  ASSERT_TRUE(SqliteVoteStore::Open(path).ok());
+  // File modes do not stop root; a directory where the write-ahead log must
+  // go stops everyone.
+  std::filesystem::remove(path + "-wal");
+  std::filesystem::create_directory(path + "-wal");
+  Result<std::unique_ptr<SqliteVoteStore>> store = SqliteVoteStore::Open(path);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(store.status().message(), HasSubstr(path));
+}
+
+TEST(SqliteVoteStoreOpen, RejectsInMemoryPathAndBadOptions) {
+  EXPECT_EQ(SqliteVoteStore::Open(":memory:").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(SqliteVoteStore::Open("").status().code(), StatusCode::kInvalidArgument);
+  TempDir dir;
+  SqliteOptions no_connections;
+  no_connections.max_connections = 0;
+  EXPECT_EQ(SqliteVoteStore::Open(dir.File("a.db"), no_connections).status().code(),
+            StatusCode::kInvalidArgument);
+  SqliteOptions negative_deadline;
+  negative_deadline.busy_deadline_ms = -1;
+  EXPECT_EQ(SqliteVoteStore::Open(dir.File("a.db"), negative_deadline).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+// --- contention with another connection ---
+
+class LockedDatabaseTest : public SqliteVoteStoreTest {
+ protected:
+  static constexpr int kDeadlineMs = 150;
+
+  void SetUp() override {
+    SqliteOptions options;
+    options.busy_deadline_ms = kDeadlineMs;
+    store_ = OpenOrDie(options);
+    poll_ = MakePoll();
+  }
+
+  // Calls fn while another connection holds the write lock; checks it gives
+  // up with kUnavailable after about the deadline, not before and not much
+  // after.
+  template <class Fn>
+  void ExpectUnavailableWhileLocked(Fn fn) {
+    RawConnection other(path_);
+    ASSERT_EQ(other.Exec("BEGIN IMMEDIATE"), SQLITE_OK);
+    const auto start = std::chrono::steady_clock::now();
+    Status s = fn();
+    const auto elapsed = std::chrono::steady_clock::now() - start;
+    ASSERT_EQ(other.Exec("ROLLBACK"), SQLITE_OK);
+    EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
+    EXPECT_EQ(s.message(), "database busy for 150 ms");
+    EXPECT_GE(elapsed, std::chrono::milliseconds(kDeadlineMs));
+    EXPECT_LT(elapsed, std::chrono::milliseconds(kDeadlineMs + 1000));
+  }
+
+  Poll poll_;
+};
+
+TEST_F(LockedDatabaseTest, VoteGivesUpWithUnavailableAfterDeadlineAndRecordsNothing) {
+  ExpectUnavailableWhileLocked(
+      [&] { return store_->CastVote(poll_.poll_id, "alice", "red", "r", kT0).status(); });
+  EXPECT_THAT(Counts(poll_.poll_id), ElementsAre(0, 0, 0));
+  EXPECT_FALSE(VoteOrDie(poll_.poll_id, "alice", "red").repeated);  // store still works
+}
+
+TEST_F(LockedDatabaseTest, CreateAndCloseGiveUpWithUnavailableAfterDeadline) {
+  ExpectUnavailableWhileLocked(
+      [&] { return store_->CreatePoll("q", {"a", "b"}, "req", kT0).status(); });
+  ExpectUnavailableWhileLocked([&] { return store_->ClosePoll(poll_.poll_id).status(); });
+  EXPECT_EQ(store_->ListPolls(10)->size(), 1u);
+  EXPECT_FALSE(store_->Results(poll_.poll_id)->poll.closed);
+}
+
+TEST_F(LockedDatabaseTest, OpenGivesUpWithUnavailableAfterDeadline) {
+  SqliteOptions options;
+  options.busy_deadline_ms = kDeadlineMs;
+  ExpectUnavailableWhileLocked([&]() -> Status {
+    Result<std::unique_ptr<SqliteVoteStore>> other = SqliteVoteStore::Open(path_, options);
+    if (other.ok()) return Status::Ok();
+    // Open prefixes the path; compare the rest like the other calls.
+    const std::string& m = other.status().message();
+    const std::string prefix = "cannot open vote database \"" + path_ + "\": ";
+    EXPECT_EQ(m.rfind(prefix, 0), 0u) << m;
+    return Status(other.status().code(), m.substr(prefix.size()));
+  });
+}
+
+TEST_F(LockedDatabaseTest, ReadsProceedWhileAnotherConnectionHoldsTheWriteLock) {
+  VoteOrDie(poll_.poll_id, "alice", "red");
+  RawConnection other(path_);
+  ASSERT_EQ(other.Exec("BEGIN IMMEDIATE"), SQLITE_OK);
+  ASSERT_EQ(other.Exec("INSERT INTO votes (poll_id, voter_id, option_text, cast_at_ms,"
+                       " recorded_by) VALUES (" + std::to_string(poll_.poll_id) +
+                       ", 'bob', 'red', 1, 'raw')"),
+            SQLITE_OK);
+  EXPECT_THAT(Counts(poll_.poll_id), ElementsAre(1, 0, 0));  // bob not committed yet
+  EXPECT_EQ(store_->ListPolls(5)->size(), 1u);
+  ASSERT_EQ(other.Exec("COMMIT"), SQLITE_OK);
+  EXPECT_THAT(Counts(poll_.poll_id), ElementsAre(2, 0, 0));
+}
+
+TEST_F(SqliteVoteStoreTest, VoteWaitsForALockReleasedBeforeTheDeadline) {
+  Poll poll = MakePoll();
+  RawConnection other(path_);
+  ASSERT_EQ(other.Exec("BEGIN IMMEDIATE"), SQLITE_OK);
+  std::future<Result<Receipt>> vote = std::async(std::launch::async, [&] {
+    return store_->CastVote(poll.poll_id, "alice", "red", "r", kT0);
+  });
+  // The vote cannot finish while the lock is held (default deadline 2 s).
+  EXPECT_EQ(vote.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout);
+  ASSERT_EQ(other.Exec("COMMIT"), SQLITE_OK);
+  ASSERT_EQ(vote.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  Result<Receipt> r = vote.get();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(r->repeated);
+}
+
+}  // namespace
+}  // namespace beacon::votes
