@@ -40,8 +40,7 @@ class WakeWatchersOnExit {
 bool ConstantTimeEquals(const std::string& expected, const std::string& given) {
   volatile unsigned char diff = expected.size() == given.size() ? 0 : 1;
   for (size_t i = 0; i < expected.size(); ++i) {
-    const unsigned char g =
-        i < given.size() ? static_cast<unsigned char>(given[i]) : 0;
+    const unsigned char g = i < given.size() ? static_cast<unsigned char>(given[i]) : 0;
     diff = diff | (static_cast<unsigned char>(expected[i]) ^ g);
   }
   return diff == 0;
@@ -117,8 +116,8 @@ std::string Describe(const std::string& service, const std::string& instance_id)
 
 Status LeaseTableOptions::Validate() const {
   if (ttl_ms < 1 || ttl_ms > kMaxTtlMs) {
-    return InvalidArgument("ttl_ms must be 1-" + std::to_string(kMaxTtlMs) +
-                           ", got " + std::to_string(ttl_ms));
+    return InvalidArgument("ttl_ms must be 1-" + std::to_string(kMaxTtlMs) + ", got " +
+                           std::to_string(ttl_ms));
   }
   if (max_instances_per_service < 1) {
     return InvalidArgument("max_instances_per_service must be at least 1");
@@ -161,7 +160,8 @@ Result<Lease> LeaseTable::Register(const std::string& service,
                                    const InstanceInfo& instance,
                                    const std::string& lease_id,
                                    const std::string& token) {
-  if (!TokenMatches(token)) return PermissionDenied("registration token is missing or wrong");
+  if (!TokenMatches(token))
+    return PermissionDenied("registration token is missing or wrong");
   if (Status s = ValidateName("service_name", service); !s.ok()) return s;
   if (Status s = ValidateInstance(instance); !s.ok()) return s;
   if (Status s = ValidateLeaseId(lease_id); !s.ok()) return s;
@@ -180,7 +180,8 @@ Result<Lease> LeaseTable::Register(const std::string& service,
     auto instance_it = service_it->second.instances.find(instance.id);
     if (instance_it != service_it->second.instances.end()) {
       InstanceEntry& held = instance_it->second;
-      const bool same_lease = !lease_id.empty() && ConstantTimeEquals(held.lease_id, lease_id);
+      const bool same_lease =
+          !lease_id.empty() && ConstantTimeEquals(held.lease_id, lease_id);
       const bool same_address =
           held.info.host == instance.host && held.info.port == instance.port;
       if (!same_lease && !same_address) {
@@ -224,7 +225,8 @@ Result<Lease> LeaseTable::Heartbeat(const std::string& service,
                                     const std::string& instance_id,
                                     const std::string& lease_id,
                                     const std::string& token) {
-  if (!TokenMatches(token)) return PermissionDenied("registration token is missing or wrong");
+  if (!TokenMatches(token))
+    return PermissionDenied("registration token is missing or wrong");
   if (Status s = ValidateInstanceRef(service, instance_id, lease_id); !s.ok()) return s;
 
   WakeWatchersOnExit wake(&version_changed_);
@@ -232,27 +234,27 @@ Result<Lease> LeaseTable::Heartbeat(const std::string& service,
   const int64_t now = clock_.NowMicros();
   wake.changed = ExpireDueLocked(now);
 
-  auto service_it = services_.find(service);
-  if (service_it == services_.end()) {
-    return UnknownInstance(Describe(service, instance_id) + " is not registered");
+  InstanceEntry* held = nullptr;
+  if (auto service_it = services_.find(service); service_it != services_.end()) {
+    auto instance_it = service_it->second.instances.find(instance_id);
+    if (instance_it != service_it->second.instances.end()) held = &instance_it->second;
   }
-  auto instance_it = service_it->second.instances.find(instance_id);
-  if (instance_it == service_it->second.instances.end()) {
-    return UnknownInstance(Describe(service, instance_id) + " is not registered");
+  if (held == nullptr) {
+    return UnknownInstance(Describe(service, instance_id) +
+                           " is not registered (never, expired or deregistered);"
+                           " register again");
   }
-  InstanceEntry& held = instance_it->second;
-  if (!ConstantTimeEquals(held.lease_id, lease_id)) {
-    return PermissionDenied(Describe(service, instance_id) +
-                            " is held by another lease");
+  if (!ConstantTimeEquals(held->lease_id, lease_id)) {
+    return PermissionDenied(Describe(service, instance_id) + " is held by another lease");
   }
-  SetExpiryLocked(service, &held, now + options_.ttl_ms * 1000);
-  return Lease{held.lease_id, options_.ttl_ms};
+  SetExpiryLocked(service, held, now + options_.ttl_ms * 1000);
+  return Lease{held->lease_id, options_.ttl_ms};
 }
 
-Status LeaseTable::Deregister(const std::string& service,
-                              const std::string& instance_id,
+Status LeaseTable::Deregister(const std::string& service, const std::string& instance_id,
                               const std::string& lease_id, const std::string& token) {
-  if (!TokenMatches(token)) return PermissionDenied("registration token is missing or wrong");
+  if (!TokenMatches(token))
+    return PermissionDenied("registration token is missing or wrong");
   if (Status s = ValidateInstanceRef(service, instance_id, lease_id); !s.ok()) return s;
 
   WakeWatchersOnExit wake(&version_changed_);
@@ -264,8 +266,7 @@ Status LeaseTable::Deregister(const std::string& service,
   auto instance_it = service_it->second.instances.find(instance_id);
   if (instance_it == service_it->second.instances.end()) return Status::Ok();
   if (!ConstantTimeEquals(instance_it->second.lease_id, lease_id)) {
-    return PermissionDenied(Describe(service, instance_id) +
-                            " is held by another lease");
+    return PermissionDenied(Describe(service, instance_id) + " is held by another lease");
   }
   RemoveInstanceLocked(service_it, instance_it);
   wake.changed = true;
@@ -392,14 +393,12 @@ Status LeaseTable::CheckRoomForInstanceLocked(const std::string& service,
                                               const ServiceEntry* entry) const {
   if (total_instances_ >= options_.max_instances_total) {
     return ResourceExhausted("the registry holds its limit of " +
-                             std::to_string(options_.max_instances_total) +
-                             " instances");
+                             std::to_string(options_.max_instances_total) + " instances");
   }
   if (entry != nullptr && entry->instances.size() >= options_.max_instances_per_service) {
-    return ResourceExhausted("service " + QuoteForMessage(service) +
-                             " holds its limit of " +
-                             std::to_string(options_.max_instances_per_service) +
-                             " instances");
+    return ResourceExhausted(
+        "service " + QuoteForMessage(service) + " holds its limit of " +
+        std::to_string(options_.max_instances_per_service) + " instances");
   }
   if (entry == nullptr && services_.size() >= options_.max_services &&
       tombstones_.empty()) {

@@ -48,8 +48,8 @@ struct LeaseTableOptions {
   // service needs room, the empty service that changed longest ago is
   // forgotten (its version reads 0 again).
   size_t max_services = 1024;
-  std::string token;                       // empty = no token required
-  int max_watch_wait_ms = 60000;           // upper bound of Watch's max_wait_ms
+  std::string token;              // empty = no token required
+  int max_watch_wait_ms = 60000;  // upper bound of Watch's max_wait_ms
 
   // InvalidArgument naming the first option out of range (every limit must
   // be >= 1). Call it on options parsed from the command line before
@@ -194,14 +194,15 @@ class LeaseTable {
 
   mutable std::mutex mu_;
   std::condition_variable version_changed_;  // notified after any version bump
-  ServiceMap services_;                              // Guarded by mu_
-  std::set<ExpiryKey> expiry_queue_;                 // Guarded by mu_
-  std::set<std::pair<int64_t, std::string>> tombstones_;  // (version, service). Guarded by mu_
+  ServiceMap services_;                      // Guarded by mu_
+  std::set<ExpiryKey> expiry_queue_;         // Guarded by mu_
+  std::set<std::pair<int64_t, std::string>>
+      tombstones_;  // (version, service). Guarded by mu_
   std::vector<ExpiredInstance> unreported_expiries_;  // Guarded by mu_
-  size_t total_instances_ = 0;                       // Guarded by mu_
-  int64_t last_version_;                             // Guarded by mu_
-  size_t watcher_count_ = 0;                         // Guarded by mu_
-  bool shut_down_ = false;                           // Guarded by mu_
+  size_t total_instances_ = 0;                        // Guarded by mu_
+  int64_t last_version_;                              // Guarded by mu_
+  size_t watcher_count_ = 0;                          // Guarded by mu_
+  bool shut_down_ = false;                            // Guarded by mu_
 };
 
 }  // namespace beacon::registry

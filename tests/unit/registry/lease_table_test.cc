@@ -25,8 +25,7 @@ constexpr int64_t kTtlMs = 3000;
 constexpr int64_t kInitialVersion = 1'000'000;
 
 InstanceInfo Instance(const std::string& id, const std::string& host = "10.0.0.1",
-                      int port = 9000,
-                      std::map<std::string, std::string> metadata = {}) {
+                      int port = 9000, std::map<std::string, std::string> metadata = {}) {
   return InstanceInfo{id, host, port, std::move(metadata)};
 }
 
@@ -37,7 +36,8 @@ LeaseTableOptions DefaultOptions() {
 }
 
 // Polls `done` until it holds or `limit` passes; the only way tests wait.
-bool PollUntil(const std::function<bool()>& done, milliseconds limit = milliseconds(10000)) {
+bool PollUntil(const std::function<bool()>& done,
+               milliseconds limit = milliseconds(10000)) {
   const auto deadline = steady_clock::now() + limit;
   while (!done()) {
     if (steady_clock::now() > deadline) return false;
@@ -123,7 +123,8 @@ TEST_F(LeaseTableTest, RegisterGrantsRandomHexLeaseOfConfiguredTtl) {
 TEST_F(LeaseTableTest, EveryNewRegistrationGetsADistinctLeaseId) {
   std::set<std::string> seen;
   for (int i = 0; i < 100; ++i) {
-    seen.insert(MustRegister("prime", Instance("r" + std::to_string(i), "h", 1000 + i)).lease_id);
+    seen.insert(
+        MustRegister("prime", Instance("r" + std::to_string(i), "h", 1000 + i)).lease_id);
   }
   EXPECT_EQ(seen.size(), 100u);
 }
@@ -192,7 +193,7 @@ TEST_F(LeaseTableTest, RepeatedRegisterRefreshesTheLease) {
   Lease first = MustRegister("prime", Instance("r1"));
   clock_.AdvanceMillis(2000);
   MustRegister("prime", Instance("r1"), first.lease_id);  // live until t+5000
-  clock_.AdvanceMillis(2999);                              // t+4999
+  clock_.AdvanceMillis(2999);                             // t+4999
   EXPECT_EQ(MustLookup("prime").instances.size(), 1u);
   clock_.AdvanceMillis(1);  // t+5000
   EXPECT_TRUE(MustLookup("prime").instances.empty());
@@ -204,7 +205,8 @@ TEST_F(LeaseTableTest, RegisterOfIdHeldFromAnotherAddressIsAlreadyExists) {
   clock_.AdvanceMillis(1000);
   Result<Lease> r = table_.Register("prime", Instance("r1", "10.0.0.2", 9000), "", "");
   ASSERT_EQ(r.status().code(), StatusCode::kAlreadyExists);
-  EXPECT_NE(r.status().message().find("\"r1\""), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("\"r1\""), std::string::npos)
+      << r.status().message();
   EXPECT_NE(r.status().message().find("\"prime\""), std::string::npos);
   EXPECT_NE(r.status().message().find("(10.0.0.1:9000)"), std::string::npos);
   EXPECT_NE(r.status().message().find("expires in 2000 ms"), std::string::npos);
@@ -214,8 +216,8 @@ TEST_F(LeaseTableTest, RegisterOfIdHeldFromAnotherAddressIsAlreadyExists) {
 
 TEST_F(LeaseTableTest, RegisterWithSomeoneElsesLeaseFromAnotherAddressIsAlreadyExists) {
   MustRegister("prime", Instance("r1", "10.0.0.1", 9000));
-  Result<Lease> r =
-      table_.Register("prime", Instance("r1", "10.0.0.2", 9000), std::string(32, 'a'), "");
+  Result<Lease> r = table_.Register("prime", Instance("r1", "10.0.0.2", 9000),
+                                    std::string(32, 'a'), "");
   EXPECT_EQ(r.status().code(), StatusCode::kAlreadyExists);
 }
 
@@ -254,15 +256,18 @@ TEST_F(LeaseTableTest, RegisterRejectsBadServiceName) {
 
 TEST_F(LeaseTableTest, RegisterRejectsBadInstanceId) {
   ExpectInvalid(table_.Register("prime", Instance(""), "", "").status(), "instance.id");
-  ExpectInvalid(table_.Register("prime", Instance("r/1"), "", "").status(), "instance.id");
+  ExpectInvalid(table_.Register("prime", Instance("r/1"), "", "").status(),
+                "instance.id");
 }
 
 TEST_F(LeaseTableTest, RegisterRejectsBadHost) {
-  ExpectInvalid(table_.Register("prime", Instance("r1", ""), "", "").status(), "instance.host");
+  ExpectInvalid(table_.Register("prime", Instance("r1", ""), "", "").status(),
+                "instance.host");
   ExpectInvalid(table_.Register("prime", Instance("r1", "a host"), "", "").status(),
                 "instance.host");
-  ExpectInvalid(table_.Register("prime", Instance("r1", std::string(254, 'h')), "", "").status(),
-                "instance.host");
+  ExpectInvalid(
+      table_.Register("prime", Instance("r1", std::string(254, 'h')), "", "").status(),
+      "instance.host");
 }
 
 TEST_F(LeaseTableTest, RegisterRejectsPortOutsideOneTo65535) {
@@ -281,29 +286,37 @@ TEST_F(LeaseTableTest, RegisterAcceptsAtMost32MetadataEntries) {
   for (int i = 0; i < 32; ++i) metadata["k" + std::to_string(i)] = "v";
   EXPECT_TRUE(table_.Register("prime", Instance("r1", "h", 1, metadata), "", "").ok());
   metadata["k32"] = "v";
-  ExpectInvalid(table_.Register("prime", Instance("r2", "h", 2, metadata), "", "").status(),
-                "instance.metadata");
+  ExpectInvalid(
+      table_.Register("prime", Instance("r2", "h", 2, metadata), "", "").status(),
+      "instance.metadata");
 }
 
 TEST_F(LeaseTableTest, RegisterRejectsBadMetadataKey) {
-  ExpectInvalid(table_.Register("prime", Instance("r1", "h", 1, {{"", "v"}}), "", "").status(),
-                "instance.metadata key");
   ExpectInvalid(
-      table_.Register("prime", Instance("r1", "h", 1, {{"bad key", "v"}}), "", "").status(),
+      table_.Register("prime", Instance("r1", "h", 1, {{"", "v"}}), "", "").status(),
+      "instance.metadata key");
+  ExpectInvalid(
+      table_.Register("prime", Instance("r1", "h", 1, {{"bad key", "v"}}), "", "")
+          .status(),
       "instance.metadata key");
 }
 
 TEST_F(LeaseTableTest, RegisterAcceptsMetadataValuesOfZeroTo256Bytes) {
   EXPECT_TRUE(table_.Register("prime", Instance("r1", "h", 1, {{"k", ""}}), "", "").ok());
-  EXPECT_TRUE(
-      table_.Register("prime", Instance("r2", "h", 2, {{"k", std::string(256, 'v')}}), "", "")
-          .ok());
+  EXPECT_TRUE(table_
+                  .Register("prime",
+                            Instance("r2", "h", 2, {{"k", std::string(256, 'v')}}), "",
+                            "")
+                  .ok());
   ExpectInvalid(
-      table_.Register("prime", Instance("r3", "h", 3, {{"k", std::string(257, 'v')}}), "", "")
+      table_
+          .Register("prime", Instance("r3", "h", 3, {{"k", std::string(257, 'v')}}), "",
+                    "")
           .status(),
       "instance.metadata value");
   ExpectInvalid(
-      table_.Register("prime", Instance("r3", "h", 3, {{"k", "line\nbreak"}}), "", "").status(),
+      table_.Register("prime", Instance("r3", "h", 3, {{"k", "line\nbreak"}}), "", "")
+          .status(),
       "instance.metadata value");
   ExpectInvalid(
       table_.Register("prime", Instance("r3", "h", 3, {{"k", "\xC3"}}), "", "").status(),
@@ -312,7 +325,8 @@ TEST_F(LeaseTableTest, RegisterAcceptsMetadataValuesOfZeroTo256Bytes) {
 
 TEST_F(LeaseTableTest, LeaseIdsLongerThan64CharactersAreRejected) {
   const std::string too_long(65, 'a');
-  ExpectInvalid(table_.Register("prime", Instance("r1"), too_long, "").status(), "lease_id");
+  ExpectInvalid(table_.Register("prime", Instance("r1"), too_long, "").status(),
+                "lease_id");
   ExpectInvalid(table_.Heartbeat("prime", "r1", too_long, "").status(), "lease_id");
   ExpectInvalid(table_.Deregister("prime", "r1", too_long, ""), "lease_id");
   EXPECT_TRUE(table_.Register("prime", Instance("r1"), std::string(64, 'a'), "").ok());
@@ -597,7 +611,7 @@ TEST_F(LeaseTableTest, SweepExpiredRemovesAndReportsExpiredInstances) {
   std::set<std::pair<std::string, std::string>> got;
   for (const auto& e : expired) got.insert({e.service_name, e.instance_id});
   EXPECT_EQ(got, (std::set<std::pair<std::string, std::string>>{{"prime", "r1"},
-                                                                 {"voting", "v1"}}));
+                                                                {"voting", "v1"}}));
   EXPECT_TRUE(table_.SweepExpired().empty());
   EXPECT_EQ(Ids(MustLookup("prime")), std::vector<std::string>{"r2"});
 }
@@ -753,7 +767,9 @@ TEST_F(SmallInstanceLimitTest, DeregisteredInstancesFreeTheirSlot) {
   EXPECT_TRUE(table_.Register("prime", Instance("r3", "h", 3), "", "").ok());
 }
 
-TEST(LeaseTableOptions, DefaultsAreValid) { EXPECT_TRUE(LeaseTableOptions{}.Validate().ok()); }
+TEST(LeaseTableOptions, DefaultsAreValid) {
+  EXPECT_TRUE(LeaseTableOptions{}.Validate().ok());
+}
 
 TEST(LeaseTableOptions, OutOfRangeOptionsAreNamed) {
   LeaseTableOptions o;
@@ -840,6 +856,18 @@ TEST_F(LeaseTableTest, WatchWakesWhenSweepExpiresAnInstance) {
   ASSERT_TRUE(watch.result().ok());
   EXPECT_GT(watch.result()->version, version);
   EXPECT_TRUE(watch.result()->instances.empty());
+}
+
+TEST_F(LeaseTableTest, WatchThatTimesOutNeverReturnsALeaseThatExpiredMeanwhile) {
+  MustRegister("prime", Instance("r1"));
+  const int64_t version = VersionOf("prime");
+  BackgroundWatch watch(&table_, "prime", version, 50);
+  ASSERT_TRUE(PollUntil([&] { return table_.watcher_count() == 1 || watch.done(); }));
+  clock_.AdvanceMillis(kTtlMs);  // nothing sweeps
+  ASSERT_TRUE(watch.WaitDone());
+  ASSERT_TRUE(watch.result().ok());
+  EXPECT_TRUE(watch.result()->instances.empty());
+  EXPECT_GT(watch.result()->version, version);
 }
 
 TEST_F(LeaseTableTest, ShutdownWakesWatchersWithCurrentMembership) {
@@ -937,7 +965,8 @@ TEST_F(ConcurrencyTest, ConcurrentUseKeepsInvariants) {
   constexpr int kMinSweeps = 300;
   const std::vector<std::string> services = {"prime", "voting"};
   std::mutex seen_mu;
-  std::map<std::pair<std::string, int64_t>, std::vector<InstanceInfo>> seen;  // Guarded by seen_mu
+  std::map<std::pair<std::string, int64_t>, std::vector<InstanceInfo>>
+      seen;  // Guarded by seen_mu
   std::atomic<bool> stop_sweeper{false};
   std::atomic<int> sweeps{0};
   std::atomic<int> failures{0};
@@ -946,7 +975,8 @@ TEST_F(ConcurrencyTest, ConcurrentUseKeepsInvariants) {
   auto fail = [&](const std::string& what) {
     if (failures++ < 10) ADD_FAILURE() << what;
   };
-  auto check_lookup = [&](const Membership& m, std::map<std::string, int64_t>* last_version) {
+  auto check_lookup = [&](const Membership& m,
+                          std::map<std::string, int64_t>* last_version) {
     for (size_t i = 1; i < m.instances.size(); ++i) {
       if (!(m.instances[i - 1].id < m.instances[i].id)) fail("unsorted or duplicate ids");
     }
@@ -955,7 +985,8 @@ TEST_F(ConcurrencyTest, ConcurrentUseKeepsInvariants) {
     if (m.version < last) fail("version went back");
     last = m.version;
     std::lock_guard<std::mutex> lock(seen_mu);
-    auto [it, inserted] = seen.emplace(std::make_pair(m.service_name, m.version), m.instances);
+    auto [it, inserted] =
+        seen.emplace(std::make_pair(m.service_name, m.version), m.instances);
     if (!inserted && it->second != m.instances) {
       fail("same version, different membership in " + m.service_name);
     }
@@ -980,8 +1011,9 @@ TEST_F(ConcurrencyTest, ConcurrentUseKeepsInvariants) {
       for (int i = 0; i < kIterations || sweeps < kMinSweeps; ++i) {
         const std::string& service = services[i % services.size()];
         const std::string id = "w" + std::to_string(w) + "-" + std::to_string(i % 3);
-        const InstanceInfo info = Instance(id, "10.0.0." + std::to_string(w), 1000 + i % 3,
-                                           {{"round", std::to_string(i % 2)}});
+        const InstanceInfo info =
+            Instance(id, "10.0.0." + std::to_string(w), 1000 + i % 3,
+                     {{"round", std::to_string(i % 2)}});
         const std::string key = service + "/" + id;
         switch (i % 5) {
           case 0:
@@ -1035,7 +1067,8 @@ TEST_F(ConcurrencyTest, ConcurrentUseKeepsInvariants) {
   size_t listed = 0;
   for (const ServiceSummary& s : table_.ListServices()) {
     listed += static_cast<size_t>(s.instance_count);
-    EXPECT_EQ(static_cast<size_t>(s.instance_count), MustLookup(s.service_name).instances.size());
+    EXPECT_EQ(static_cast<size_t>(s.instance_count),
+              MustLookup(s.service_name).instances.size());
   }
   EXPECT_LE(listed, 10u);
 }
