@@ -131,8 +131,9 @@ class LeaseTable {
   // or after Shutdown(); otherwise blocks (real time, without holding the
   // lock) until the version changes, max_wait_ms passes (then returns the
   // unchanged membership) or Shutdown() is called.
-  // Expiries are seen when something expires them: SweepExpired (run it
-  // periodically) or any other call on the table.
+  // The reply never holds an expired lease, but an expiry wakes watchers
+  // only when something expires it: SweepExpired (run it periodically) or
+  // any other call on the table.
   // Errors: kInvalidArgument (service_name, or max_wait_ms outside
   // 1..options.max_watch_wait_ms); kResourceExhausted when max_watchers calls
   // are already waiting.
