@@ -122,7 +122,7 @@ class SqliteVoteStore::Connection {
     // Installed before anything touches the file: even switching to WAL may
     // wait for another process that is creating the database.
     sqlite3_busy_handler(db_.getHandle(), &Connection::OnBusy, this);
-    const std::string mode = db_.execAndGet("PRAGMA journal_mode = WAL").getString();
+    const std::string mode = EnableWal();
     if (mode != "wal") {
       throw SQLite::Exception("cannot use WAL journal mode (got \"" + mode +
                                   "\"); the path must name a file on a local disk",
@@ -169,18 +169,38 @@ class SqliteVoteStore::Connection {
     use->exec();
   }
 
+  // Switching a database into WAL mode needs an exclusive lock, and SQLite
+  // reports SQLITE_BUSY for it at once, without calling the busy handler,
+  // when other connections are opening the same fresh file (seen with six
+  // processes racing to create it). So it is retried here, under the same
+  // deadline. Returns the journal mode now in effect.
+  std::string EnableWal() {
+    for (int attempt = 0;; ++attempt) {
+      try {
+        return db_.execAndGet("PRAGMA journal_mode = WAL").getString();
+      } catch (const SQLite::Exception& e) {
+        if (!IsBusyCode(e.getErrorCode()) || !WaitBeforeRetry(attempt)) throw;
+      }
+    }
+  }
+
   // SQLite calls this while another connection holds the lock it needs;
   // returning 0 makes the statement fail with SQLITE_BUSY.
   static int OnBusy(void* self, int attempts) {
-    auto* connection = static_cast<Connection*>(self);
+    return static_cast<Connection*>(self)->WaitBeforeRetry(attempts) ? 1 : 0;
+  }
+
+  // Sleeps a jittered, growing interval (never past the deadline); false
+  // when the deadline has passed and the caller should give up.
+  bool WaitBeforeRetry(int attempts) {
     const TimePoint now = SteadyClock::now();
-    if (now >= connection->deadline_) return 0;
+    if (now >= deadline_) return false;
     const auto cap = std::min<std::chrono::microseconds>(
         kMaxBusySleep, kFirstBusySleep * (int64_t{1} << std::min(attempts, 10)));
     std::uniform_int_distribution<int64_t> jitter(cap.count() / 2, cap.count());
-    const std::chrono::microseconds sleep{jitter(connection->rng_)};
-    std::this_thread::sleep_for(std::min<SteadyClock::duration>(sleep, connection->deadline_ - now));
-    return 1;
+    const std::chrono::microseconds sleep{jitter(rng_)};
+    std::this_thread::sleep_for(std::min<SteadyClock::duration>(sleep, deadline_ - now));
+    return true;
   }
 
   SQLite::Database db_;

@@ -295,30 +295,40 @@ TEST(VotesConcurrency, ProcessesCastingOverlappingVotesCountEveryAcknowledgedVot
 }
 
 TEST(VotesConcurrency, ProcessesMigratingAFreshFileAtOnceAllSucceed) {
-  TempDir dir;
-  const std::string path = dir.File("fresh.db");
+  // Several rounds, each on a new file: the race (several processes creating
+  // the file, switching it to WAL and migrating at once) goes wrong only in
+  // some interleavings.
+  constexpr int kRounds = 5;
   constexpr int kProcesses = 6;
-  std::vector<int> codes = RunChildren(kProcesses, std::chrono::seconds(30), [&](int c) {
-    Result<std::unique_ptr<SqliteVoteStore>> store = SqliteVoteStore::Open(path, Generous());
-    if (!store.ok()) {
-      std::ofstream(dir.File("error-" + std::to_string(c) + ".txt"))
-          << store.status().ToString();
-      return 1;
+  TempDir dir;
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string path = dir.File("fresh-" + std::to_string(round) + ".db");
+    auto error_file = [&](int c) {
+      return dir.File("error-" + std::to_string(round) + "-" + std::to_string(c) + ".txt");
+    };
+    std::vector<int> codes = RunChildren(kProcesses, std::chrono::seconds(30), [&](int c) {
+      Result<std::unique_ptr<SqliteVoteStore>> store = SqliteVoteStore::Open(path, Generous());
+      if (!store.ok()) {
+        std::ofstream(error_file(c)) << store.status().ToString();
+        return 1;
+      }
+      // Each child also writes once, so the schema is really usable everywhere.
+      Result<Poll> poll = (*store)->CreatePoll("q", {"a", "b"}, "same-request", 1);
+      if (!poll.ok()) std::ofstream(error_file(c)) << poll.status().ToString();
+      return poll.ok() ? 0 : 3;
+    });
+    ASSERT_EQ(codes.size(), static_cast<size_t>(kProcesses));
+    for (int c = 0; c < kProcesses; ++c) {
+      std::ifstream error(error_file(c));
+      std::string text((std::istreambuf_iterator<char>(error)), {});
+      EXPECT_EQ(codes[c], 0) << "round " << round << ", child " << c << ": " << text;
     }
-    // Each child also writes once, so the schema is really usable everywhere.
-    Result<Poll> poll = (*store)->CreatePoll("q", {"a", "b"}, "same-request", 1);
-    return poll.ok() ? 0 : 3;
-  });
-  for (int c = 0; c < kProcesses; ++c) {
-    std::ifstream error(dir.File("error-" + std::to_string(c) + ".txt"));
-    std::string text((std::istreambuf_iterator<char>(error)), {});
-    EXPECT_EQ(codes[c], 0) << "child " << c << ": " << text;
+    std::unique_ptr<SqliteVoteStore> store = OpenOrDie(path, Generous());
+    ASSERT_NE(store, nullptr);
+    Result<std::vector<Poll>> polls = store->ListPolls(10);
+    ASSERT_TRUE(polls.ok()) << polls.status().ToString();
+    EXPECT_EQ(polls->size(), 1u);  // one request id, one poll, however many raced
   }
-  std::unique_ptr<SqliteVoteStore> store = OpenOrDie(path, Generous());
-  ASSERT_NE(store, nullptr);
-  Result<std::vector<Poll>> polls = store->ListPolls(10);
-  ASSERT_TRUE(polls.ok()) << polls.status().ToString();
-  EXPECT_EQ(polls->size(), 1u);  // one request id, one poll, however many raced
 }
 
 }  // namespace
