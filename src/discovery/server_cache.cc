@@ -187,12 +187,8 @@ Result<InstanceInfo> ServerCache::Pick(const std::string& service,
   Service& s = **found;
 
   Observed seen = Observe(s);
-  std::optional<Status> lookup;  // the synchronous Lookup this Pick made or shared
-  if (!seen.snapshot->has_list) {
-    lookup = LookupForPick(s, seen.lookups_done);
-    seen = Observe(s);
-  }
-  StartWorker(s);
+  // The synchronous Lookup this Pick made or shared, if any.
+  std::optional<Status> lookup = EnsureListed(s, seen);
 
   const Snapshot* snap = seen.snapshot.get();
   if (snap->has_list) {
@@ -213,17 +209,23 @@ Result<InstanceInfo> ServerCache::Pick(const std::string& service,
   if (snap->has_list) {
     auto fallback = SoonestBackUp(snap->instances, snap->states, exclude);
     if (fallback) return *std::move(fallback);
-  } else if (lookup->code() == StatusCode::kUnavailable) {
-    return Unavailable("registry " + registry_->Address() +
-                       " unreachable and no cached servers: " + lookup->message());
   } else if (!lookup->ok()) {
-    return *lookup;
+    return NeverListedError(service, *lookup);
   }
   std::string message = "no live servers for service '" + service + "'";
   if (!lookup->ok()) {
     message += " (registry " + registry_->Address() + ": " + lookup->message() + ")";
   }
   return Unavailable(std::move(message));
+}
+
+Status ServerCache::Load(const std::string& service) {
+  Result<Service*> found = FindOrAddService(service);
+  if (!found.ok()) return found.status();
+  Observed seen = Observe(**found);
+  const std::optional<Status> lookup = EnsureListed(**found, seen);
+  if (seen.snapshot->has_list) return Status::Ok();
+  return NeverListedError(service, lookup ? *lookup : Status::Ok());
 }
 
 void ServerCache::ReportSuccess(const std::string& service, const std::string& instance_id,
@@ -324,6 +326,26 @@ ServerCache::Service* ServerCache::FindService(const std::string& name) const {
 ServerCache::Observed ServerCache::Observe(const Service& s) {
   std::lock_guard<std::mutex> lock(s.mu);
   return Observed{s.snapshot, s.lookups_done};
+}
+
+std::optional<Status> ServerCache::EnsureListed(Service& s, Observed& seen) {
+  std::optional<Status> lookup;
+  if (!seen.snapshot->has_list) {
+    lookup = LookupForPick(s, seen.lookups_done);
+    seen = Observe(s);
+  }
+  StartWorker(s);
+  return lookup;
+}
+
+Status ServerCache::NeverListedError(const std::string& service, const Status& lookup) const {
+  if (lookup.code() == StatusCode::kUnavailable) {
+    return Unavailable("registry " + registry_->Address() +
+                       " unreachable and no cached servers: " + lookup.message());
+  }
+  if (!lookup.ok()) return lookup;  // e.g. kInvalidArgument from the registry
+  // Unreachable in practice: a successful Lookup leaves a list behind.
+  return Unavailable("no live servers for service '" + service + "'");
 }
 
 Status ServerCache::LookupForPick(Service& s, uint64_t seen_lookups) {

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -114,6 +115,12 @@ class ServerCache {
   // background thread for a Lookup. Never blocks on the registry.
   void ReportTransportFailure(const std::string& service, const std::string& instance_id);
 
+  // Makes sure `service` has a cached list, without picking a server: the
+  // first call makes one blocking Lookup (and starts the background refresh),
+  // later calls return at once. Used to show a session's view before any
+  // call. Errors as Pick's for a service that never got a list.
+  Status Load(const std::string& service);
+
   // A consistent picture of one service (has_list false if never used).
   ServiceView View(const std::string& service) const;
 
@@ -131,6 +138,12 @@ class ServerCache {
   Result<Service*> FindOrAddService(const std::string& name);
   Service* FindService(const std::string& name) const;
   static Observed Observe(const Service& s);
+
+  // First use of `s`: one blocking Lookup unless a list is cached, then the
+  // background thread. Returns the Lookup's outcome when one was made.
+  std::optional<Status> EnsureListed(Service& s, Observed& seen);
+  // The error for a service that has never had a list, given its last Lookup.
+  Status NeverListedError(const std::string& service, const Status& lookup) const;
 
   // A synchronous Lookup for a Pick that saw `seen_lookups` completed
   // Lookups; shares the result of any Lookup that completed since.

@@ -350,6 +350,32 @@ TEST_F(ServerCacheTest, TransportFailureTriggersOneBackgroundLookup) {
   EXPECT_TRUE(Eventually([&] { return cache->View("prime").registry_lookups == 2; }));
 }
 
+TEST_F(ServerCacheTest, FailedRefreshIsRetriedUntilItSucceeds) {
+  registry_->SetInstances("prime", {Server("p1", 7001)});
+  auto cache = Make(NoWatch());
+  PickId(*cache);
+  registry_->SetReachable(false);
+  cache->ReportTransportFailure("prime", "p1");
+  ASSERT_TRUE(Eventually([&] { return registry_->Lookups("prime") >= 3; }));
+  registry_->SetInstances("prime", {Server("p2", 7002)});
+  registry_->SetReachable(true);
+  EXPECT_TRUE(Eventually([&] { return cache->View("prime").version == 2; }));
+}
+
+TEST_F(ServerCacheTest, FailedRefreshStaysALookupInWatchMode) {
+  registry_->SetInstances("prime", {Server("p1", 7001)});
+  auto cache = Make();
+  PickId(*cache);
+  WaitForWatch();
+  cache->ReportTransportFailure("prime", "p1");
+  registry_->SetReachable(false);  // ends the Watch; the refresh Lookup then fails
+  ASSERT_TRUE(Eventually([&] { return registry_->Lookups("prime") >= 2; }));
+  clock_.AdvanceMillis(1000);
+  registry_->SetReachable(true);
+  // Only a Lookup answers at once with an unchanged list (a Watch would block).
+  EXPECT_TRUE(Eventually([&] { return cache->View("prime").age_ms == 0; }));
+}
+
 TEST_F(ServerCacheTest, BackgroundRefreshNeverBlocksPicks) {
   registry_->SetInstances("prime", {Server("p1", 7001), Server("p2", 7002)});
   auto cache = Make(NoWatch());
@@ -482,6 +508,40 @@ TEST_F(ServerCacheTest, ReportsForUnusedServiceCreateNothing) {
   cache->ReportTransportFailure("ghost", "g1");
   cache->ReportSuccess("ghost", "g1", 10);
   EXPECT_TRUE(cache->Services().empty());
+  EXPECT_TRUE(registry_->CallLog().empty());
+}
+
+// ---- Load ----
+
+TEST_F(ServerCacheTest, LoadFetchesTheListOnceAndPicksReuseIt) {
+  registry_->SetInstances("prime", {Server("p1", 7001)});
+  auto cache = Make();
+  ASSERT_TRUE(cache->Load("prime").ok());
+  EXPECT_TRUE(cache->View("prime").has_list);
+  EXPECT_TRUE(cache->Load("prime").ok());
+  PickId(*cache);
+  EXPECT_EQ(registry_->Lookups("prime"), 1);
+}
+
+TEST_F(ServerCacheTest, LoadOfEmptyMembershipSucceedsWithEmptyList) {
+  registry_->SetInstances("prime", {});
+  auto cache = Make();
+  ASSERT_TRUE(cache->Load("prime").ok());
+  EXPECT_TRUE(cache->View("prime").has_list);
+  EXPECT_TRUE(cache->View("prime").instances.empty());
+}
+
+TEST_F(ServerCacheTest, LoadWithRegistryNeverReachedFailsWithClearMessage) {
+  registry_->SetReachable(false);
+  auto cache = Make();
+  EXPECT_EQ(cache->Load("prime"),
+            Unavailable("registry 127.0.0.1:9090 unreachable and no cached servers: "
+                        "connect to 127.0.0.1:9090 refused"));
+}
+
+TEST_F(ServerCacheTest, LoadRejectsMalformedServiceName) {
+  auto cache = Make();
+  EXPECT_EQ(cache->Load("").code(), StatusCode::kInvalidArgument);
   EXPECT_TRUE(registry_->CallLog().empty());
 }
 
