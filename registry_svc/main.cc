@@ -17,6 +17,7 @@
 #include "program/signals.h"
 #include "registry/lease_table.h"
 #include "registry_handler.h"
+#include "rpc/thrift_logging.h"
 #include "rpc/thrift_server.h"
 
 namespace po = boost::program_options;
@@ -67,6 +68,7 @@ int main(int argc, char** argv) {
     std::cerr << "error: " << s.message() << "\n";
     return kExitUsage;
   }
+  rpc::RouteThriftOutputToDebugLog();
   auto endpoint = ParseEndpoint("--listen", listen, /*allow_port_zero=*/true);
   if (!endpoint.ok()) {
     std::cerr << "error: " << endpoint.status().message() << "\n";

@@ -1,0 +1,298 @@
+// client_app: Beacon's client. Finds servers through the registry, caches the
+// list for its session, balances calls over them and calls them directly.
+// Wiring only: global flags, command dispatch, shell, output.
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "Prime.h"
+#include "Registry.h"
+#include "balance/balancer.h"
+#include "client/session.h"
+#include "commands.h"
+#include "load.h"
+#include "rpc/channel.h"
+#include "rpc/replica_connection_pool.h"
+#include "rpc/thrift_logging.h"
+#include "thrift/protocol/TMultiplexedProtocol.h"
+
+namespace {
+
+using beacon::Result;
+using beacon::Status;
+using namespace beacon::client_app;
+
+constexpr const char* kUsage =
+    "client_app: Beacon's client: discovers servers through the registry, caches them for\n"
+    "the session, balances calls over them and calls them directly.\n\n"
+    "Usage: client_app [--registry HOST:PORT] [--lb round-robin|lru] [--json]\n"
+    "                  [--timeout-ms N] COMMAND [ARGS]\n\n"
+    "Options:\n"
+    "  --registry HOST:PORT  the registry (env BEACON_REGISTRY; default 127.0.0.1:9090)\n"
+    "  --lb POLICY           round-robin (default) or lru (env BEACON_LB)\n"
+    "  --json                one JSON document per command (per line in shell)\n"
+    "  --timeout-ms N        per-call timeout, default 5000 (env BEACON_TIMEOUT_MS)\n"
+    "  -h, --help            this help; COMMAND --help for a command's\n\n"
+    "Commands:\n";
+
+struct Globals {
+  std::string registry = "127.0.0.1:9090";
+  std::string lb = "round-robin";
+  bool json = false;
+  int timeout_ms = 5000;
+};
+
+std::string Help() {
+  std::string out = kUsage;
+  for (const auto& c : Commands()) {
+    out += "  " + c.usage + std::string(c.usage.size() < 40 ? 40 - c.usage.size() : 1, ' ') +
+           c.summary + "\n";
+  }
+  out += "  shell                                   read commands from stdin, one session\n";
+  out += "  load --clients C (--requests N | --duration S) [--mix ...]   load generator\n";
+  out += "  probe HOST:PORT registry|replica        exit 0 when the server answers (healthchecks)\n";
+  out += "\nExit codes: 0 ok, 1 the service refused (e.g. not found), 2 usage error,\n"
+         "3 no server reachable.\n";
+  return out;
+}
+
+void Print(const CommandOutput& out, bool json) {
+  if (!out.error.ok()) {
+    std::cerr << "error: " << out.error.message() << std::endl;
+    if (json) {
+      std::cout << nlohmann::json{{"error",
+                                   {{"code", beacon::StatusCodeName(out.error.code())},
+                                    {"message", out.error.message()}}}}
+                       .dump()
+                << std::endl;
+    }
+    return;
+  }
+  if (json) {
+    std::cout << out.json.dump() << std::endl;
+  } else {
+    std::cout << out.text << std::endl;
+  }
+}
+
+// Session creation deferred until a command needs one.
+class LazySession {
+ public:
+  explicit LazySession(beacon::client::SessionOptions options) : options_(std::move(options)) {}
+  Result<beacon::client::Session*> Get() {
+    if (!session_) {
+      auto created = beacon::client::Session::Create(options_);
+      if (!created.ok()) return created.status();
+      session_ = std::move(created).value();
+    }
+    return session_.get();
+  }
+
+ private:
+  beacon::client::SessionOptions options_;
+  std::unique_ptr<beacon::client::Session> session_;
+};
+
+CommandOutput Probe(const std::vector<std::string>& args, int timeout_ms) {
+  auto ep = beacon::ParseEndpoint("HOST:PORT", args[0]);
+  if (!ep.ok()) return UsageFailure(ep.status());
+  if (args[1] != "registry" && args[1] != "replica") {
+    return UsageFailure(beacon::InvalidArgument("probe KIND must be registry or replica"));
+  }
+  beacon::rpc::ClientOptions options;
+  options.call_timeout_ms = timeout_ms;
+  options.connect_timeout_ms = std::min(timeout_ms, 1000);
+  auto ch = beacon::rpc::Channel::Open(*ep, options);
+  if (!ch.ok()) return Failure(ch.status());
+  std::string answer = "ok";
+  auto r = beacon::rpc::InvokeRpc<bool, beacon::idl::RegistryError>(*ep, [&] {
+    if (args[1] == "registry") {
+      beacon::idl::RegistryClient(( *ch)->protocol()).ping();
+    } else {
+      beacon::rpc::ReplicaConnection conn(std::move(*ch));
+      conn.prime().ping(answer);
+    }
+    return true;
+  });
+  if (!r.result.ok()) return Failure(r.result.status());
+  CommandOutput out;
+  out.json = {{"address", ep->ToString()}, {"kind", args[1]}, {"answer", answer}};
+  out.text = ep->ToString() + " answers (" + answer + ")";
+  return out;
+}
+
+// Runs one command line (already split); `sessions` is shared in shell mode.
+int RunCommand(const std::vector<std::string>& words, LazySession& session, const Globals& g,
+               const beacon::client::SessionOptions& session_options) {
+  const std::string& name = words[0];
+  const std::vector<std::string> args(words.begin() + 1, words.end());
+  const bool wants_help = !args.empty() && (args[0] == "--help" || args[0] == "-h");
+  if (name == "help") {
+    std::cout << Help();
+    return kExitOk;
+  }
+  if (name == "load") {
+    if (wants_help) {
+      std::cout << kLoadUsage << "\n";
+      return kExitOk;
+    }
+    auto options = ParseLoadArgs(args);
+    if (!options.ok()) {
+      std::cerr << "error: " << options.status().message() << "\nusage: " << kLoadUsage << "\n";
+      return kExitUsage;
+    }
+    options->progress = !g.json && ::isatty(2);
+    const CommandOutput out = RunLoad(*options, session_options);
+    Print(out, g.json);
+    return out.exit_code;
+  }
+  if (name == "probe") {
+    if (wants_help || args.size() != 2) {
+      (wants_help ? std::cout : std::cerr)
+          << "usage: probe HOST:PORT registry|replica  (exit 0 when the server answers)\n";
+      return wants_help ? kExitOk : kExitUsage;
+    }
+    const CommandOutput out = Probe(args, g.timeout_ms);
+    Print(out, g.json);
+    return out.exit_code;
+  }
+  const CommandSpec* spec = FindCommand(name);
+  if (spec == nullptr) {
+    std::cerr << "error: unknown command '" << name << "' (see client_app --help)\n";
+    return kExitUsage;
+  }
+  if (wants_help) {
+    std::cout << "usage: " << spec->usage << "\n" << spec->summary << ".\n" << spec->details << "\n";
+    return kExitOk;
+  }
+  const int n = static_cast<int>(args.size());
+  if (n < spec->min_args || (spec->max_args >= 0 && n > spec->max_args)) {
+    std::cerr << "error: wrong number of arguments\nusage: " << spec->usage << "\n";
+    return kExitUsage;
+  }
+  const CommandOutput out = spec->run(args, [&session] { return session.Get(); });
+  Print(out, g.json);
+  return out.exit_code;
+}
+
+int Shell(LazySession& session, const Globals& g,
+          const beacon::client::SessionOptions& session_options) {
+  const bool interactive = ::isatty(0);
+  std::string line;
+  int last = kExitOk;
+  while (true) {
+    if (interactive) std::cerr << "beacon> " << std::flush;
+    if (!std::getline(std::cin, line)) break;
+    auto words = SplitWords(line);
+    if (!words.ok()) {
+      std::cerr << "error: " << words.status().message() << "\n";
+      last = kExitUsage;
+      continue;
+    }
+    if (words->empty() || (*words)[0][0] == '#') continue;
+    if ((*words)[0] == "exit" || (*words)[0] == "quit") break;
+    if ((*words)[0] == "shell") {
+      std::cerr << "error: already in a shell\n";
+      continue;
+    }
+    last = RunCommand(*words, session, g, session_options);
+  }
+  return last;
+}
+
+const char* Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v && *v ? v : nullptr;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  beacon::rpc::RouteThriftOutputToDebugLog();
+  Globals g;
+  if (const char* v = Env("BEACON_REGISTRY")) g.registry = v;
+  if (const char* v = Env("BEACON_LB")) g.lb = v;
+  if (const char* v = Env("BEACON_TIMEOUT_MS")) g.timeout_ms = std::atoi(v);
+
+  // Global options come before the command; everything after it is the
+  // command's.
+  int i = 1;
+  for (; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.empty() || a[0] != '-') break;
+    std::string value;
+    const size_t eq = a.find('=');
+    if (eq != std::string::npos) {
+      value = a.substr(eq + 1);
+      a = a.substr(0, eq);
+    }
+    auto take = [&](const char* flag) -> bool {
+      if (eq != std::string::npos) return true;
+      if (i + 1 >= argc) {
+        std::cerr << "error: " << flag << " needs a value\n";
+        return false;
+      }
+      value = argv[++i];
+      return true;
+    };
+    if (a == "-h" || a == "--help") {
+      std::cout << Help();
+      return kExitOk;
+    } else if (a == "--json") {
+      g.json = true;
+    } else if (a == "--registry") {
+      if (!take("--registry")) return kExitUsage;
+      g.registry = value;
+    } else if (a == "--lb") {
+      if (!take("--lb")) return kExitUsage;
+      g.lb = value;
+    } else if (a == "--timeout-ms") {
+      if (!take("--timeout-ms")) return kExitUsage;
+      g.timeout_ms = std::atoi(value.c_str());
+    } else {
+      std::cerr << "error: unknown option " << a << " (see client_app --help)\n";
+      return kExitUsage;
+    }
+  }
+  if (i >= argc) {
+    std::cerr << Help();
+    return kExitUsage;
+  }
+  auto registry = beacon::ParseEndpoint("--registry", g.registry);
+  if (!registry.ok()) {
+    std::cerr << "error: " << registry.status().message() << "\n";
+    return kExitUsage;
+  }
+  if (!beacon::balance::MakeBalancer(g.lb).ok()) {
+    std::cerr << "error: --lb must be one of:";
+    for (const auto& n : beacon::balance::BalancerNames()) std::cerr << " " << n;
+    std::cerr << "; got '" << g.lb << "'\n";
+    return kExitUsage;
+  }
+  if (g.timeout_ms < 1 || g.timeout_ms > 600000) {
+    std::cerr << "error: --timeout-ms must be 1..600000\n";
+    return kExitUsage;
+  }
+  beacon::client::SessionOptions session_options;
+  session_options.registry = *registry;
+  session_options.balancer = g.lb;
+  session_options.timeout_ms = g.timeout_ms;
+  LazySession session(session_options);
+
+  const std::vector<std::string> words(argv + i, argv + argc);
+  if (words[0] == "shell") {
+    if (words.size() > 1 && (words[1] == "--help" || words[1] == "-h")) {
+      std::cout << "usage: shell\nReads commands from stdin, one per line, in one session (one\n"
+                   "cache, one balancer); `servers` shows the session's state; exit or EOF ends.\n";
+      return kExitOk;
+    }
+    return Shell(session, g, session_options);
+  }
+  return RunCommand(words, session, g, session_options);
+}

@@ -1,0 +1,225 @@
+// replica_svc: one replica offering the prime and voting services on one
+// port. Wiring only: flags, the shared vote store, the Thrift server,
+// registration, and the shutdown order (deregister, drain, close).
+#include <spdlog/spdlog.h>
+#include <thrift/processor/TMultiplexedProcessor.h>
+
+#include <cctype>
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+
+#include "core/endpoint.h"
+#include "core/validation.h"
+#include "prime_handler.h"
+#include "program/flags.h"
+#include "program/logging.h"
+#include "program/port_file.h"
+#include "program/signals.h"
+#include "registration.h"
+#include "rpc/thrift_registry_client.h"
+#include "rpc/thrift_logging.h"
+#include "rpc/thrift_server.h"
+#include "votes/sqlite_vote_store.h"
+#include "votes/voting_rules.h"
+#include "voting_handler.h"
+
+namespace po = boost::program_options;
+
+namespace {
+
+constexpr int kExitUsage = 2;
+constexpr int kExitFailure = 1;
+
+// LeaseClient over the Thrift registry client.
+class ThriftLeaseClient final : public beacon::replica_svc::LeaseClient {
+ public:
+  explicit ThriftLeaseClient(beacon::rpc::ThriftRegistryClient& client) : client_(client) {}
+  beacon::Result<Grant> Register(const std::string& service, const beacon::InstanceInfo& self,
+                                 const std::string& lease_id) override {
+    return Convert(client_.Register(service, self, lease_id));
+  }
+  beacon::Result<Grant> Heartbeat(const std::string& service, const std::string& id,
+                                  const std::string& lease_id) override {
+    return Convert(client_.Heartbeat(service, id, lease_id));
+  }
+  beacon::Status Deregister(const std::string& service, const std::string& id,
+                            const std::string& lease_id) override {
+    return client_.Deregister(service, id, lease_id);
+  }
+
+ private:
+  static beacon::Result<Grant> Convert(const beacon::Result<beacon::idl::Lease>& r) {
+    if (!r.ok()) return r.status();
+    return Grant{r->lease_id, r->ttl_ms};
+  }
+  beacon::rpc::ThriftRegistryClient& client_;
+};
+
+// "127.0.0.1-9101": readable and valid as an instance id.
+std::string DefaultId(const std::string& host, int port) {
+  std::string id;
+  for (char c : host) {
+    const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_';
+    id += ok ? c : '_';
+  }
+  return id + "-" + std::to_string(port);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace beacon;
+  program::BlockTerminationSignals();
+
+  po::options_description desc(
+      "replica_svc: a Beacon replica serving the prime and voting services on one port;\n"
+      "votes live in the shared SQLite database, so any replica answers any call.\n\n"
+      "Usage: replica_svc [options]\n\nOptions");
+  std::string registry, listen, db, advertise, id, log_level, token, port_file;
+  int drain_timeout_ms = 0, deregister_grace_ms = 0, busy_timeout_ms = 0, idle_timeout_ms = 0;
+  int64_t max_connections = 0;
+  desc.add_options()
+      ("help,h", "show this help and exit")
+      ("registry", po::value(&registry)->default_value("127.0.0.1:9090"), "registry HOST:PORT")
+      ("listen", po::value(&listen)->default_value("0.0.0.0:9100"), "HOST:PORT to serve on (port 0 picks a free port)")
+      ("db", po::value(&db)->default_value("beacon.db"), "path of the SQLite database shared by all replicas")
+      ("advertise", po::value(&advertise)->default_value(""), "HOST[:PORT] clients should use (default: the listen address, 127.0.0.1 for 0.0.0.0)")
+      ("id", po::value(&id)->default_value(""), "instance id (default: HOST-PORT of the advertised address)")
+      ("log-level", po::value(&log_level)->default_value("info"), "trace, debug, info, warn, error or off")
+      ("token", po::value(&token)->default_value(""), "registration token, when the registry requires one")
+      ("busy-timeout-ms", po::value(&busy_timeout_ms)->default_value(2000), "longest wait for the database's write lock before a call fails with UNAVAILABLE")
+      ("drain-timeout-ms", po::value(&drain_timeout_ms)->default_value(5000), "at shutdown, longest wait for calls in progress")
+      ("deregister-grace-ms", po::value(&deregister_grace_ms)->default_value(300), "at shutdown, keep serving this long after deregistering so clients hear of it first")
+      ("idle-timeout-ms", po::value(&idle_timeout_ms)->default_value(30000), "close connections silent this long")
+      ("max-connections", po::value(&max_connections)->default_value(1024), "concurrent connections; more wait in the backlog")
+      ("port-file", po::value(&port_file)->default_value(""), "write the port actually bound to this file once serving");
+
+  po::variables_map vm;
+  if (Status s = program::ParseFlags(argc, argv, desc, &vm); !s.ok()) {
+    std::cerr << "error: " << s.message() << "\n(see replica_svc --help)\n";
+    return kExitUsage;
+  }
+  if (vm.count("help")) {
+    std::cout << desc << "\n" << program::EnvironmentHelp(desc);
+    return 0;
+  }
+  if (Status s = program::SetUpLogging("replica_svc", log_level); !s.ok()) {
+    std::cerr << "error: " << s.message() << "\n";
+    return kExitUsage;
+  }
+  rpc::RouteThriftOutputToDebugLog();
+  auto registry_ep = ParseEndpoint("--registry", registry);
+  auto listen_ep = ParseEndpoint("--listen", listen, /*allow_port_zero=*/true);
+  for (const Status& s : {registry_ep.status(), listen_ep.status()}) {
+    if (!s.ok()) {
+      std::cerr << "error: " << s.message() << "\n";
+      return kExitUsage;
+    }
+  }
+  if (!id.empty()) {
+    if (Status s = ValidateName("--id", id); !s.ok()) {
+      std::cerr << "error: " << s.message() << "\n";
+      return kExitUsage;
+    }
+  }
+
+  // The database first: a replica that cannot store votes must never
+  // register and attract traffic.
+  votes::SqliteOptions store_options;
+  store_options.busy_deadline_ms = busy_timeout_ms;
+  auto store = votes::SqliteVoteStore::Open(db, store_options);
+  if (!store.ok()) {
+    spdlog::error("cannot open database: {}", store.status().message());
+    return kExitFailure;
+  }
+
+  rpc::ServerOptions server_options;
+  server_options.host = listen_ep->host;
+  server_options.port = listen_ep->port;
+  server_options.idle_timeout_ms = idle_timeout_ms;
+  server_options.max_connections = max_connections;
+
+  // The advertised address and the default id need the real port, known
+  // only once bound (--listen ...:0). So: bind, derive the identity, then add
+  // the handlers. Until then the multiplexer knows no service; nobody can be
+  // calling yet, since the port is published only afterwards (port file,
+  // registration).
+  auto multiplexer = std::make_shared<apache::thrift::TMultiplexedProcessor>();
+  auto started = rpc::ThriftServer::Start(
+      server_options, std::make_shared<apache::thrift::TSingletonProcessorFactory>(multiplexer));
+  if (!started.ok()) {
+    spdlog::error("{}", started.status().message());
+    return kExitFailure;
+  }
+  std::unique_ptr<rpc::ThriftServer> server = std::move(started).value();
+
+  InstanceInfo self;
+  {
+    Endpoint adv{listen_ep->host, server->port()};
+    if (adv.host == "0.0.0.0" || adv.host == "::") adv.host = "127.0.0.1";
+    if (!advertise.empty()) {
+      // HOST or HOST:PORT ([V6]:PORT); without a port, the bound one.
+      const bool has_port = advertise.back() != ']' &&
+                            advertise.find(':') != std::string::npos &&
+                            (advertise.front() == '[' ||
+                             advertise.find(':') == advertise.rfind(':'));
+      auto parsed = ParseEndpoint("--advertise",
+                                  has_port ? advertise
+                                           : advertise + ":" + std::to_string(server->port()));
+      if (!parsed.ok()) {
+        spdlog::error("{}", parsed.status().message());
+        server->Stop(0);
+        return kExitUsage;
+      }
+      adv = *parsed;
+    }
+    self.host = adv.host;
+    self.port = adv.port;
+    self.id = id.empty() ? DefaultId(adv.host, adv.port) : id;
+  }
+  votes::VotingRules rules(**store, self.id);
+  multiplexer->registerProcessor(
+      "prime", std::make_shared<idl::PrimeProcessor>(
+                   std::make_shared<replica_svc::PrimeHandler>(self.id)));
+  multiplexer->registerProcessor(
+      "voting", std::make_shared<idl::VotingProcessor>(
+                    std::make_shared<replica_svc::VotingHandler>(rules, self.id)));
+  spdlog::info("{} serving prime and voting on {}:{} (advertised {}:{}), database {}", self.id,
+               listen_ep->host, server->port(), self.host, self.port, db);
+  if (!port_file.empty()) {
+    if (Status s = program::WritePortFile(port_file, server->port()); !s.ok()) {
+      spdlog::error("{}", s.message());
+      return kExitFailure;
+    }
+  }
+
+  rpc::ClientOptions registry_options;
+  registry_options.call_timeout_ms = 2000;
+  rpc::ThriftRegistryClient registry_client(*registry_ep, registry_options, token);
+  ThriftLeaseClient lease_client(registry_client);
+  replica_svc::Registration registration(lease_client, self, {"prime", "voting"});
+  registration.Start();
+
+  int sig = 0;
+  while ((sig = program::WaitForTerminationSignal(1000)) == 0) {
+  }
+  spdlog::info("signal {} received: deregistering, then draining", sig);
+  registration.Stop();
+  // Keep answering briefly: clients whose cache still lists us hear of the
+  // deregistration (via their watch) before we stop accepting.
+  std::this_thread::sleep_for(std::chrono::milliseconds(deregister_grace_ms));
+  const bool drained = server->Stop(drain_timeout_ms);
+  if (!drained) {
+    // Calls still running use the store and handlers on this stack: leave
+    // without unwinding it. SQLite's WAL keeps every committed vote.
+    spdlog::warn("stopped with calls still in progress");
+    spdlog::shutdown();
+    std::_Exit(0);
+  }
+  server.reset();
+  store->reset();  // closes the database
+  spdlog::info("stopped");
+  return 0;
+}

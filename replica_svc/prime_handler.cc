@@ -1,0 +1,26 @@
+#include "prime_handler.h"
+
+#include "primes/miller_rabin.h"
+#include "primes/segmented_sieve.h"
+#include "rpc/status_mapping.h"
+
+namespace beacon::replica_svc {
+
+// Thrift has no unsigned type: numbers travel as i64 and are read as their
+// unsigned 64-bit bits (documented in idl/prime.thrift).
+void PrimeHandler::isPrime(idl::PrimeReply& out, int64_t n) {
+  out.n = n;
+  out.is_prime = primes::IsPrime(static_cast<uint64_t>(n));
+  out.served_by = served_by_;
+}
+
+void PrimeHandler::countPrimes(idl::CountReply& out, int64_t lo, int64_t hi) {
+  auto count = primes::CountPrimes(static_cast<uint64_t>(lo), static_cast<uint64_t>(hi));
+  if (!count.ok()) throw rpc::ToIdlError<idl::PrimeError>(count.status());
+  out.lo = lo;
+  out.hi = hi;
+  out.count = static_cast<int64_t>(*count);
+  out.served_by = served_by_;
+}
+
+}  // namespace beacon::replica_svc

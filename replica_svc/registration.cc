@@ -1,0 +1,125 @@
+#include "registration.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+namespace beacon::replica_svc {
+namespace {
+
+constexpr int64_t kMinBackoffMs = 100;
+constexpr int64_t kDefaultIntervalMs = 1000;
+
+// delay * [0.8, 1.2): spreads replicas that started (or lost the registry)
+// together.
+int64_t Jitter(int64_t delay_ms) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::uniform_real_distribution<double> factor(0.8, 1.2);
+  return std::max<int64_t>(1, static_cast<int64_t>(delay_ms * factor(rng)));
+}
+
+}  // namespace
+
+Registration::Registration(LeaseClient& registry, InstanceInfo self,
+                           std::vector<std::string> services)
+    : registry_(registry), self_(std::move(self)), services_(std::move(services)) {}
+
+Registration::~Registration() { Stop(); }
+
+void Registration::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Registration::Loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    const int64_t delay = Tick();
+    lock.lock();
+    cv_.wait_for(lock, std::chrono::milliseconds(delay), [this] { return stopping_; });
+  }
+}
+
+int64_t Registration::Tick() {
+  int64_t interval = kDefaultIntervalMs;
+  bool trouble = false;
+  for (const auto& service : services_) {
+    ServiceLease lease;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return 0;
+      lease = leases_[service];
+    }
+    if (!lease.lease_id.empty()) {
+      auto hb = registry_.Heartbeat(service, self_.id, lease.lease_id);
+      if (hb.ok()) {
+        lease.ttl_ms = hb->ttl_ms;
+      } else if (hb.status().code() == StatusCode::kUnknownInstance ||
+                 hb.status().code() == StatusCode::kPermissionDenied) {
+        spdlog::warn("registry lost our lease for {} ({}): registering again", service,
+                     hb.status().ToString());
+        lease = ServiceLease{};
+      } else {
+        spdlog::warn("heartbeat for {} failed: {}", service, hb.status().ToString());
+        trouble = true;
+      }
+    }
+    if (lease.lease_id.empty()) {
+      auto grant = registry_.Register(service, self_, "");
+      if (grant.ok()) {
+        lease = ServiceLease{grant->lease_id, grant->ttl_ms};
+        spdlog::info("registered {} as {} at {}:{} (lease ttl {} ms)", service, self_.id,
+                     self_.host, self_.port, grant->ttl_ms);
+      } else {
+        spdlog::warn("cannot register {}: {}", service, grant.status().ToString());
+        trouble = true;
+      }
+    }
+    if (lease.ttl_ms > 0) interval = std::min(interval, std::max<int64_t>(1, lease.ttl_ms / 3));
+    std::lock_guard<std::mutex> lock(mu_);
+    leases_[service] = lease;
+  }
+  if (!trouble) {
+    backoff_ms_ = 0;
+    return Jitter(interval);
+  }
+  // Capped at the heartbeat interval, so a registry that comes back sees
+  // every replica again within one interval.
+  backoff_ms_ = backoff_ms_ == 0 ? kMinBackoffMs : std::min(backoff_ms_ * 2, interval);
+  return Jitter(std::min(backoff_ms_, interval));
+}
+
+void Registration::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  std::map<std::string, ServiceLease> leases;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    leases.swap(leases_);
+  }
+  for (const auto& [service, lease] : leases) {
+    if (lease.lease_id.empty()) continue;
+    Status s = registry_.Deregister(service, self_.id, lease.lease_id);
+    if (s.ok()) {
+      spdlog::info("deregistered {} as {}", service, self_.id);
+    } else {
+      spdlog::warn("cannot deregister {}: {} (the lease will expire)", service, s.ToString());
+    }
+  }
+}
+
+int Registration::registered_count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  int n = 0;
+  for (const auto& [service, lease] : leases_) n += lease.lease_id.empty() ? 0 : 1;
+  return n;
+}
+
+}  // namespace beacon::replica_svc

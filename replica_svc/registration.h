@@ -1,0 +1,76 @@
+// Registration: keeps one replica registered under its services for as long
+// as it runs. Registers at Start, heartbeats every TTL/3 (jittered, so
+// replicas restarted together do not beat in lockstep), registers again when
+// the registry answers UNKNOWN_INSTANCE (it restarted or the lease expired),
+// retries with capped jittered backoff while the registry is unreachable,
+// and deregisters first thing at Stop.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/membership.h"
+#include "core/status.h"
+
+namespace beacon::replica_svc {
+
+// What Registration needs from the registry (ThriftRegistryClient in
+// production, a fake in tests). Safe for use from one thread at a time.
+class LeaseClient {
+ public:
+  struct Grant {
+    std::string lease_id;
+    int64_t ttl_ms = 0;
+  };
+  virtual ~LeaseClient() = default;
+  virtual Result<Grant> Register(const std::string& service, const InstanceInfo& self,
+                                 const std::string& lease_id) = 0;
+  virtual Result<Grant> Heartbeat(const std::string& service, const std::string& instance_id,
+                                  const std::string& lease_id) = 0;
+  virtual Status Deregister(const std::string& service, const std::string& instance_id,
+                            const std::string& lease_id) = 0;
+};
+
+// Start/Stop from one thread; registered_count() from any.
+class Registration {
+ public:
+  Registration(LeaseClient& registry, InstanceInfo self, std::vector<std::string> services);
+  ~Registration();  // Stop()
+
+  // Starts the background loop; the first registration attempt happens at once.
+  void Start();
+
+  // Stops the loop and deregisters every service still registered (one
+  // attempt each, bounded by the client's call timeout). Idempotent.
+  void Stop();
+
+  // Services currently holding a lease.
+  int registered_count() const;
+
+ private:
+  struct ServiceLease {
+    std::string lease_id;  // empty: not registered
+    int64_t ttl_ms = 0;
+  };
+  void Loop();
+  // One pass over every service; returns the delay before the next pass.
+  int64_t Tick();
+
+  LeaseClient& registry_;
+  const InstanceInfo self_;
+  const std::vector<std::string> services_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;                         // Guarded by mu_
+  std::map<std::string, ServiceLease> leases_;    // Guarded by mu_ (written by the loop)
+  int64_t backoff_ms_ = 0;                        // loop thread only
+  std::thread thread_;
+};
+
+}  // namespace beacon::replica_svc

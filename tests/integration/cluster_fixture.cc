@@ -1,0 +1,98 @@
+#include "cluster_fixture.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+namespace beacon::testing {
+
+ReplicaProcess::ReplicaProcess(const TempDir& dir, const std::string& name, int registry_port,
+                               const std::string& db,
+                               const std::vector<std::string>& extra_flags, int port) {
+  const std::string port_file = dir.File(name + ".port");
+  ::unlink(port_file.c_str());
+  std::vector<std::string> args = {"--listen",   "127.0.0.1:" + std::to_string(port),
+                                   "--registry", "127.0.0.1:" + std::to_string(registry_port),
+                                   "--db",       db,
+                                   "--port-file", port_file,
+                                   "--log-level", "debug"};
+  args.insert(args.end(), extra_flags.begin(), extra_flags.end());
+  process_ = ChildProcess::Start(BEACON_REPLICA_SVC, args, dir.File(name + ".log"));
+  if (!process_) {
+    ADD_FAILURE() << "cannot start replica_svc";
+    return;
+  }
+  port_ = ReadPortFile(port_file, 10000);
+  if (port_ == 0) ADD_FAILURE() << name << " did not come up:\n" << process_->Log();
+}
+
+std::unique_ptr<rpc::ReplicaConnection> ReplicaProcess::Connect() const {
+  auto ch = rpc::Channel::Open(Endpoint{"127.0.0.1", port_}, rpc::ClientOptions{});
+  if (!ch.ok()) return nullptr;
+  return std::make_unique<rpc::ReplicaConnection>(std::move(ch).value());
+}
+
+Cluster::Cluster(int replicas, const std::vector<std::string>& registry_flags,
+                 const std::vector<std::string>& replica_flags)
+    : replica_flags_(replica_flags) {
+  registry_ = std::make_unique<RegistryProcess>(dir_, registry_flags);
+  if (!registry_->ok()) return;
+  for (int i = 0; i < replicas; ++i) AddReplica();
+}
+
+ReplicaProcess& Cluster::AddReplica(const std::vector<std::string>& extra_flags, int port) {
+  std::vector<std::string> flags = replica_flags_;
+  flags.insert(flags.end(), extra_flags.begin(), extra_flags.end());
+  replicas_.push_back(std::make_unique<ReplicaProcess>(
+      dir_, "replica" + std::to_string(replicas_.size() + 1), registry_->port(), db(), flags,
+      port));
+  return *replicas_.back();
+}
+
+std::unique_ptr<rpc::ThriftRegistryClient> Cluster::RegistryClient() const {
+  return std::make_unique<rpc::ThriftRegistryClient>(Endpoint{"127.0.0.1", registry_->port()},
+                                                     rpc::ClientOptions{});
+}
+
+bool Cluster::WaitForInstances(const std::string& service, size_t n, int timeout_ms) const {
+  auto client = RegistryClient();
+  return WaitUntil(
+      [&] {
+        auto m = client->Lookup(service);
+        return m.ok() && m->instances.size() == n;
+      },
+      timeout_ms, 20);
+}
+
+int Cluster::RunClient(const std::vector<std::string>& args, std::string* out,
+                       const std::string& stdin_text) const {
+  const int run = const_cast<Cluster*>(this)->client_runs_++;
+  const std::string in_path = dir_.File("client" + std::to_string(run) + ".in");
+  const std::string out_path = dir_.File("client" + std::to_string(run) + ".out");
+  const std::string err_path = dir_.File("client" + std::to_string(run) + ".err");
+  {
+    std::ofstream in(in_path);
+    in << stdin_text;
+  }
+  std::string cmd = std::string(BEACON_CLIENT_APP) + " --registry 127.0.0.1:" +
+                    std::to_string(registry_->port());
+  for (const auto& a : args) {
+    std::string quoted = "'";
+    for (char c : a) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    cmd += " " + quoted + "'";
+  }
+  cmd += " <" + in_path + " >" + out_path + " 2>" + err_path;
+  const int rc = std::system(cmd.c_str());
+  std::ifstream o(out_path), e(err_path);
+  std::stringstream ss, es;
+  ss << o.rdbuf();
+  es << e.rdbuf();
+  if (out) *out = ss.str();
+  if (!es.str().empty()) std::fprintf(stderr, "[client_app stderr] %s", es.str().c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
+}
+
+}  // namespace beacon::testing
