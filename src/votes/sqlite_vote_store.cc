@@ -248,7 +248,13 @@ class SqliteVoteStore::Call {
       }
       store_.pool_cv_.notify_one();
     }
-    if (holds_writer_turn_) store_.writer_mu_.unlock();
+    if (holds_writer_turn_) {
+      {
+        std::lock_guard<std::mutex> lock(store_.writer_mu_);
+        store_.writer_turn_taken_ = false;
+      }
+      store_.writer_cv_.notify_one();
+    }
   }
 
   Call(const Call&) = delete;
@@ -290,7 +296,12 @@ class SqliteVoteStore::Call {
   // one returned before the deadline.
   Status Acquire() {
     if (kind_ == Kind::kWrite) {
-      if (!store_.writer_mu_.try_lock_until(deadline_)) return Busy();
+      std::unique_lock<std::mutex> lock(store_.writer_mu_);
+      if (!store_.writer_cv_.wait_until(lock, deadline_,
+                                        [&] { return !store_.writer_turn_taken_; })) {
+        return Busy();
+      }
+      store_.writer_turn_taken_ = true;
       holds_writer_turn_ = true;
     }
     std::unique_lock<std::mutex> lock(store_.pool_mu_);

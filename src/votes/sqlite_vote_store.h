@@ -72,9 +72,16 @@ class SqliteVoteStore final : public VoteStore {
   const std::string path_;
   const SqliteOptions options_;
 
-  // Writers inside this process take turns here (with the call's deadline)
-  // instead of contending for the file lock through SQLite's busy handler.
-  std::timed_mutex writer_mu_;
+  // Writers inside this process take turns (waiting at most until the
+  // call's deadline) instead of contending for the file lock through
+  // SQLite's busy handler. A turn lasts one whole write transaction,
+  // including its wait for another process's lock: by design, since the next
+  // writer of this process would only wait for the same lock. (A flag and a
+  // condition variable rather than std::timed_mutex, whose timed lock
+  // ThreadSanitizer cannot see.)
+  std::mutex writer_mu_;
+  std::condition_variable writer_cv_;  // the writer turn was given back
+  bool writer_turn_taken_ = false;     // Guarded by writer_mu_
 
   std::mutex pool_mu_;
   std::condition_variable pool_cv_;  // a connection was returned or dropped

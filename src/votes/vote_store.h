@@ -60,6 +60,10 @@ class VoteStore {
   // original receipt with repeated = true. kNotFound: unknown poll.
   // kInvalidArgument: option not in the poll. kConflict: poll closed.
   // kAlreadyVoted: the voter chose another option.
+  // Checked in that order, except that an identical repeat of a vote
+  // recorded before the poll closed still returns its receipt (a retry of an
+  // acknowledged vote never fails), and a voter who chose another option
+  // gets kAlreadyVoted even on a closed poll.
   virtual Result<Receipt> CastVote(int64_t poll_id, const std::string& voter_id,
                                    const std::string& option,
                                    const std::string& recorded_by, int64_t now_ms) = 0;

@@ -263,6 +263,14 @@ TEST_F(SqliteVoteStoreTest, IdenticalRepeatOfVoteRecordedBeforeCloseReturnsItsRe
   EXPECT_EQ(retry.vote_id, first.vote_id);
 }
 
+TEST_F(SqliteVoteStoreTest, VoterWhoChoseAnotherOptionGetsAlreadyVotedEvenOnClosedPoll) {
+  Poll poll = MakePoll();
+  VoteOrDie(poll.poll_id, "alice", "red");
+  ASSERT_TRUE(store_->ClosePoll(poll.poll_id).ok());
+  EXPECT_EQ(store_->CastVote(poll.poll_id, "alice", "blue", "r", kT0).status().code(),
+            StatusCode::kAlreadyVoted);
+}
+
 TEST_F(SqliteVoteStoreTest, ResultsCountInOptionOrderWithZerosAndTotal) {
   Poll poll = MakePoll({"red", "green", "blue", "none"});
   VoteOrDie(poll.poll_id, "a", "blue");

@@ -90,7 +90,9 @@ void ExpectEveryAckCountedOnce(SqliteVoteStore& store, int64_t poll_id,
 
 TEST(VotesConcurrency, ThreadsCastingOverlappingVotesCountEachVoterOnce) {
   TempDir dir;
-  std::unique_ptr<SqliteVoteStore> store = OpenOrDie(dir.File("votes.db"), Generous());
+  SqliteOptions options = Generous();
+  options.max_connections = 2;  // fewer than the threads: callers queue for connections
+  std::unique_ptr<SqliteVoteStore> store = OpenOrDie(dir.File("votes.db"), options);
   ASSERT_NE(store, nullptr);
   Result<Poll> poll = store->CreatePoll("q", kOptions, "", 1);
   ASSERT_TRUE(poll.ok());
@@ -118,7 +120,31 @@ TEST(VotesConcurrency, ThreadsCastingOverlappingVotesCountEachVoterOnce) {
       }
     });
   }
+  // Readers run alongside: totals only grow, and reads never fail.
+  std::atomic<bool> writers_done{false};
+  std::vector<std::string> read_errors[2];
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 2; ++r) {
+    readers.emplace_back([&, r] {
+      int64_t last_total = 0;
+      while (!writers_done.load()) {
+        Result<PollResults> results = store->Results(poll->poll_id);
+        if (!results.ok()) {
+          read_errors[r].push_back(results.status().ToString());
+        } else if (results->total < last_total) {
+          read_errors[r].push_back("total went down from " + std::to_string(last_total));
+        } else {
+          last_total = results->total;
+        }
+      }
+    });
+  }
   for (std::thread& th : threads) th.join();
+  writers_done = true;
+  for (std::thread& th : readers) th.join();
+  for (const auto& errors_of_reader : read_errors) {
+    EXPECT_TRUE(errors_of_reader.empty()) << errors_of_reader.front();
+  }
 
   std::vector<Ack> all;
   std::set<std::string> first_recorded;
