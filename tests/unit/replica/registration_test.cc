@@ -1,0 +1,139 @@
+// The replica's registration loop against a fake registry: register at
+// start, heartbeat, register again when the lease is lost, back off while the
+// registry is down, deregister at stop. Intervals are tens of milliseconds
+// (the loop runs on real time); every wait polls with a deadline.
+#include "registration.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <mutex>
+
+#include "support/process.h"
+
+namespace beacon::replica_svc {
+namespace {
+
+using testing::WaitUntil;
+
+class FakeLeaseClient : public LeaseClient {
+ public:
+  explicit FakeLeaseClient(int64_t ttl_ms) : ttl_ms_(ttl_ms) {}
+
+  Result<Grant> Register(const std::string& service, const InstanceInfo& self,
+                         const std::string&) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++registers_[service];
+    if (down_) return Unavailable("registry down");
+    leases_[service] = "lease-" + service + "-" + std::to_string(++next_);
+    registered_self_ = self;
+    return Grant{leases_[service], ttl_ms_};
+  }
+  Result<Grant> Heartbeat(const std::string& service, const std::string&,
+                          const std::string& lease_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++heartbeats_[service];
+    if (down_) return Unavailable("registry down");
+    auto it = leases_.find(service);
+    if (it == leases_.end()) return UnknownInstance("unknown");
+    if (it->second != lease_id) return PermissionDenied("not yours");
+    return Grant{lease_id, ttl_ms_};
+  }
+  Status Deregister(const std::string& service, const std::string&,
+                    const std::string& lease_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++deregisters_[service];
+    if (down_) return Unavailable("registry down");
+    if (leases_[service] == lease_id) leases_.erase(service);
+    return Status::Ok();
+  }
+
+  void SetDown(bool down) {
+    std::lock_guard<std::mutex> lock(mu_);
+    down_ = down;
+  }
+  // The registry restarted: it knows no lease.
+  void ForgetAll() {
+    std::lock_guard<std::mutex> lock(mu_);
+    leases_.clear();
+  }
+  int registers(const std::string& s) { std::lock_guard<std::mutex> l(mu_); return registers_[s]; }
+  int heartbeats(const std::string& s) { std::lock_guard<std::mutex> l(mu_); return heartbeats_[s]; }
+  int deregisters(const std::string& s) { std::lock_guard<std::mutex> l(mu_); return deregisters_[s]; }
+  bool holds(const std::string& s) { std::lock_guard<std::mutex> l(mu_); return leases_.count(s) > 0; }
+
+ private:
+  const int64_t ttl_ms_;
+  std::mutex mu_;
+  bool down_ = false;
+  int next_ = 0;
+  InstanceInfo registered_self_;
+  std::map<std::string, std::string> leases_;
+  std::map<std::string, int> registers_, heartbeats_, deregisters_;
+};
+
+const InstanceInfo kSelf{"r1", "127.0.0.1", 9100, {}};
+
+TEST(Registration, RegistersEveryServiceAtStart) {
+  FakeLeaseClient registry(30);
+  Registration reg(registry, kSelf, {"prime", "voting"});
+  reg.Start();
+  EXPECT_TRUE(WaitUntil([&] { return reg.registered_count() == 2; }, 2000));
+  EXPECT_TRUE(registry.holds("prime"));
+  EXPECT_TRUE(registry.holds("voting"));
+}
+
+TEST(Registration, HeartbeatsInsteadOfRegisteringAgain) {
+  FakeLeaseClient registry(30);  // heartbeat every ~10 ms
+  Registration reg(registry, kSelf, {"prime"});
+  reg.Start();
+  EXPECT_TRUE(WaitUntil([&] { return registry.heartbeats("prime") >= 5; }, 3000));
+  EXPECT_EQ(registry.registers("prime"), 1);
+}
+
+TEST(Registration, RegistersAgainWhenTheRegistryForgotTheLease) {
+  FakeLeaseClient registry(30);
+  Registration reg(registry, kSelf, {"prime"});
+  reg.Start();
+  ASSERT_TRUE(WaitUntil([&] { return registry.holds("prime"); }, 2000));
+  registry.ForgetAll();
+  EXPECT_TRUE(WaitUntil([&] { return registry.registers("prime") == 2; }, 2000));
+  EXPECT_TRUE(WaitUntil([&] { return registry.holds("prime"); }, 2000));
+}
+
+TEST(Registration, KeepsTryingWhileTheRegistryIsDownAndRegistersWhenItReturns) {
+  FakeLeaseClient registry(30);
+  registry.SetDown(true);
+  Registration reg(registry, kSelf, {"prime"});
+  reg.Start();
+  ASSERT_TRUE(WaitUntil([&] { return registry.registers("prime") >= 3; }, 3000));
+  EXPECT_EQ(reg.registered_count(), 0);
+  registry.SetDown(false);
+  EXPECT_TRUE(WaitUntil([&] { return reg.registered_count() == 1; }, 2000));
+}
+
+TEST(Registration, StopDeregistersEveryService) {
+  FakeLeaseClient registry(30);
+  Registration reg(registry, kSelf, {"prime", "voting"});
+  reg.Start();
+  ASSERT_TRUE(WaitUntil([&] { return reg.registered_count() == 2; }, 2000));
+  reg.Stop();
+  EXPECT_FALSE(registry.holds("prime"));
+  EXPECT_FALSE(registry.holds("voting"));
+  EXPECT_EQ(registry.deregisters("prime"), 1);
+  reg.Stop();  // idempotent
+  EXPECT_EQ(registry.deregisters("prime"), 1);
+}
+
+TEST(Registration, StopWithoutALeaseSendsNothing) {
+  FakeLeaseClient registry(30);
+  registry.SetDown(true);
+  Registration reg(registry, kSelf, {"prime"});
+  reg.Start();
+  ASSERT_TRUE(WaitUntil([&] { return registry.registers("prime") >= 1; }, 2000));
+  reg.Stop();
+  EXPECT_EQ(registry.deregisters("prime"), 0);
+}
+
+}  // namespace
+}  // namespace beacon::replica_svc
