@@ -55,18 +55,8 @@ int main(int argc, char** argv) {
       ("sweep-interval-ms", po::value(&sweep_interval_ms)->default_value(100), "how often expired leases are swept (and watchers woken)")
       ("port-file", po::value(&port_file)->default_value(""), "write the port actually bound to this file once serving");
 
-  po::variables_map vm;
-  if (Status s = program::ParseFlags(argc, argv, desc, &vm); !s.ok()) {
-    std::cerr << "error: " << s.message() << "\n(see registry_svc --help)\n";
-    return kExitUsage;
-  }
-  if (vm.count("help")) {
-    std::cout << desc << "\n" << program::EnvironmentHelp(desc);
-    return 0;
-  }
-  if (Status s = program::SetUpLogging("registry_svc", log_level); !s.ok()) {
-    std::cerr << "error: " << s.message() << "\n";
-    return kExitUsage;
+  if (auto exit_code = program::StartProgram("registry_svc", argc, argv, desc, log_level)) {
+    return *exit_code;
   }
   rpc::RouteThriftOutputToDebugLog();
   auto endpoint = ParseEndpoint("--listen", listen, /*allow_port_zero=*/true);

@@ -1,7 +1,10 @@
 #include "program/flags.h"
 
+#include "program/logging.h"
+
 #include <algorithm>
 #include <cctype>
+#include <iostream>
 #include <set>
 
 namespace po = boost::program_options;
@@ -40,6 +43,26 @@ Status ParseFlags(int argc, const char* const* argv, const po::options_descripti
     return InvalidArgument(e.what());
   }
   return Status::Ok();
+}
+
+std::optional<int> StartProgram(const std::string& program, int argc, const char* const* argv,
+                                const po::options_description& desc,
+                                const std::string& log_level) {
+  constexpr int kExitUsage = 2;
+  po::variables_map vm;
+  if (Status s = ParseFlags(argc, argv, desc, &vm); !s.ok()) {
+    std::cerr << "error: " << s.message() << "\n(see " << program << " --help)\n";
+    return kExitUsage;
+  }
+  if (vm.count("help")) {
+    std::cout << desc << "\n" << EnvironmentHelp(desc);
+    return 0;
+  }
+  if (Status s = SetUpLogging(program, log_level); !s.ok()) {
+    std::cerr << "error: " << s.message() << "\n";
+    return kExitUsage;
+  }
+  return std::nullopt;
 }
 
 std::string EnvironmentHelp(const po::options_description& desc) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <boost/program_options.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,15 @@ std::string EnvironmentName(const std::string& flag);
 Status ParseFlags(int argc, const char* const* argv,
                   const boost::program_options::options_description& desc,
                   boost::program_options::variables_map* vm);
+
+// What every server's main() does first: parses flags (argv, then the
+// BEACON_* environment), answers --help, and sets up logging at the level
+// bound to `log_level` (a variable desc writes). Returns the exit code when
+// the program should stop now (0 after --help, 2 for bad flags), nullopt to
+// go on.
+std::optional<int> StartProgram(const std::string& program, int argc, const char* const* argv,
+                                const boost::program_options::options_description& desc,
+                                const std::string& log_level);
 
 // Appends a line per flag naming its environment variable, for --help.
 std::string EnvironmentHelp(const boost::program_options::options_description& desc);
