@@ -72,6 +72,4 @@ USER beacon
 WORKDIR /data
 ENV BEACON_DB=/data/beacon.db \
     BEACON_LOG_LEVEL=info
-# Registry's and replicas' default ports (docker-compose.yml sets both).
-EXPOSE 9090 9100
 CMD ["client_app", "--help"]

@@ -26,7 +26,7 @@ readonly kSkip=77
 kRoot="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 readonly kRoot
 readonly kProject="beacon_e2e_$$"
-readonly kLeaseTtlMs=6000      # the deregistration check must beat this
+readonly kLeaseTtlMs=15000     # long, so only deregistration (not expiry) can pass step 5
 readonly kReplicas=(replica1 replica2 replica3)
 readonly kStart=${SECONDS}
 
@@ -99,8 +99,9 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # Reads client JSON output (one object per line) on stdin and runs a check
-# written in Python on `objs` (the parsed lines). Non-JSON lines are ignored.
-# Prints what the check prints; exits non-zero when the check raises.
+# written in Python on `objs` (the parsed lines), after failing on any
+# {"error": ...} line. Non-JSON lines are ignored. Prints what the check
+# prints; exits non-zero when the check raises.
 json_check() {
   # shellcheck disable=SC2016  # Python code, not shell
   python3 -c '
@@ -113,18 +114,8 @@ for line in sys.stdin:
             objs.append(json.loads(line))
         except ValueError:
             pass
-def find(o, key):
-    """Every value of `key` anywhere in o."""
-    out = []
-    if isinstance(o, dict):
-        for k, v in o.items():
-            if k == key:
-                out.append(v)
-            out.extend(find(v, key))
-    elif isinstance(o, list):
-        for v in o:
-            out.extend(find(v, key))
-    return out
+errors = [o["error"] for o in objs if isinstance(o, dict) and "error" in o]
+assert not errors, "the client reported errors: %r" % errors
 '"$1"
 }
 
@@ -144,8 +135,7 @@ compose up -d --no-build registry "${kReplicas[@]}" >"${work}/up.log" 2>&1 ||
 # Prints the sorted instance ids the registry lists for `service`.
 instances_of() {
   client --json servers "$1" | json_check '
-ids = sorted(set(str(i) for o in objs for i in find(o, "id")))
-print(" ".join(ids))'
+print(" ".join(sorted(i["id"] for o in objs for svc in o["services"] for i in svc["instances"])))'
 }
 
 wait_for_instances() {  # wait_for_instances SERVICE "EXPECTED IDS" DEADLINE_S
@@ -168,7 +158,7 @@ for n in $(seq 1 30); do echo "prime ${n}"; done | client --json shell >"${work}
   fail "the prime session failed: $(tail -n 5 "${work}/primes.out")"
 json_check '
 from collections import Counter
-served = [s for o in objs for s in find(o, "served_by")]
+served = [o["served_by"] for o in objs]
 count = Counter(served)
 print("prime calls per replica:", dict(sorted(count.items())))
 assert len(served) == 30, "expected 30 answers, got %d" % len(served)
@@ -179,9 +169,7 @@ assert min(count.values()) >= 5, "badly skewed spread"
 # --- 3. a poll, votes and results through different replicas ------------------
 client --json create-poll "Best colour?" red green blue >"${work}/poll.out" || fail "create-poll failed"
 poll="$(json_check '
-ids = [i for o in objs for i in find(o, "poll_id")]
-assert ids, "no poll_id in the create-poll output"
-print(ids[0])' <"${work}/poll.out")" || fail "create-poll gave no poll id: $(cat "${work}/poll.out")"
+print(objs[0]["poll"]["poll_id"])' <"${work}/poll.out")" || fail "create-poll gave no poll id: $(cat "${work}/poll.out")"
 log "created poll ${poll}"
 
 # Round-robin in one session: consecutive calls go to different replicas.
@@ -190,32 +178,21 @@ printf '%s\n' "vote ${poll} alice red" "vote ${poll} bob green" "vote ${poll} ca
   "results ${poll}" "results ${poll}" "results ${poll}" |
   client --json shell >"${work}/votes.out" || fail "the voting session failed: $(tail -n 5 "${work}/votes.out")"
 
-# results_check: every results answer says red 3, green 1, blue 1.
+# kResultsCheck: `results` = the results answers, counts(o) = {option: votes}.
 readonly kResultsCheck='
 def counts(o):
-    """{option: votes} from one results answer, whatever its nesting."""
-    out = {}
-    for key in ("counts", "results", "options", "tally"):
-        for v in find(o, key):
-            if isinstance(v, dict):
-                out.update({str(k): int(n) for k, n in v.items() if isinstance(n, int)})
-            elif isinstance(v, list):
-                for e in v:
-                    if isinstance(e, dict):
-                        name = e.get("option", e.get("name"))
-                        n = e.get("votes", e.get("count"))
-                        if name is not None and isinstance(n, int):
-                            out[str(name)] = n
-    return out
-results = [o for o in objs if counts(o)]
+    return {c["option"]: c["votes"] for c in o["counts"]}
+results = [o for o in objs if "counts" in o]
 '
 json_check "${kResultsCheck}"'
-votes = [o for o in objs if find(o, "receipt") or (find(o, "served_by") and not counts(o))]
-vote_servers = set(s for o in objs[:6] for s in find(o, "served_by"))
-print("votes served by:", sorted(vote_servers))
+votes = [o for o in objs if "vote_id" in o]
+assert len(votes) == 6, "expected 6 vote receipts, got %d" % len(votes)
+assert [v["repeated"] for v in votes] == [False] * 5 + [True], "only the last vote repeats one"
+vote_servers = sorted(set(v["served_by"] for v in votes))
+print("votes served by:", vote_servers)
 assert len(vote_servers) >= 2, "votes did not go through different replicas"
 assert len(results) == 3, "expected 3 results answers, got %d" % len(results)
-servers = [find(o, "served_by")[0] for o in results]
+servers = [o["served_by"] for o in results]
 print("results served by:", servers)
 assert len(set(servers)) == 3, "results were not read through 3 different replicas"
 for o in results:
@@ -252,7 +229,7 @@ for n in $(seq 1 10); do echo "prime ${n}"; done | client --json shell >"${work}
   fail "prime calls failed after replica3 stopped"
 json_check '
 from collections import Counter
-served = [s for o in objs for s in find(o, "served_by")]
+served = [o["served_by"] for o in objs]
 print("prime calls per replica:", dict(sorted(Counter(served).items())))
 assert len(served) == 10, "expected 10 answers, got %d" % len(served)
 assert set(served) == {"replica1", "replica2"}, "calls went to %r" % set(served)
