@@ -124,7 +124,7 @@ assert not errors, "the client reported errors: %r" % errors
 log "building ${BEACON_IMAGE}"
 build_start=${SECONDS}
 # Every service names the same image; building one service builds it.
-compose build registry >"${work}/build.log" 2>&1 || { tail -n 40 "${work}/build.log"; fail "image build failed"; }
+compose build --force-rm registry >"${work}/build.log" 2>&1 || { tail -n 40 "${work}/build.log"; fail "image build failed"; }
 log "image built in $((SECONDS - build_start))s"
 
 # --- 1. up, and 3 replicas in the registry ------------------------------------
