@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
       "Usage: replica_svc [options]\n\nOptions");
   std::string registry, listen, db, advertise, id, log_level, token, port_file;
   int drain_timeout_ms = 0, deregister_grace_ms = 0, busy_timeout_ms = 0, idle_timeout_ms = 0;
-  int64_t max_connections = 0;
+  int64_t max_connections = 0, debug_delay_us = 0;
   desc.add_options()
       ("help,h", "show this help and exit")
       ("registry", po::value(&registry)->default_value("127.0.0.1:9090"), "registry HOST:PORT")
@@ -94,7 +94,8 @@ int main(int argc, char** argv) {
       ("deregister-grace-ms", po::value(&deregister_grace_ms)->default_value(300), "at shutdown, keep serving this long after deregistering so clients hear of it first")
       ("idle-timeout-ms", po::value(&idle_timeout_ms)->default_value(30000), "close connections silent this long")
       ("max-connections", po::value(&max_connections)->default_value(1024), "concurrent connections; more wait in the backlog")
-      ("port-file", po::value(&port_file)->default_value(""), "write the port actually bound to this file once serving");
+      ("port-file", po::value(&port_file)->default_value(""), "write the port actually bound to this file once serving")
+      ("debug-delay-us", po::value(&debug_delay_us)->default_value(0), "benchmarking aid: sleep this long (0..1000000 us) in every prime call, to play a slow replica");
 
   po::variables_map vm;
   if (Status s = program::ParseFlags(argc, argv, desc, &vm); !s.ok()) {
@@ -117,6 +118,10 @@ int main(int argc, char** argv) {
       std::cerr << "error: " << s.message() << "\n";
       return kExitUsage;
     }
+  }
+  if (debug_delay_us < 0 || debug_delay_us > 1000000) {
+    std::cerr << "error: --debug-delay-us must be 0..1000000\n";
+    return kExitUsage;
   }
   if (!id.empty()) {
     if (Status s = ValidateName("--id", id); !s.ok()) {
@@ -182,7 +187,7 @@ int main(int argc, char** argv) {
   votes::VotingRules rules(**store, self.id);
   multiplexer->registerProcessor(
       "prime", std::make_shared<idl::PrimeProcessor>(
-                   std::make_shared<replica_svc::PrimeHandler>(self.id)));
+                   std::make_shared<replica_svc::PrimeHandler>(self.id, debug_delay_us)));
   multiplexer->registerProcessor(
       "voting", std::make_shared<idl::VotingProcessor>(
                     std::make_shared<replica_svc::VotingHandler>(rules, self.id)));
