@@ -248,7 +248,9 @@ CommandOutput Servers(const std::vector<std::string>& args, const SessionProvide
             std::to_string(v.instances.size()) + " instance(s), cache age " +
             std::to_string(v.age_ms) + " ms, " + std::to_string(v.registry_lookups) +
             " registry lookup(s), " + std::to_string(v.watch_updates) + " watch update(s), " +
-            v.balancer + "\n";
+            v.balancer +
+            (v.holding_last_list ? " (the registry lists none: keeping the last list)" : "") +
+            "\n";
     for (const auto& i : v.instances) {
       instances.push_back(json{{"id", i.instance.id},
                                {"host", i.instance.host},
@@ -269,6 +271,7 @@ CommandOutput Servers(const std::vector<std::string>& args, const SessionProvide
                                 {"age_ms", v.age_ms},
                                 {"registry_lookups", v.registry_lookups},
                                 {"watch_updates", v.watch_updates},
+                                {"holding_last_list", v.holding_last_list},
                                 {"balancer", v.balancer},
                                 {"instances", instances}});
   }

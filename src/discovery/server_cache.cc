@@ -38,6 +38,9 @@ bool Contains(const std::vector<std::string>& ids, const std::string& id) {
 struct ServerCache::Snapshot {
   bool has_list = false;
   int64_t version = 0;
+  // The registry listed no instance at `version`, and these are the last
+  // ones it did list (see Adopt).
+  bool holding_last_list = false;
   std::vector<InstanceInfo> instances;                 // sorted by id, ids unique
   std::vector<std::shared_ptr<InstanceState>> states;  // parallel to instances
 
@@ -277,6 +280,7 @@ ServiceView ServerCache::View(const std::string& service) const {
   view.balancer = std::string(s->balancer->Name());
   view.has_list = snap->has_list;
   view.version = snap->version;
+  view.holding_last_list = snap->holding_last_list;
   const int64_t now = clock_.NowMicros();
   if (snap->has_list) view.age_ms = std::max<int64_t>(0, (now - confirmed_at_us) / 1000);
   for (size_t i = 0; i < snap->instances.size(); ++i) {
@@ -396,6 +400,24 @@ void ServerCache::Adopt(Service& s, const Membership& m, bool from_watch) {
     auto next = std::make_shared<Snapshot>();
     next->has_list = true;
     next->version = m.version;
+    // An empty answer never replaces a non-empty list (Eureka calls this
+    // self-preservation). A registry that just restarted lists nobody until
+    // the replicas' next heartbeats re-register them; dropping the list then
+    // would fail every call although the replicas are fine. If they really
+    // are gone, calls to them fail in the transport, mark them down and fail
+    // over exactly as without this rule; the next non-empty answer replaces
+    // the held list.
+    if (sorted.empty() && !old->instances.empty()) {
+      next->holding_last_list = true;
+      next->instances = old->instances;
+      next->states = old->states;
+      std::lock_guard<std::mutex> lock(s.mu);
+      if (s.snapshot != old) continue;
+      s.snapshot = std::move(next);
+      s.confirmed_at_us = now;
+      if (from_watch) ++s.watch_updates;
+      return;
+    }
     next->instances = sorted;
     for (const InstanceInfo& instance : sorted) {
       const size_t i = old->Find(instance.id);

@@ -54,6 +54,10 @@ struct ServiceView {
   std::string service_name;
   bool has_list = false;  // the registry has answered at least once
   int64_t version = 0;    // membership version of the cached list
+  // The registry's latest answer listed no instance, so the cache keeps the
+  // last non-empty list it had (e.g. while a restarted registry waits for
+  // the replicas to register again).
+  bool holding_last_list = false;
   int64_t age_ms = -1;    // since the registry last confirmed the list; -1 without a list
   int64_t registry_lookups = 0;  // Lookup calls made for it (synchronous and background)
   int64_t watch_updates = 0;     // new lists brought by a Watch

@@ -290,6 +290,25 @@ TEST_F(ServerCacheTest, InstanceThatLeftVanishesFromViewAndPicks) {
   for (int i = 0; i < 4; ++i) EXPECT_EQ(PickId(*cache), "p1");
 }
 
+TEST_F(ServerCacheTest, EmptyAnswerKeepsTheLastListUntilServersReturn) {
+  // A restarted registry lists nobody until the replicas re-register.
+  registry_->SetInstances("prime", {Server("p1", 7001), Server("p2", 7002)});
+  auto cache = Make();
+  PickId(*cache);
+  registry_->SetInstances("prime", {});
+  ASSERT_TRUE(Eventually([&] { return cache->View("prime").version == 2; }));
+  ServiceView view = cache->View("prime");
+  EXPECT_TRUE(view.holding_last_list);
+  EXPECT_EQ(view.instances.size(), 2u);
+  EXPECT_EQ(PickId(*cache), "p2");  // calls go on to the last known servers
+  registry_->SetInstances("prime", {Server("p2", 7002)});
+  ASSERT_TRUE(Eventually([&] { return cache->View("prime").version == 3; }));
+  view = cache->View("prime");
+  EXPECT_FALSE(view.holding_last_list);
+  ASSERT_EQ(view.instances.size(), 1u);
+  EXPECT_EQ(view.instances[0].instance.id, "p2");
+}
+
 TEST_F(ServerCacheTest, MovedInstanceLosesItsDownMark) {
   registry_->SetInstances("prime", {Server("p1", 7001), Server("p2", 7002)});
   auto cache = Make();
