@@ -62,7 +62,13 @@ Result<std::unique_ptr<ThriftServer>> ThriftServer::Start(
   socket->setKeepAlive(true);
   auto transports =
       std::make_shared<BoundedFramedTransportFactory>(MakeTransportConfig(options.max_message_bytes));
+  // No string or container can be larger than the frame that carries it.
+  // Without these limits a 30-byte frame claiming a 2 GiB string makes the
+  // server allocate and zero 2 GiB, and one claiming 2^31 list elements
+  // kills it with bad_alloc (Thrift 0.17's own container check overflows).
   auto protocols = std::make_shared<apache::thrift::protocol::TBinaryProtocolFactory>();
+  protocols->setStringSizeLimit(options.max_message_bytes);
+  protocols->setContainerSizeLimit(options.max_message_bytes);
   std::unique_ptr<ThriftServer> server(new ThriftServer());
   server->server_ = std::make_shared<apache::thrift::server::TThreadedServer>(
       std::move(processors), socket, transports, protocols);
