@@ -1,0 +1,100 @@
+// LoadRun: the steady traffic the fault tests inject faults under. Several
+// in-process client Sessions (each with its own discovery cache, balancer,
+// pool and retry-once failover, exactly as client_app uses them) call prime
+// and vote on their own threads until stopped, and record every outcome:
+// failed calls, wrong answers and every acknowledged vote receipt, so a test
+// can compare the database with what clients were told.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/endpoint.h"
+
+namespace beacon::faults {
+
+struct LoadRunOptions {
+  Endpoint registry;
+  int sessions = 8;
+  // Every vote goes to this poll, choosing among its `options`.
+  int64_t poll_id = 0;
+  std::vector<std::string> options;
+  // Hard bound on the calls one session makes, so a run ends even if nobody
+  // stops it.
+  int64_t max_calls_per_session = 20000;
+  int call_timeout_ms = 5000;
+  std::string voter_prefix = "voter";
+};
+
+// A vote the servers acknowledged.
+struct AckedVote {
+  std::string voter_id;
+  std::string option;
+  int64_t vote_id = 0;
+  bool repeated = false;
+  std::string served_by;
+};
+
+// Starts its sessions in the constructor. Every accessor is safe to call
+// from the test thread while the run goes on, except votes(), which needs
+// Stop() first.
+class LoadRun {
+ public:
+  explicit LoadRun(LoadRunOptions options);
+  ~LoadRun();  // Stop()
+
+  LoadRun(const LoadRun&) = delete;
+  LoadRun& operator=(const LoadRun&) = delete;
+
+  // Lets every session finish its current call and joins them. Idempotent.
+  void Stop();
+
+  // Waits until at least `n` calls completed in total; false after timeout_ms.
+  bool WaitForCalls(int64_t n, int timeout_ms) const;
+
+  int64_t calls() const { return calls_.load(); }
+  // Calls whose final outcome (after the session's one retry) was an error.
+  int64_t failures() const { return failures_.load(); }
+  // Answers that contradict the truth: a wrong primality verdict, or a
+  // repeated vote whose receipt names another vote id or option.
+  int64_t inconsistencies() const { return inconsistencies_.load(); }
+  // Calls that needed the session's failover retry.
+  int64_t retries() const;
+  // The first few failure and inconsistency messages, for the test's output.
+  std::vector<std::string> samples() const;
+  // Successful calls per replica id (served_by).
+  std::map<std::string, int64_t> served_by() const;
+  // Every acknowledged vote, repeats included.
+  const std::vector<AckedVote>& votes() const { return votes_; }
+
+ private:
+  void RunSession(int index);
+  void Record(std::string message, bool failure);
+
+  const LoadRunOptions options_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int64_t> calls_{0};
+  std::atomic<int64_t> failures_{0};
+  std::atomic<int64_t> inconsistencies_{0};
+  std::vector<std::atomic<int64_t>> retries_;  // per session
+
+  mutable std::mutex mu_;
+  std::vector<std::string> samples_;              // Guarded by mu_
+  std::map<std::string, int64_t> served_by_;      // Guarded by mu_
+  std::vector<AckedVote> votes_;                  // Guarded by mu_ until Stop()
+  std::vector<std::thread> threads_;
+  bool stopped_ = false;
+};
+
+// A receipt check for a finished run: every voter's receipts name one vote
+// id and one option, and no two voters share a vote id. Returns the
+// acknowledged option per voter, or an error message in *error.
+std::map<std::string, std::string> AcknowledgedOptions(const std::vector<AckedVote>& votes,
+                                                       std::string* error);
+
+}  // namespace beacon::faults

@@ -1,0 +1,118 @@
+// The registry dies and comes back on the same port while clients call prime
+// and vote through 3 replicas.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <set>
+#include <thread>
+
+#include "client/session.h"
+#include "cluster_checks.h"
+#include "load_run.h"
+
+namespace beacon {
+namespace {
+
+using faults::LoadRun;
+using faults::LoadRunOptions;
+using faults::MillisSince;
+using testing::Cluster;
+using testing::RegistryProcess;
+using testing::WaitUntil;
+
+constexpr int kLeaseTtlMs = 1500;
+// Replicas heartbeat every ttl/3, jittered by up to +20 %; while the registry
+// is unreachable their retry backoff is capped at that interval.
+constexpr int kHeartbeatIntervalMs = kLeaseTtlMs / 3;
+constexpr int kMaxHeartbeatGapMs = kHeartbeatIntervalMs * 6 / 5;
+// Two register round trips per replica and the test's 20 ms lookup poll, on
+// a loaded 2-core machine.
+constexpr int kRegisterSlackMs = 600;
+constexpr auto kOutage = std::chrono::seconds(3);
+
+std::set<std::string> Listed(const Cluster& cluster, const std::string& service) {
+  std::set<std::string> ids;
+  auto m = cluster.RegistryClient()->Lookup(service);
+  if (m.ok()) {
+    for (const auto& i : m->instances) ids.insert(i.id);
+  }
+  return ids;
+}
+
+TEST(RegistryRestart, ClientsRideOutTheOutageAndReplicasRegisterAgainWithinAHeartbeat) {
+  const std::vector<std::string> registry_flags = {"--lease-ttl-ms", std::to_string(kLeaseTtlMs)};
+  Cluster cluster(3, registry_flags);
+  for (auto& r : cluster.replicas()) ASSERT_TRUE(r->ok());
+  ASSERT_TRUE(cluster.WaitForInstances("prime", 3));
+  ASSERT_TRUE(cluster.WaitForInstances("voting", 3));
+  std::set<std::string> replica_ids;
+  for (auto& r : cluster.replicas()) replica_ids.insert(r->id());
+  const std::vector<std::string> options = {"yes", "no"};
+  const int64_t poll_id = faults::CreatePoll(*cluster.replicas()[0], "Restart?", options);
+  ASSERT_GT(poll_id, 0);
+
+  LoadRunOptions load_options;
+  load_options.registry = Endpoint{"127.0.0.1", cluster.registry().port()};
+  load_options.sessions = 8;
+  load_options.poll_id = poll_id;
+  load_options.options = options;
+  LoadRun load(load_options);
+  ASSERT_TRUE(load.WaitForCalls(400, 30000)) << load.calls();
+
+  const int port = cluster.registry().port();
+  ASSERT_TRUE(cluster.registry().process().Signal(SIGKILL));
+  ASSERT_TRUE(cluster.registry().process().WaitForExit(5000).has_value());
+  const int64_t calls_at_kill = load.calls();
+  std::this_thread::sleep_for(kOutage);  // the outage itself: clients live on their caches
+  const int64_t calls_in_outage = load.calls() - calls_at_kill;
+  std::printf("[registry down] %lld calls in %lld ms, %lld failed\n",
+              static_cast<long long>(calls_in_outage),
+              static_cast<long long>(std::chrono::milliseconds(kOutage).count()),
+              static_cast<long long>(load.failures()));
+  EXPECT_EQ(load.failures(), 0) << "during the outage";
+  EXPECT_GT(calls_in_outage, 200);
+
+  RegistryProcess restarted(cluster.dir(), registry_flags, port, "registry-restarted");
+  ASSERT_TRUE(restarted.ok());
+  const auto restarted_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return Listed(cluster, "prime") == replica_ids && Listed(cluster, "voting") == replica_ids;
+      },
+      10000, 20));
+  const int64_t registered_ms = MillisSince(restarted_at);
+  std::printf("[registry restarted] all 3 replicas registered again after %lld ms "
+              "(heartbeat interval %d ms)\n",
+              static_cast<long long>(registered_ms), kHeartbeatIntervalMs);
+  EXPECT_LE(registered_ms, kMaxHeartbeatGapMs + kRegisterSlackMs);
+
+  // A client that starts now finds every replica and can reach each.
+  client::SessionOptions fresh_options;
+  fresh_options.registry = load_options.registry;
+  auto fresh = client::Session::Create(fresh_options);
+  ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
+  std::set<std::string> answered;
+  for (int i = 0; i < 9; ++i) {
+    auto reply = (*fresh)->Call<idl::PrimeReply, idl::PrimeError>(
+        "prime", [](rpc::ReplicaConnection& c) {
+          idl::PrimeReply r;
+          c.prime().isPrime(r, 97);
+          return r;
+        });
+    ASSERT_TRUE(reply.ok()) << reply.status().ToString();
+    answered.insert(reply->served_by);
+  }
+  EXPECT_EQ(answered, replica_ids);
+
+  const int64_t calls_after = load.calls();
+  EXPECT_TRUE(load.WaitForCalls(calls_after + 400, 30000)) << load.calls();
+  load.Stop();
+  faults::PrintRun("registry restart", load);
+  EXPECT_EQ(load.failures(), 0);
+  EXPECT_EQ(load.inconsistencies(), 0);
+  EXPECT_TRUE(faults::TallyMatchesReceipts(*cluster.replicas()[0], poll_id, load.votes()));
+}
+
+}  // namespace
+}  // namespace beacon
