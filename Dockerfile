@@ -15,6 +15,8 @@
 
 # --- build stage: the same Debian packages as a developer machine ------------
 FROM debian:bookworm-slim AS build
+# Marks every layer of ours, so old ones can be pruned by this label alone.
+LABEL beacon.stage=build
 ARG DEBIAN_FRONTEND=noninteractive
 # Kept before any COPY so this layer stays cached across code changes.
 RUN apt-get update \
@@ -51,6 +53,7 @@ RUN cmake -S . -B /build -G Ninja \
 
 # --- runtime stage: only the shared libraries the programs load --------------
 FROM debian:bookworm-slim AS runtime
+LABEL beacon.stage=runtime
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \

@@ -59,9 +59,16 @@ log "using: ${compose_cmd[*]} ($("${compose_cmd[@]}" version --short 2>/dev/null
 export BEACON_IMAGE="${BEACON_E2E_IMAGE:-beacon:e2e}"
 export BEACON_LEASE_TTL_MS="${kLeaseTtlMs}"
 compose() { "${compose_cmd[@]}" -p "${kProject}" -f "${kRoot}/docker-compose.yml" "$@"; }
+# The same with a deadline, so a hung step fails (and tears down) well before
+# ctest's timeout would kill the script: compose_within SECONDS ARGS...
+compose_within() {
+  local seconds="$1"
+  shift
+  timeout "${seconds}" "${compose_cmd[@]}" -p "${kProject}" -f "${kRoot}/docker-compose.yml" "$@"
+}
 # One client command (or a session fed on stdin); stderr kept apart so the
 # JSON on stdout is clean.
-client() { compose run --rm -T client "$@" 2>>"${work}/client.err"; }
+client() { compose_within 120 run --rm -T client "$@" 2>>"${work}/client.err"; }
 
 # A run killed outright (ctest's timeout) cannot clean up after itself: take
 # down the projects of earlier runs whose script is no longer alive.
@@ -89,7 +96,7 @@ teardown() {
     fi
   fi
   log "tearing down (down -v)"
-  compose down -v --remove-orphans -t 20 >/dev/null 2>&1 || log "warning: down -v failed"
+  compose_within 120 down -v --remove-orphans -t 20 >/dev/null 2>&1 || log "warning: down -v failed"
   rm -rf "${work}"
   log "done in $((SECONDS - kStart))s, exit ${rc}"
   exit "${rc}"
@@ -124,12 +131,23 @@ assert not errors, "the client reported errors: %r" % errors
 log "building ${BEACON_IMAGE}"
 build_start=${SECONDS}
 # Every service names the same image; building one service builds it.
-compose build --force-rm registry >"${work}/build.log" 2>&1 || { tail -n 40 "${work}/build.log"; fail "image build failed"; }
+compose_within 600 build --force-rm registry >"${work}/build.log" 2>&1 ||
+  { tail -n 40 "${work}/build.log"; fail "image build failed (or took over 600s)"; }
 log "image built in $((SECONDS - build_start))s"
+# Keep the build stage (its apt layer is the slow part of a cold build) under a
+# tag of its own, a cached no-op rebuild, so that pruning the stale layers of
+# earlier builds (the classic builder leaves them untagged, ~600 MB each) keeps
+# it. Only images with this project's label are pruned.
+if DOCKER_BUILDKIT=0 timeout 300 docker build -q --target build -t "${BEACON_IMAGE}-build" "${kRoot}" \
+    >/dev/null 2>&1; then
+  docker image prune -f --filter label=beacon.stage >/dev/null 2>&1 || true
+else
+  log "warning: could not tag the build stage; stale layers not pruned"
+fi
 
 # --- 1. up, and 3 replicas in the registry ------------------------------------
 log "starting registry and replicas"
-compose up -d --no-build registry "${kReplicas[@]}" >"${work}/up.log" 2>&1 ||
+compose_within 180 up -d --no-build registry "${kReplicas[@]}" >"${work}/up.log" 2>&1 ||
   { cat "${work}/up.log"; fail "compose up failed"; }
 
 # Prints the sorted instance ids the registry lists for `service`.
@@ -202,8 +220,8 @@ log "votes counted the same on every replica"
 
 # --- 4. down keeps the volume; up again shows the same poll --------------------
 log "down (keeping the volume) and up again"
-compose down -t 20 >"${work}/down.log" 2>&1 || { cat "${work}/down.log"; fail "compose down failed"; }
-compose up -d --no-build registry "${kReplicas[@]}" >"${work}/up.log" 2>&1 ||
+compose_within 120 down -t 20 >"${work}/down.log" 2>&1 || { cat "${work}/down.log"; fail "compose down failed"; }
+compose_within 180 up -d --no-build registry "${kReplicas[@]}" >"${work}/up.log" 2>&1 ||
   { cat "${work}/up.log"; fail "compose up (second time) failed"; }
 wait_for_instances voting "replica1 replica2 replica3" 120 || fail "replicas did not come back after down/up"
 client --json results "${poll}" | json_check "${kResultsCheck}"'
@@ -215,7 +233,7 @@ log "poll ${poll} kept its votes across down/up"
 # --- 5. a stopped replica deregisters -----------------------------------------
 log "stopping replica3"
 stop_start=${SECONDS}
-compose stop -t 20 replica3 >/dev/null 2>&1 || fail "compose stop replica3 failed"
+compose_within 60 stop -t 20 replica3 >/dev/null 2>&1 || fail "compose stop replica3 failed"
 log "replica3 stopped in $((SECONDS - stop_start))s"
 cid="$(compose ps -q replica3)"
 exit_code="$(docker inspect -f '{{.State.ExitCode}}' "${cid}")"
