@@ -114,5 +114,51 @@ TEST(RegistryRestart, ClientsRideOutTheOutageAndReplicasRegisterAgainWithinAHear
   EXPECT_TRUE(faults::TallyMatchesReceipts(*cluster.replicas()[0], poll_id, load.votes()));
 }
 
+// A registry that restarts at once answers the clients' next watch or lookup
+// before the replicas have registered again: for up to a heartbeat interval
+// it knows no instance at all. Clients must keep their servers through that
+// window, however many times it happens.
+TEST(RegistryRestart, QuickRestartsDoNotEmptyTheClientsServerLists) {
+  constexpr int kRestarts = 5;
+  const std::vector<std::string> registry_flags = {"--lease-ttl-ms", std::to_string(kLeaseTtlMs)};
+  Cluster cluster(3, registry_flags);
+  for (auto& r : cluster.replicas()) ASSERT_TRUE(r->ok());
+  ASSERT_TRUE(cluster.WaitForInstances("prime", 3));
+  ASSERT_TRUE(cluster.WaitForInstances("voting", 3));
+  const std::vector<std::string> options = {"yes", "no"};
+  const int64_t poll_id = faults::CreatePoll(*cluster.replicas()[0], "Again?", options);
+  ASSERT_GT(poll_id, 0);
+
+  LoadRunOptions load_options;
+  load_options.registry = Endpoint{"127.0.0.1", cluster.registry().port()};
+  load_options.sessions = 8;
+  load_options.poll_id = poll_id;
+  load_options.options = options;
+  LoadRun load(load_options);
+  ASSERT_TRUE(load.WaitForCalls(400, 30000)) << load.calls();
+
+  const int port = cluster.registry().port();
+  testing::ChildProcess* current = &cluster.registry().process();
+  std::vector<std::unique_ptr<RegistryProcess>> restarted;
+  for (int i = 0; i < kRestarts; ++i) {
+    ASSERT_TRUE(current->Signal(SIGKILL));
+    ASSERT_TRUE(current->WaitForExit(5000).has_value());
+    restarted.push_back(std::make_unique<RegistryProcess>(
+        cluster.dir(), registry_flags, port, "registry-quick" + std::to_string(i)));
+    ASSERT_TRUE(restarted.back()->ok());
+    current = &restarted.back()->process();
+    ASSERT_TRUE(cluster.WaitForInstances("prime", 3));
+    ASSERT_TRUE(cluster.WaitForInstances("voting", 3));
+    ASSERT_TRUE(load.WaitForCalls(load.calls() + 200, 30000));
+    std::printf("[quick restart %d] %lld calls so far, %lld failed\n", i,
+                static_cast<long long>(load.calls()), static_cast<long long>(load.failures()));
+  }
+  load.Stop();
+  faults::PrintRun("quick registry restarts", load);
+  EXPECT_EQ(load.failures(), 0);
+  EXPECT_EQ(load.inconsistencies(), 0);
+  EXPECT_TRUE(faults::TallyMatchesReceipts(*cluster.replicas()[0], poll_id, load.votes()));
+}
+
 }  // namespace
 }  // namespace beacon
