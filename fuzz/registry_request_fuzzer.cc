@@ -1,0 +1,135 @@
+// Fuzzes the registry's whole request path: the input is what a client
+// would send on one connection (a sequence of framed binary-protocol
+// messages). It goes through the same framed transport and protocol limits
+// as rpc::ThriftServer, the generated RegistryProcessor and the real
+// RegistryHandler into a real LeaseTable on a FakeClock. Like the server, a
+// Thrift decoding error ends the "connection"; anything else escaping is a
+// crash. A handler that throws anything but the IDL's RegistryError (which
+// the generated code would turn into an opaque TApplicationException) aborts,
+// and so does a reply the client could not decode.
+//
+// The first input byte picks the configuration (token or not, clock steps),
+// so registrations both succeed and get refused.
+#include <thrift/TApplicationException.h>
+#include <thrift/TProcessor.h>
+#include <thrift/Thrift.h>
+#include <thrift/protocol/TBinaryProtocol.h>
+#include <thrift/transport/TBufferTransports.h>
+
+#include <spdlog/spdlog.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+
+#include "Registry.h"
+#include "core/clock.h"
+#include "registry/lease_table.h"
+#include "registry_handler.h"
+#include "rpc/thrift_server.h"
+
+namespace {
+
+using apache::thrift::protocol::TBinaryProtocol;
+using apache::thrift::transport::TFramedTransport;
+using apache::thrift::transport::TMemoryBuffer;
+
+constexpr int kMaxMessageBytes = 1 << 20;  // as rpc::ServerOptions
+constexpr int kMaxMessagesPerInput = 64;
+
+// Aborts when a handler throws anything the IDL does not declare.
+class FailOnHandlerError : public apache::thrift::TProcessorEventHandler {
+ public:
+  void handlerError(void*, const char* fn_name) override {
+    std::fprintf(stderr, "handler for %s threw an undeclared exception\n", fn_name);
+    std::abort();
+  }
+};
+
+// The server's protocol settings (rpc/thrift_server.cc): frames and strings
+// and containers bounded by the message size.
+std::shared_ptr<TBinaryProtocol> ServerProtocol(std::shared_ptr<TFramedTransport> transport) {
+  auto protocol = std::make_shared<TBinaryProtocol>(transport);
+  protocol->setStringSizeLimit(kMaxMessageBytes);
+  protocol->setContainerSizeLimit(kMaxMessageBytes);
+  return protocol;
+}
+
+// Every reply must be a well-formed message a generated client can read.
+void CheckReplies(TMemoryBuffer& written) {
+  uint8_t* buf = nullptr;
+  uint32_t len = 0;
+  written.getBuffer(&buf, &len);
+  if (len == 0) return;
+  auto copy = std::make_shared<TMemoryBuffer>(buf, len, TMemoryBuffer::COPY);
+  auto framed =
+      std::make_shared<TFramedTransport>(copy, beacon::rpc::MakeTransportConfig(16 << 20));
+  TBinaryProtocol protocol(framed);
+  while (framed->peek()) {
+    std::string name;
+    apache::thrift::protocol::TMessageType type;
+    int32_t seqid = 0;
+    protocol.readMessageBegin(name, type, seqid);  // throws (= crash) when malformed
+    if (type == apache::thrift::protocol::T_EXCEPTION) {
+      apache::thrift::TApplicationException e;
+      e.read(&protocol);
+    } else {
+      protocol.skip(apache::thrift::protocol::T_STRUCT);
+    }
+    protocol.readMessageEnd();
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static const bool quiet = [] {
+    spdlog::set_level(spdlog::level::off);
+    apache::thrift::GlobalOutput.setOutputFunction([](const char*) {});
+    return true;
+  }();
+  (void)quiet;
+  if (size == 0) return 0;
+  const uint8_t config = data[0];
+  ++data;
+  --size;
+
+  beacon::FakeClock clock;
+  beacon::registry::LeaseTableOptions options;
+  options.ttl_ms = 1000;
+  options.max_instances_per_service = 4;
+  options.max_instances_total = 8;
+  options.max_watchers = 2;
+  options.max_services = 4;
+  options.max_watch_wait_ms = 1;  // a watch may block for real time
+  if (config & 1) options.token = "fuzz-token";
+  beacon::registry::LeaseTable table(clock, options, /*initial_version=*/1000);
+  auto handler = std::make_shared<beacon::registry_svc::RegistryHandler>(table, "fuzzer:0");
+  beacon::idl::RegistryProcessor processor(handler);
+  processor.setEventHandler(std::make_shared<FailOnHandlerError>());
+
+  auto input = std::make_shared<TMemoryBuffer>(const_cast<uint8_t*>(data),
+                                               static_cast<uint32_t>(size),
+                                               TMemoryBuffer::OBSERVE);
+  auto in_framed = std::make_shared<TFramedTransport>(
+      input, beacon::rpc::MakeTransportConfig(kMaxMessageBytes));
+  auto output = std::make_shared<TMemoryBuffer>();
+  auto out_framed = std::make_shared<TFramedTransport>(
+      output, beacon::rpc::MakeTransportConfig(kMaxMessageBytes));
+  auto in_protocol = ServerProtocol(in_framed);
+  auto out_protocol = ServerProtocol(out_framed);
+
+  for (int i = 0; i < kMaxMessagesPerInput; ++i) {
+    try {
+      if (!processor.process(in_protocol, out_protocol, nullptr)) break;
+    } catch (const apache::thrift::TException&) {
+      break;  // the server would close the connection here
+    }
+    // Leases age between messages (configurable steps, up to a TTL).
+    clock.AdvanceMillis((config >> 1) * 8);
+  }
+  table.SweepExpired();
+  CheckReplies(*output);
+  return 0;
+}
