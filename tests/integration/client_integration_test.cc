@@ -28,6 +28,7 @@
 #include "Voting.h"
 #include "client/session.h"
 #include "cluster_fixture.h"
+#include "rpc/thrift_logging.h"
 
 extern char** environ;
 
@@ -238,6 +239,9 @@ std::set<std::string> ReplicaIds(Cluster& cluster) {
 }
 
 std::unique_ptr<client::Session> NewSession(Cluster& cluster, const std::string& balancer) {
+  // Expected connect failures are not test output.
+  static const bool routed = (rpc::RouteThriftOutputToDebugLog(), true);
+  (void)routed;
   client::SessionOptions options;
   options.registry = Endpoint{"127.0.0.1", cluster.registry().port()};
   options.balancer = balancer;
@@ -409,11 +413,13 @@ TEST_P(ClientReplicaKilled, NoCallFailsAndTheDeadReplicaIsNotPickedAgain) {
   EXPECT_EQ(total, 30);
   EXPECT_EQ(session->retries(), 1);
   const discovery::ServiceView marked = session->cache().View("prime");
-  if (const auto* dead = FindInstance(marked, victim.id())) {
-    // Still leased: listed, but down after exactly one failed attempt.
-    EXPECT_TRUE(dead->down);
-    EXPECT_EQ(dead->failures, 1);
-  }
+  // Its lease (2 s) has not run out yet: still listed, but down after exactly
+  // one failed attempt.
+  const discovery::InstanceView* dead = FindInstance(marked, victim.id());
+  ASSERT_NE(dead, nullptr);
+  EXPECT_TRUE(dead->down);
+  EXPECT_GT(dead->down_remaining_ms, 0);
+  EXPECT_EQ(dead->failures, 1);
 
   // Its lease runs out and the session's list loses it.
   EXPECT_TRUE(WaitUntil(
