@@ -58,7 +58,9 @@ void VotingHandler::results(idl::PollResults& out, int64_t poll_id) {
 }
 
 void VotingHandler::listPolls(idl::PollList& out, int32_t limit) {
-  for (const auto& p : OrThrow(rules_.ListPolls(limit))) out.polls.push_back(ToIdl(p));
+  const std::vector<votes::Poll> polls = OrThrow(rules_.ListPolls(limit));
+  out.polls.reserve(polls.size());
+  for (const auto& p : polls) out.polls.push_back(ToIdl(p));
   out.served_by = served_by_;
 }
 
