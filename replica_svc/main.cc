@@ -97,18 +97,8 @@ int main(int argc, char** argv) {
       ("port-file", po::value(&port_file)->default_value(""), "write the port actually bound to this file once serving")
       ("debug-delay-us", po::value(&debug_delay_us)->default_value(0), "benchmarking aid: sleep this long (0..1000000 us) in every prime call, to play a slow replica");
 
-  po::variables_map vm;
-  if (Status s = program::ParseFlags(argc, argv, desc, &vm); !s.ok()) {
-    std::cerr << "error: " << s.message() << "\n(see replica_svc --help)\n";
-    return kExitUsage;
-  }
-  if (vm.count("help")) {
-    std::cout << desc << "\n" << program::EnvironmentHelp(desc);
-    return 0;
-  }
-  if (Status s = program::SetUpLogging("replica_svc", log_level); !s.ok()) {
-    std::cerr << "error: " << s.message() << "\n";
-    return kExitUsage;
+  if (auto exit_code = program::StartProgram("replica_svc", argc, argv, desc, log_level)) {
+    return *exit_code;
   }
   rpc::RouteThriftOutputToDebugLog();
   auto registry_ep = ParseEndpoint("--registry", registry);
