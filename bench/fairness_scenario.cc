@@ -1,0 +1,50 @@
+// Scenario 5: how each balancer shares isPrime calls between the replicas,
+// with all replicas alike ("normal") or one made slow ("slow", bench/run
+// restarts it with replica_svc --debug-delay-us).
+#include <cstdio>
+
+#include "scenario_support.h"
+#include "scenarios.h"
+#include "workers.h"
+
+namespace beacon::bench {
+
+Result<nlohmann::json> RunFairness(const FairnessOptions& options) {
+  const Common& common = options.common;
+  nlohmann::json record = NewRecord("fairness", common.rep);
+  std::vector<client::SessionOptions> sessions;
+  std::vector<WorkerFactory> factories;
+  for (const std::string& balancer : options.balancers) {
+    client::SessionOptions session;
+    session.registry = common.registry;
+    session.balancer = balancer;
+    session.timeout_ms = BenchClientOptions().call_timeout_ms;
+    sessions.push_back(session);
+  }
+  for (size_t b = 0; b < sessions.size(); ++b) {
+    factories.push_back([&, b](int index) {
+      return SessionWorker::Create(sessions[b], SessionWorkload{}, SeedFor(common.rep, index));
+    });
+  }
+  const std::vector<LoadResult> results =
+      RunInterleaved(common.timing.Spec(options.sessions), factories, !FirstSideFirst(common.rep, 0));
+  for (size_t b = 0; b < results.size(); ++b) {
+    const std::string& balancer = options.balancers[b];
+    const LoadResult& r = results[b];
+    const std::string p = options.label + "." + balancer;
+    AddLoadResult(p, r, &record);
+    std::string shares;
+    for (const auto& [replica, calls] : r.per_replica) {
+      const double share = Ratio(static_cast<double>(calls), static_cast<double>(r.ok));
+      record["metrics"][p + ".share." + replica] = share;
+      char buf[96];
+      std::snprintf(buf, sizeof buf, " %s=%.1f%%", replica.c_str(), share * 100);
+      shares += buf;
+    }
+    std::fprintf(stderr, "  fairness rep %d, %s, %s: %.0f/s, shares%s\n", common.rep,
+                 options.label.c_str(), balancer.c_str(), r.Throughput(), shares.c_str());
+  }
+  return record;
+}
+
+}  // namespace beacon::bench

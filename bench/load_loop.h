@@ -1,0 +1,101 @@
+// LoadLoop: the closed-loop load runner every benchmark scenario uses. N
+// threads, each owning one LoadWorker (one simulated client: its session or
+// its connections), call back to back; only calls that start inside the
+// measured window (after a warm-up) are counted. Every loop is bounded both
+// in time and in calls, so a stuck server cannot hang the benchmark beyond
+// its call timeout.
+//
+// The two sides of a ratio run interleaved (RunInterleaved): both sets of
+// workers stay alive, and the sides take turns in short slices (A B B A A B
+// ...), one side at a time, so load from other processes on a shared
+// machine falls on both sides alike instead of on whichever ran second.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+#include "stats/latency_histogram.h"
+
+namespace beacon::bench {
+
+// What one call returned.
+struct CallOutcome {
+  bool ok = false;
+  std::string served_by;  // the replica that answered, when the reply says
+  std::string error;      // a short error kind (status code name) when !ok
+  std::string message;    // what went wrong, when !ok
+};
+
+// One simulated client. Created on, and only used by, its own thread.
+class LoadWorker {
+ public:
+  virtual ~LoadWorker() = default;
+  // Makes one call and says how it went; never throws.
+  virtual CallOutcome Call() = 0;
+  // Calls retried on another server after a transport failure so far (the
+  // Beacon session's failover; 0 for clients without one).
+  virtual int64_t Retries() const { return 0; }
+};
+
+// Makes thread `index`'s worker, on that thread (connections opened here
+// are reused by every call of the run). A failure counts as a setup failure.
+using WorkerFactory = std::function<Result<std::unique_ptr<LoadWorker>>(int index)>;
+
+struct LoadSpec {
+  int threads = 1;
+  double warmup_s = 0.5;   // calls before the window are made, not counted
+  double measure_s = 3.0;  // the time in which calls are counted (per side)
+  int64_t max_calls_per_thread = 20'000'000;  // the bound in count
+  // RunInterleaved: the measured time is cut into slices of about this
+  // length (at least one slice per side).
+  double slice_s = 0.5;
+};
+
+struct LoadResult {
+  int threads = 0;
+  int setup_failures = 0;
+  double seconds = 0;  // from the window's start to the last counted call's end
+  int64_t ok = 0;
+  int64_t errors = 0;
+  int64_t retries = 0;  // LoadWorker::Retries() summed at the end, warm-up included
+  // Every counted call, failed ones included (a failure that took the whole
+  // timeout belongs in the tail).
+  stats::LatencyHistogram latency;
+  std::map<std::string, int64_t> per_replica;     // served_by -> ok calls
+  std::map<std::string, int64_t> errors_by_kind;  // error -> calls
+  std::string first_error;  // the first failure's kind and message, or ""
+  // CPU time the worker threads used during the counted time (the client's
+  // own cost, barely affected by other processes; background threads such
+  // as a session's watch are not included).
+  double client_cpu_us = 0;
+
+  double Throughput() const { return seconds > 0 ? ok / seconds : 0; }
+  // {"tput", "ok", "errors", "seconds", "p50_us", "p90_us", "p99_us",
+  //  "p999_us", "max_us", "mean_us", "client_cpu_us_per_call", "retries"}
+  //  (per_replica and errors kept apart).
+  nlohmann::json Metrics() const;
+};
+
+// Runs the load. All workers are created before the clock starts; the
+// window starts warmup_s after the last one is ready. Blocks until every
+// thread has stopped.
+LoadResult RunClosedLoop(const LoadSpec& spec, const WorkerFactory& factory);
+
+// Runs one load per factory (spec.threads workers each, all created before
+// the clock starts), one side at a time: each side warms up for warmup_s,
+// then the sides take turns in slices until each has run measure_s; the
+// order of the sides reverses every slice (A B, B A, A B, ...), and
+// `reverse_first` starts with B A. A side's calls still in flight at the end
+// of its slice finish before the next side starts. Returns one result per
+// factory, in the factories' order.
+std::vector<LoadResult> RunInterleaved(const LoadSpec& spec,
+                                       const std::vector<WorkerFactory>& factories,
+                                       bool reverse_first = false);
+
+}  // namespace beacon::bench
