@@ -1,10 +1,20 @@
 #include "cluster_checks.h"
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "Voting.h"
 
 namespace beacon::faults {
+
+int Scaled(int ms) {
+  static const int scale = [] {
+    const char* s = std::getenv("BEACON_TEST_TIME_SCALE");
+    const int v = s ? std::atoi(s) : 1;
+    return v >= 1 ? v : 1;
+  }();
+  return ms * scale;
+}
 
 int64_t CreatePoll(testing::ReplicaProcess& via, const std::string& question,
                    const std::vector<std::string>& options) {

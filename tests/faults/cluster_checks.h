@@ -32,6 +32,12 @@ bool Lists(const testing::Cluster& cluster, const std::string& service,
 // Prints the run's numbers into the test log (picked up by ctest's output).
 void PrintRun(const std::string& what, const LoadRun& run);
 
+// A latency bound stretched for slow builds: ms times BEACON_TEST_TIME_SCALE
+// (a positive integer, default 1; scripts/sanitize sets 3 under ASan and 10
+// under TSan). Only slack and waiting are scaled, never the behaviour under
+// test (a lease TTL stays what the server was given).
+int Scaled(int ms);
+
 // Milliseconds since `start` on the steady clock.
 inline int64_t MillisSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -

@@ -29,7 +29,7 @@ constexpr int kOtherChoiceEvery = 10;  // 1 vote in 10 picks a random option
 TEST(ConcurrentVoting, TallyEqualsDistinctPollVoterPairs) {
   Cluster cluster(3);
   for (auto& r : cluster.replicas()) ASSERT_TRUE(r->ok());
-  ASSERT_TRUE(cluster.WaitForInstances("voting", 3));
+  ASSERT_TRUE(cluster.WaitForInstances("voting", 3, faults::Scaled(10000)));
   const std::vector<std::string> options = {"x", "y", "z"};
   const std::vector<int64_t> polls = {
       faults::CreatePoll(*cluster.replicas()[0], "First?", options),

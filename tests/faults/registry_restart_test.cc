@@ -17,6 +17,7 @@ namespace {
 using faults::LoadRun;
 using faults::LoadRunOptions;
 using faults::MillisSince;
+using faults::Scaled;
 using testing::Cluster;
 using testing::RegistryProcess;
 using testing::WaitUntil;
@@ -44,8 +45,8 @@ TEST(RegistryRestart, ClientsRideOutTheOutageAndReplicasRegisterAgainWithinAHear
   const std::vector<std::string> registry_flags = {"--lease-ttl-ms", std::to_string(kLeaseTtlMs)};
   Cluster cluster(3, registry_flags);
   for (auto& r : cluster.replicas()) ASSERT_TRUE(r->ok());
-  ASSERT_TRUE(cluster.WaitForInstances("prime", 3));
-  ASSERT_TRUE(cluster.WaitForInstances("voting", 3));
+  ASSERT_TRUE(cluster.WaitForInstances("prime", 3, faults::Scaled(10000)));
+  ASSERT_TRUE(cluster.WaitForInstances("voting", 3, faults::Scaled(10000)));
   std::set<std::string> replica_ids;
   for (auto& r : cluster.replicas()) replica_ids.insert(r->id());
   const std::vector<std::string> options = {"yes", "no"};
@@ -58,7 +59,7 @@ TEST(RegistryRestart, ClientsRideOutTheOutageAndReplicasRegisterAgainWithinAHear
   load_options.poll_id = poll_id;
   load_options.options = options;
   LoadRun load(load_options);
-  ASSERT_TRUE(load.WaitForCalls(400, 30000)) << load.calls();
+  ASSERT_TRUE(load.WaitForCalls(400, Scaled(30000))) << load.calls();
 
   const int port = cluster.registry().port();
   ASSERT_TRUE(cluster.registry().process().Signal(SIGKILL));
@@ -80,12 +81,12 @@ TEST(RegistryRestart, ClientsRideOutTheOutageAndReplicasRegisterAgainWithinAHear
       [&] {
         return Listed(cluster, "prime") == replica_ids && Listed(cluster, "voting") == replica_ids;
       },
-      10000, 20));
+      Scaled(10000), 20));
   const int64_t registered_ms = MillisSince(restarted_at);
   std::printf("[registry restarted] all 3 replicas registered again after %lld ms "
               "(heartbeat interval %d ms)\n",
               static_cast<long long>(registered_ms), kHeartbeatIntervalMs);
-  EXPECT_LE(registered_ms, kMaxHeartbeatGapMs + kRegisterSlackMs);
+  EXPECT_LE(registered_ms, kMaxHeartbeatGapMs + Scaled(kRegisterSlackMs));
 
   // A client that starts now finds every replica and can reach each.
   client::SessionOptions fresh_options;
@@ -106,7 +107,7 @@ TEST(RegistryRestart, ClientsRideOutTheOutageAndReplicasRegisterAgainWithinAHear
   EXPECT_EQ(answered, replica_ids);
 
   const int64_t calls_after = load.calls();
-  EXPECT_TRUE(load.WaitForCalls(calls_after + 400, 30000)) << load.calls();
+  EXPECT_TRUE(load.WaitForCalls(calls_after + 400, Scaled(30000))) << load.calls();
   load.Stop();
   faults::PrintRun("registry restart", load);
   EXPECT_EQ(load.failures(), 0);
@@ -123,8 +124,8 @@ TEST(RegistryRestart, QuickRestartsDoNotEmptyTheClientsServerLists) {
   const std::vector<std::string> registry_flags = {"--lease-ttl-ms", std::to_string(kLeaseTtlMs)};
   Cluster cluster(3, registry_flags);
   for (auto& r : cluster.replicas()) ASSERT_TRUE(r->ok());
-  ASSERT_TRUE(cluster.WaitForInstances("prime", 3));
-  ASSERT_TRUE(cluster.WaitForInstances("voting", 3));
+  ASSERT_TRUE(cluster.WaitForInstances("prime", 3, faults::Scaled(10000)));
+  ASSERT_TRUE(cluster.WaitForInstances("voting", 3, faults::Scaled(10000)));
   const std::vector<std::string> options = {"yes", "no"};
   const int64_t poll_id = faults::CreatePoll(*cluster.replicas()[0], "Again?", options);
   ASSERT_GT(poll_id, 0);
@@ -135,7 +136,7 @@ TEST(RegistryRestart, QuickRestartsDoNotEmptyTheClientsServerLists) {
   load_options.poll_id = poll_id;
   load_options.options = options;
   LoadRun load(load_options);
-  ASSERT_TRUE(load.WaitForCalls(400, 30000)) << load.calls();
+  ASSERT_TRUE(load.WaitForCalls(400, Scaled(30000))) << load.calls();
 
   const int port = cluster.registry().port();
   testing::ChildProcess* current = &cluster.registry().process();
@@ -147,9 +148,9 @@ TEST(RegistryRestart, QuickRestartsDoNotEmptyTheClientsServerLists) {
         cluster.dir(), registry_flags, port, "registry-quick" + std::to_string(i)));
     ASSERT_TRUE(restarted.back()->ok());
     current = &restarted.back()->process();
-    ASSERT_TRUE(cluster.WaitForInstances("prime", 3));
-    ASSERT_TRUE(cluster.WaitForInstances("voting", 3));
-    ASSERT_TRUE(load.WaitForCalls(load.calls() + 200, 30000));
+    ASSERT_TRUE(cluster.WaitForInstances("prime", 3, Scaled(10000)));
+    ASSERT_TRUE(cluster.WaitForInstances("voting", 3, Scaled(10000)));
+    ASSERT_TRUE(load.WaitForCalls(load.calls() + 200, Scaled(30000)));
     std::printf("[quick restart %d] %lld calls so far, %lld failed\n", i,
                 static_cast<long long>(load.calls()), static_cast<long long>(load.failures()));
   }

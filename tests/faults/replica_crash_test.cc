@@ -14,6 +14,7 @@ namespace {
 using faults::LoadRun;
 using faults::LoadRunOptions;
 using faults::MillisSince;
+using faults::Scaled;
 using testing::Cluster;
 using testing::WaitUntil;
 
@@ -25,8 +26,8 @@ constexpr int kNoticeSlackMs = 500;
 TEST(ReplicaCrash, SigkillUnderLoadFailsNoCallAndLosesOrDoublesNoAcknowledgedVote) {
   Cluster cluster(3, {"--lease-ttl-ms", std::to_string(kLeaseTtlMs)});
   for (auto& r : cluster.replicas()) ASSERT_TRUE(r->ok());
-  ASSERT_TRUE(cluster.WaitForInstances("prime", 3));
-  ASSERT_TRUE(cluster.WaitForInstances("voting", 3));
+  ASSERT_TRUE(cluster.WaitForInstances("prime", 3, faults::Scaled(10000)));
+  ASSERT_TRUE(cluster.WaitForInstances("voting", 3, faults::Scaled(10000)));
   const std::vector<std::string> options = {"red", "green", "blue"};
   const int64_t poll_id = faults::CreatePoll(*cluster.replicas()[0], "Crash?", options);
   ASSERT_GT(poll_id, 0);
@@ -37,7 +38,7 @@ TEST(ReplicaCrash, SigkillUnderLoadFailsNoCallAndLosesOrDoublesNoAcknowledgedVot
   load_options.poll_id = poll_id;
   load_options.options = options;
   LoadRun load(load_options);
-  ASSERT_TRUE(load.WaitForCalls(800, 30000)) << load.calls();
+  ASSERT_TRUE(load.WaitForCalls(800, Scaled(30000))) << load.calls();
 
   auto& victim = *cluster.replicas()[1];
   const std::string victim_id = victim.id();
@@ -51,14 +52,14 @@ TEST(ReplicaCrash, SigkillUnderLoadFailsNoCallAndLosesOrDoublesNoAcknowledgedVot
         return !faults::Lists(cluster, "voting", victim_id) &&
                !faults::Lists(cluster, "prime", victim_id);
       },
-      kLeaseTtlMs + 5000, 20));
+      kLeaseTtlMs + Scaled(5000), 20));
   const int64_t gone_ms = MillisSince(killed_at);
   std::printf("[crash] %s left lookup %lld ms after SIGKILL (lease ttl %d ms)\n",
               victim_id.c_str(), static_cast<long long>(gone_ms), kLeaseTtlMs);
-  EXPECT_LE(gone_ms, kLeaseTtlMs + kNoticeSlackMs);
+  EXPECT_LE(gone_ms, kLeaseTtlMs + Scaled(kNoticeSlackMs));
 
   const int64_t calls_after_kill = load.calls();
-  EXPECT_TRUE(load.WaitForCalls(calls_after_kill + 800, 30000)) << load.calls();
+  EXPECT_TRUE(load.WaitForCalls(calls_after_kill + 800, Scaled(30000))) << load.calls();
   load.Stop();
   faults::PrintRun("crash", load);
 

@@ -21,6 +21,7 @@ namespace {
 
 using faults::LoadRun;
 using faults::LoadRunOptions;
+using faults::Scaled;
 using testing::Cluster;
 using testing::WaitUntil;
 
@@ -29,8 +30,8 @@ constexpr int kLeaseTtlMs = 1500;
 TEST(RollingRestart, ReplacingEveryReplicaUnderLoadFailsNoCall) {
   Cluster cluster(3, {"--lease-ttl-ms", std::to_string(kLeaseTtlMs)});
   for (auto& r : cluster.replicas()) ASSERT_TRUE(r->ok());
-  ASSERT_TRUE(cluster.WaitForInstances("prime", 3));
-  ASSERT_TRUE(cluster.WaitForInstances("voting", 3));
+  ASSERT_TRUE(cluster.WaitForInstances("prime", 3, faults::Scaled(10000)));
+  ASSERT_TRUE(cluster.WaitForInstances("voting", 3, faults::Scaled(10000)));
   const std::vector<std::string> options = {"a", "b", "c", "d"};
   const int64_t poll_id = faults::CreatePoll(*cluster.replicas()[0], "Rolling?", options);
   ASSERT_GT(poll_id, 0);
@@ -41,7 +42,7 @@ TEST(RollingRestart, ReplacingEveryReplicaUnderLoadFailsNoCall) {
   load_options.poll_id = poll_id;
   load_options.options = options;
   LoadRun load(load_options);
-  ASSERT_TRUE(load.WaitForCalls(400, 30000)) << load.calls();
+  ASSERT_TRUE(load.WaitForCalls(400, Scaled(30000))) << load.calls();
 
   std::vector<std::string> old_ids, new_ids;
   for (int step = 0; step < 3; ++step) {
@@ -50,10 +51,10 @@ TEST(RollingRestart, ReplacingEveryReplicaUnderLoadFailsNoCall) {
     auto& replacement = cluster.AddReplica();
     ASSERT_TRUE(replacement.ok());
     new_ids.push_back(replacement.id());
-    ASSERT_TRUE(cluster.WaitForInstances("prime", 4));
-    ASSERT_TRUE(cluster.WaitForInstances("voting", 4));
+    ASSERT_TRUE(cluster.WaitForInstances("prime", 4, faults::Scaled(10000)));
+    ASSERT_TRUE(cluster.WaitForInstances("voting", 4, faults::Scaled(10000)));
     // Let the sessions' watches bring the newcomer in and use it.
-    ASSERT_TRUE(load.WaitForCalls(load.calls() + 300, 30000));
+    ASSERT_TRUE(load.WaitForCalls(load.calls() + 300, Scaled(30000)));
 
     ASSERT_TRUE(old.process().Signal(SIGTERM));
     // Deregistered at once, long before its lease could run out.
@@ -62,13 +63,13 @@ TEST(RollingRestart, ReplacingEveryReplicaUnderLoadFailsNoCall) {
           return !faults::Lists(cluster, "prime", old.id()) &&
                  !faults::Lists(cluster, "voting", old.id());
         },
-        kLeaseTtlMs / 2, 10))
+        Scaled(kLeaseTtlMs / 2), 10))
         << old.id() << " still listed";
-    auto code = old.process().WaitForExit(15000);
+    auto code = old.process().WaitForExit(Scaled(15000));
     ASSERT_TRUE(code.has_value()) << old.id() << " did not exit";
     EXPECT_EQ(*code, 0) << old.process().Log();
-    ASSERT_TRUE(cluster.WaitForInstances("prime", 3));
-    ASSERT_TRUE(load.WaitForCalls(load.calls() + 300, 30000));
+    ASSERT_TRUE(cluster.WaitForInstances("prime", 3, faults::Scaled(10000)));
+    ASSERT_TRUE(load.WaitForCalls(load.calls() + 300, Scaled(30000)));
     std::printf("[rolling] step %d: %s replaced by %s, %lld calls so far, %lld failed\n", step,
                 old_ids.back().c_str(), new_ids.back().c_str(),
                 static_cast<long long>(load.calls()), static_cast<long long>(load.failures()));
