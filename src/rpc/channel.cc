@@ -6,6 +6,7 @@
 #include <thrift/transport/TBufferTransports.h>
 #include <thrift/transport/TSocket.h>
 
+#include "rpc/framed_transport.h"
 #include "rpc/thrift_server.h"
 
 namespace beacon::rpc {
@@ -23,7 +24,7 @@ Result<std::unique_ptr<Channel>> Channel::Open(const Endpoint& endpoint,
   ch->socket_->setRecvTimeout(options.call_timeout_ms);
   ch->socket_->setSendTimeout(options.call_timeout_ms);
   ch->socket_->setNoDelay(true);
-  ch->transport_ = std::make_shared<TFramedTransport>(ch->socket_, config);
+  ch->transport_ = std::make_shared<MessageFramedTransport>(ch->socket_, config);
   ch->protocol_ = std::make_shared<apache::thrift::protocol::TBinaryProtocol>(ch->transport_);
   try {
     ch->transport_->open();

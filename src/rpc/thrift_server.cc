@@ -1,5 +1,7 @@
 #include "rpc/thrift_server.h"
 
+#include "rpc/framed_transport.h"
+
 #include <spdlog/spdlog.h>
 #include <thrift/TConfiguration.h>
 #include <thrift/protocol/TBinaryProtocol.h>
@@ -18,13 +20,14 @@ using apache::thrift::transport::TTransport;
 
 namespace {
 
-// TFramedTransportFactory ignores configuration; this one applies ours.
+// TFramedTransportFactory ignores configuration; this one applies ours, with
+// the message budget reset per frame (see framed_transport.h).
 class BoundedFramedTransportFactory : public apache::thrift::transport::TTransportFactory {
  public:
   explicit BoundedFramedTransportFactory(std::shared_ptr<TConfiguration> config)
       : config_(std::move(config)) {}
   std::shared_ptr<TTransport> getTransport(std::shared_ptr<TTransport> trans) override {
-    return std::make_shared<apache::thrift::transport::TFramedTransport>(trans, config_);
+    return std::make_shared<MessageFramedTransport>(trans, config_);
   }
 
  private:
