@@ -68,6 +68,9 @@ struct ServerCache::Service {
   bool refresh_requested = false;            // Guarded by mu
   int64_t registry_lookups = 0;              // Guarded by mu
   int64_t watch_updates = 0;                 // Guarded by mu
+  // When the last synchronous Lookup made because nothing was usable ended;
+  // limits such Lookups to one per min_sync_lookup_interval_ms.
+  int64_t last_sync_lookup_us = INT64_MIN;   // Guarded by mu
 
   // Held across a synchronous Lookup so that Picks needing one share it.
   std::mutex lookup_mu;
@@ -199,8 +202,19 @@ Result<InstanceInfo> ServerCache::Pick(const std::string& service,
                                clock_.NowMicros());
     if (chosen) return *std::move(chosen);
   }
-  if (!lookup) {
+  bool lookup_allowed = true;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    lookup_allowed = s.last_sync_lookup_us == INT64_MIN ||
+                     clock_.NowMicros() - s.last_sync_lookup_us >=
+                         options_.min_sync_lookup_interval_ms * 1000;
+  }
+  if (!lookup && lookup_allowed) {
     lookup = LookupForPick(s, seen.lookups_done);
+    {
+      std::lock_guard<std::mutex> lock(s.mu);
+      s.last_sync_lookup_us = clock_.NowMicros();
+    }
     seen = Observe(s);
     snap = seen.snapshot.get();
     if (snap->has_list) {
@@ -216,7 +230,7 @@ Result<InstanceInfo> ServerCache::Pick(const std::string& service,
     return NeverListedError(service, *lookup);
   }
   std::string message = "no live servers for service '" + service + "'";
-  if (!lookup->ok()) {
+  if (lookup && !lookup->ok()) {
     message += " (registry " + registry_->Address() + ": " + lookup->message() + ")";
   }
   return Unavailable(std::move(message));

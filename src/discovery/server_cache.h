@@ -34,6 +34,11 @@ struct ServerCacheOptions {
   bool watch = true;
   // max_wait_ms passed to RegistryClient::Watch.
   int watch_max_wait_ms = 20000;
+  // With a cached list but no usable server in it, a Pick asks the registry
+  // synchronously at most once per this interval; in between it falls back
+  // to the server whose down mark ends soonest. Keeps a session whose only
+  // server is down from sending one Lookup per call.
+  int64_t min_sync_lookup_interval_ms = 1000;
   // Capped, jittered backoff of the background loop while the registry does
   // not answer (see RetryBackoff). Real time, not the injected Clock.
   int64_t retry_min_ms = 100;

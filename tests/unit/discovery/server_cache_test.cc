@@ -309,6 +309,22 @@ TEST_F(ServerCacheTest, EmptyAnswerKeepsTheLastListUntilServersReturn) {
   EXPECT_EQ(view.instances[0].instance.id, "p2");
 }
 
+TEST_F(ServerCacheTest, OnlyServerDownAsksTheRegistryAtMostOncePerInterval) {
+  registry_->SetInstances("prime", {Server("p1", 7001)});
+  auto cache = Make();
+  PickId(*cache);
+  WaitForWatch();
+  cache->ReportTransportFailure("prime", "p1");
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(PickId(*cache), "p1");  // the soonest back up
+  EXPECT_EQ(registry_->Lookups("prime"), 2);  // first use + one synchronous refresh
+  clock_.AdvanceMillis(999);
+  PickId(*cache);
+  EXPECT_EQ(registry_->Lookups("prime"), 2);
+  clock_.AdvanceMillis(1);
+  PickId(*cache);
+  EXPECT_EQ(registry_->Lookups("prime"), 3);
+}
+
 TEST_F(ServerCacheTest, MovedInstanceLosesItsDownMark) {
   registry_->SetInstances("prime", {Server("p1", 7001), Server("p2", 7002)});
   auto cache = Make();
