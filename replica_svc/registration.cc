@@ -43,7 +43,8 @@ void Registration::Loop() {
 }
 
 int64_t Registration::Tick() {
-  int64_t interval = kDefaultIntervalMs;
+  // TTL/3 of the shortest lease held; 1 s until a lease tells the TTL.
+  int64_t interval = 0;
   bool trouble = false;
   for (const auto& service : services_) {
     ServiceLease lease;
@@ -77,10 +78,14 @@ int64_t Registration::Tick() {
         trouble = true;
       }
     }
-    if (lease.ttl_ms > 0) interval = std::min(interval, std::max<int64_t>(1, lease.ttl_ms / 3));
+    if (lease.ttl_ms > 0) {
+      const int64_t third = std::max<int64_t>(1, lease.ttl_ms / 3);
+      interval = interval == 0 ? third : std::min(interval, third);
+    }
     std::lock_guard<std::mutex> lock(mu_);
     leases_[service] = lease;
   }
+  if (interval == 0) interval = kDefaultIntervalMs;
   if (!trouble) {
     backoff_ms_ = 0;
     return Jitter(interval);
