@@ -30,6 +30,7 @@
 #include "core/clock.h"
 #include "registry/lease_table.h"
 #include "registry_handler.h"
+#include "rpc/framed_transport.h"
 #include "rpc/thrift_server.h"
 
 namespace {
@@ -134,7 +135,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   processor.setEventHandler(std::make_shared<FailOnHandlerError>());
 
   auto input = std::make_shared<ClientBytes>(data, size);
-  auto in_framed = std::make_shared<TFramedTransport>(
+  // The server's own framed transport (per-message budget, empty frames refused).
+  auto in_framed = std::make_shared<beacon::rpc::MessageFramedTransport>(
       input, beacon::rpc::MakeTransportConfig(kMaxMessageBytes));
   auto output = std::make_shared<TMemoryBuffer>();
   auto out_framed = std::make_shared<TFramedTransport>(

@@ -7,13 +7,15 @@
 // total (with our 1 MiB limit: ~40k registry lookups, ~80k isPrime calls).
 // Resetting the budget at every frame keeps the limit per message: a single
 // hostile frame is still refused before allocation (frame size check) and a
-// single message still cannot claim more than the limit.
+// single message still cannot claim more than the limit. Empty frames are
+// refused as corrupt.
 #pragma once
 
 #include <memory>
 
 #include <thrift/TConfiguration.h>
 #include <thrift/transport/TBufferTransports.h>
+#include <thrift/transport/TTransportException.h>
 
 namespace beacon::rpc {
 
@@ -27,7 +29,14 @@ class MessageFramedTransport final : public apache::thrift::transport::TFramedTr
  protected:
   bool readFrame() override {
     resetConsumedMessageSize();
-    return TFramedTransport::readFrame();
+    if (!TFramedTransport::readFrame()) return false;
+    // Thrift never sends an empty frame; Thrift 0.17 would go on reading
+    // from its null buffer (undefined behaviour, found by fuzzing).
+    if (rBase_ == rBound_) {
+      throw apache::thrift::transport::TTransportException(
+          apache::thrift::transport::TTransportException::CORRUPTED_DATA, "empty frame");
+    }
+    return true;
   }
 };
 
