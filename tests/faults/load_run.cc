@@ -9,6 +9,16 @@
 #include "primes/miller_rabin.h"
 
 namespace beacon::faults {
+
+LoadRunOptions StandardLoad(int registry_port, int64_t poll_id,
+                            const std::vector<std::string>& options) {
+  LoadRunOptions o;
+  o.registry = Endpoint{"127.0.0.1", registry_port};
+  o.sessions = 8;
+  o.poll_id = poll_id;
+  o.options = options;
+  return o;
+}
 namespace {
 
 constexpr size_t kMaxSamples = 20;

@@ -43,6 +43,11 @@ struct AckedVote {
 // Starts its sessions in the constructor. Every accessor is safe to call
 // from the test thread while the run goes on, except votes(), which needs
 // Stop() first.
+// Options for 8 sessions (the fault tests' standard load) calling a
+// registry on 127.0.0.1:registry_port and voting on poll_id among options.
+LoadRunOptions StandardLoad(int registry_port, int64_t poll_id,
+                            const std::vector<std::string>& options);
+
 class LoadRun {
  public:
   explicit LoadRun(LoadRunOptions options);

@@ -15,7 +15,7 @@ namespace beacon {
 namespace {
 
 using faults::LoadRun;
-using faults::LoadRunOptions;
+using faults::StandardLoad;
 using faults::MillisSince;
 using faults::Scaled;
 using testing::Cluster;
@@ -53,12 +53,7 @@ TEST(RegistryRestart, ClientsRideOutTheOutageAndReplicasRegisterAgainWithinAHear
   const int64_t poll_id = faults::CreatePoll(*cluster.replicas()[0], "Restart?", options);
   ASSERT_GT(poll_id, 0);
 
-  LoadRunOptions load_options;
-  load_options.registry = Endpoint{"127.0.0.1", cluster.registry().port()};
-  load_options.sessions = 8;
-  load_options.poll_id = poll_id;
-  load_options.options = options;
-  LoadRun load(load_options);
+  LoadRun load(StandardLoad(cluster.registry().port(), poll_id, options));
   ASSERT_TRUE(load.WaitForCalls(400, Scaled(30000))) << load.calls();
 
   const int port = cluster.registry().port();
@@ -90,7 +85,7 @@ TEST(RegistryRestart, ClientsRideOutTheOutageAndReplicasRegisterAgainWithinAHear
 
   // A client that starts now finds every replica and can reach each.
   client::SessionOptions fresh_options;
-  fresh_options.registry = load_options.registry;
+  fresh_options.registry = Endpoint{"127.0.0.1", port};
   auto fresh = client::Session::Create(fresh_options);
   ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
   std::set<std::string> answered;
@@ -130,12 +125,7 @@ TEST(RegistryRestart, QuickRestartsDoNotEmptyTheClientsServerLists) {
   const int64_t poll_id = faults::CreatePoll(*cluster.replicas()[0], "Again?", options);
   ASSERT_GT(poll_id, 0);
 
-  LoadRunOptions load_options;
-  load_options.registry = Endpoint{"127.0.0.1", cluster.registry().port()};
-  load_options.sessions = 8;
-  load_options.poll_id = poll_id;
-  load_options.options = options;
-  LoadRun load(load_options);
+  LoadRun load(StandardLoad(cluster.registry().port(), poll_id, options));
   ASSERT_TRUE(load.WaitForCalls(400, Scaled(30000))) << load.calls();
 
   const int port = cluster.registry().port();

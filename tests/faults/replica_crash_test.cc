@@ -12,7 +12,7 @@ namespace beacon {
 namespace {
 
 using faults::LoadRun;
-using faults::LoadRunOptions;
+using faults::StandardLoad;
 using faults::MillisSince;
 using faults::Scaled;
 using testing::Cluster;
@@ -32,12 +32,7 @@ TEST(ReplicaCrash, SigkillUnderLoadFailsNoCallAndLosesOrDoublesNoAcknowledgedVot
   const int64_t poll_id = faults::CreatePoll(*cluster.replicas()[0], "Crash?", options);
   ASSERT_GT(poll_id, 0);
 
-  LoadRunOptions load_options;
-  load_options.registry = Endpoint{"127.0.0.1", cluster.registry().port()};
-  load_options.sessions = 8;
-  load_options.poll_id = poll_id;
-  load_options.options = options;
-  LoadRun load(load_options);
+  LoadRun load(StandardLoad(cluster.registry().port(), poll_id, options));
   ASSERT_TRUE(load.WaitForCalls(800, Scaled(30000))) << load.calls();
 
   auto& victim = *cluster.replicas()[1];
