@@ -1,11 +1,6 @@
 #include "cluster_fixture.h"
 
-#include <sys/wait.h>
 #include <unistd.h>
-
-#include <cstdio>
-#include <fstream>
-#include <sstream>
 
 namespace beacon::testing {
 
@@ -65,34 +60,6 @@ bool Cluster::WaitForInstances(const std::string& service, size_t n, int timeout
         return m.ok() && m->instances.size() == n;
       },
       timeout_ms, 20);
-}
-
-int Cluster::RunClient(const std::vector<std::string>& args, std::string* out,
-                       const std::string& stdin_text) const {
-  const int run = const_cast<Cluster*>(this)->client_runs_++;
-  const std::string in_path = dir_.File("client" + std::to_string(run) + ".in");
-  const std::string out_path = dir_.File("client" + std::to_string(run) + ".out");
-  const std::string err_path = dir_.File("client" + std::to_string(run) + ".err");
-  {
-    std::ofstream in(in_path);
-    in << stdin_text;
-  }
-  std::string cmd = std::string(BEACON_CLIENT_APP) + " --registry 127.0.0.1:" +
-                    std::to_string(registry_->port());
-  for (const auto& a : args) {
-    std::string quoted = "'";
-    for (char c : a) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    cmd += " " + quoted + "'";
-  }
-  cmd += " <" + in_path + " >" + out_path + " 2>" + err_path;
-  const int rc = std::system(cmd.c_str());
-  std::ifstream o(out_path), e(err_path);
-  std::stringstream ss, es;
-  ss << o.rdbuf();
-  es << e.rdbuf();
-  if (out) *out = ss.str();
-  if (!es.str().empty()) std::fprintf(stderr, "[client_app stderr] %s", es.str().c_str());
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
 }
 
 }  // namespace beacon::testing

@@ -50,16 +50,12 @@ class Cluster {
   ReplicaProcess& AddReplica(const std::vector<std::string>& extra_flags = {}, int port = 0);
   // Polls lookup(service) until exactly `n` instances are listed.
   bool WaitForInstances(const std::string& service, size_t n, int timeout_ms = 10000) const;
-  // Runs client_app with args; returns its exit code, stdout in *out.
-  int RunClient(const std::vector<std::string>& args, std::string* out,
-                const std::string& stdin_text = "") const;
 
  private:
   TempDir dir_;
   std::unique_ptr<RegistryProcess> registry_;
   std::vector<std::unique_ptr<ReplicaProcess>> replicas_;
   std::vector<std::string> replica_flags_;
-  int client_runs_ = 0;
 };
 
 }  // namespace beacon::testing
