@@ -44,6 +44,30 @@ struct ServerCache::Snapshot {
   std::vector<InstanceInfo> instances;                 // sorted by id, ids unique
   std::vector<std::shared_ptr<InstanceState>> states;  // parallel to instances
 
+  // States for `next` (sorted by id), parallel to it: an instance keeps its
+  // state (statistics, down mark) while its address stays the same; one that
+  // moved is a new process, so it keeps its statistics but no down mark.
+  std::vector<std::shared_ptr<InstanceState>> CarryStatesTo(
+      const std::vector<InstanceInfo>& next) const {
+    std::vector<std::shared_ptr<InstanceState>> out;
+    out.reserve(next.size());
+    for (const InstanceInfo& instance : next) {
+      const size_t i = Find(instance.id);
+      if (i != kNone && instances[i].host == instance.host &&
+          instances[i].port == instance.port) {
+        out.push_back(states[i]);
+        continue;
+      }
+      auto state = std::make_shared<InstanceState>();
+      if (i != kNone) {
+        state->calls = states[i]->calls.load();
+        state->failures = states[i]->failures.load();
+      }
+      out.push_back(std::move(state));
+    }
+    return out;
+  }
+
   size_t Find(const std::string& id) const {
     auto it = std::lower_bound(instances.begin(), instances.end(), id,
                                [](const InstanceInfo& i, const std::string& v) { return i.id < v; });
@@ -409,8 +433,7 @@ void ServerCache::Adopt(Service& s, const Membership& m, bool from_watch) {
         return;
       }
     }
-    // Build outside the lock; an instance keeps its state (statistics, down
-    // mark) while its address stays the same.
+    // Build outside the lock.
     auto next = std::make_shared<Snapshot>();
     next->has_list = true;
     next->version = m.version;
@@ -425,27 +448,9 @@ void ServerCache::Adopt(Service& s, const Membership& m, bool from_watch) {
       next->holding_last_list = true;
       next->instances = old->instances;
       next->states = old->states;
-      std::lock_guard<std::mutex> lock(s.mu);
-      if (s.snapshot != old) continue;
-      s.snapshot = std::move(next);
-      s.confirmed_at_us = now;
-      if (from_watch) ++s.watch_updates;
-      return;
-    }
-    next->instances = sorted;
-    for (const InstanceInfo& instance : sorted) {
-      const size_t i = old->Find(instance.id);
-      if (i != kNone && old->instances[i].host == instance.host &&
-          old->instances[i].port == instance.port) {
-        next->states.push_back(old->states[i]);
-        continue;
-      }
-      auto state = std::make_shared<InstanceState>();
-      if (i != kNone) {  // moved: a new process, so no down mark; statistics carry over
-        state->calls = old->states[i]->calls.load();
-        state->failures = old->states[i]->failures.load();
-      }
-      next->states.push_back(std::move(state));
+    } else {
+      next->instances = sorted;
+      next->states = old->CarryStatesTo(sorted);
     }
     std::lock_guard<std::mutex> lock(s.mu);
     if (s.snapshot != old) continue;  // replaced meanwhile: rebuild from the newer one
