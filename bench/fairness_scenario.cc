@@ -23,7 +23,7 @@ Result<nlohmann::json> RunFairness(const FairnessOptions& options) {
   }
   for (size_t b = 0; b < sessions.size(); ++b) {
     factories.push_back([&, b](int index) {
-      return SessionWorker::Create(sessions[b], SessionWorkload{}, SeedFor(common.rep, index));
+      return client::SessionLoadWorker::Create(sessions[b], client::SessionWorkload{}, SeedFor(common.rep, index));
     });
   }
   const std::vector<LoadResult> results =

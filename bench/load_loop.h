@@ -1,4 +1,4 @@
-// LoadLoop: the closed-loop load runner every benchmark scenario uses. N
+// LoadLoop: how the benchmark scenarios drive the load engine. N
 // threads, each owning one LoadWorker (one simulated client: its session or
 // its connections), call back to back; only calls that start inside the
 // measured window (after a warm-up) are counted. Every loop is bounded both
@@ -19,33 +19,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include "client/load_engine.h"
 #include "core/status.h"
 #include "stats/latency_histogram.h"
 
 namespace beacon::bench {
 
-// What one call returned.
-struct CallOutcome {
-  bool ok = false;
-  std::string served_by;  // the replica that answered, when the reply says
-  std::string error;      // a short error kind (status code name) when !ok
-  std::string message;    // what went wrong, when !ok
-};
-
-// One simulated client. Created on, and only used by, its own thread.
-class LoadWorker {
- public:
-  virtual ~LoadWorker() = default;
-  // Makes one call and says how it went; never throws.
-  virtual CallOutcome Call() = 0;
-  // Calls retried on another server after a transport failure so far (the
-  // Beacon session's failover; 0 for clients without one).
-  virtual int64_t Retries() const { return 0; }
-};
-
-// Makes thread `index`'s worker, on that thread (connections opened here
-// are reused by every call of the run). A failure counts as a setup failure.
-using WorkerFactory = std::function<Result<std::unique_ptr<LoadWorker>>(int index)>;
+// The workers and the engine are the client library's (client/load_engine.h):
+// the same engine `client_app load` and the fault tests run on.
+using client::CallOutcome;
+using client::LoadWorker;
+using WorkerFactory = client::LoadWorkerFactory;
 
 struct LoadSpec {
   int threads = 1;
@@ -68,7 +52,7 @@ struct LoadResult {
   // timeout belongs in the tail).
   stats::LatencyHistogram latency;
   std::map<std::string, int64_t> per_replica;     // served_by -> ok calls
-  std::map<std::string, int64_t> errors_by_kind;  // error -> calls
+  std::map<std::string, int64_t> errors_by_kind;  // status code name -> calls
   std::string first_error;  // the first failure's kind and message, or ""
   // CPU time the worker threads used during the counted time (the client's
   // own cost, barely affected by other processes; background threads such

@@ -26,7 +26,7 @@ Result<nlohmann::json> RunOverhead(const OverheadOptions& options) {
       return PlainPrimeWorker::Create(options.replicas, plain_options, SeedFor(common.rep, index));
     };
     const WorkerFactory make_beacon = [&](int index) {
-      return SessionWorker::Create(session, SessionWorkload{}, SeedFor(common.rep, index));
+      return client::SessionLoadWorker::Create(session, client::SessionWorkload{}, SeedFor(common.rep, index));
     };
     auto results = RunInterleaved(spec, {make_plain, make_beacon}, !FirstSideFirst(common.rep, i));
     const LoadResult& plain = results[0];

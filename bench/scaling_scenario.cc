@@ -15,8 +15,9 @@ Result<nlohmann::json> RunScaling(const ScalingOptions& options) {
   const Common& common = options.common;
   if (options.registries.empty()) return InvalidArgument("--registries: need at least one");
   nlohmann::json record = NewRecord("scaling", common.rep);
-  SessionWorkload workload;
-  workload.op = SessionWorkload::Op::kCountPrimes;
+  client::SessionWorkload workload;
+  workload.prime_weight = 0;
+  workload.count_weight = 1;
   workload.count_width = options.width;
   std::vector<client::SessionOptions> sessions;
   for (const Endpoint& registry : options.registries) {
@@ -28,7 +29,7 @@ Result<nlohmann::json> RunScaling(const ScalingOptions& options) {
   std::vector<WorkerFactory> factories;
   for (size_t k = 0; k < sessions.size(); ++k) {
     factories.push_back([&, k](int index) {
-      return SessionWorker::Create(sessions[k], workload, SeedFor(common.rep, index));
+      return client::SessionLoadWorker::Create(sessions[k], workload, SeedFor(common.rep, index));
     });
   }
   const std::vector<LoadResult> results = RunInterleaved(

@@ -69,12 +69,7 @@ Result<nlohmann::json> RunVoting(const VotingOptions& options) {
   {
     auto setup = client::Session::Create(session);
     if (!setup.ok()) return setup.status();
-    auto created = (*setup)->Call<idl::CreatePollReply, idl::VotingError>(
-        "voting", [&](rpc::ReplicaConnection& c) {
-          idl::CreatePollReply reply;
-          c.voting().createPoll(reply, "bench " + run_id, kOptions, "bench-" + run_id);
-          return reply;
-        });
+    auto created = (*setup)->CreatePoll("bench " + run_id, kOptions, "bench-" + run_id);
     if (!created.ok()) return created.status();
     poll_id = created->poll.poll_id;
   }
@@ -82,15 +77,16 @@ Result<nlohmann::json> RunVoting(const VotingOptions& options) {
   for (size_t i = 0; i < options.clients.size(); ++i) {
     const int n = options.clients[i];
     const WorkerFactory make_prime = [&](int index) {
-      return SessionWorker::Create(session, SessionWorkload{}, SeedFor(common.rep, index));
+      return client::SessionLoadWorker::Create(session, client::SessionWorkload{}, SeedFor(common.rep, index));
     };
     const WorkerFactory make_vote = [&](int index) {
-      SessionWorkload w;
-      w.op = SessionWorkload::Op::kCastVote;
+      client::SessionWorkload w;
+      w.prime_weight = 0;
+      w.vote_weight = 1;
       w.poll_id = poll_id;
       w.options = kOptions;
       w.voter_prefix = "b" + run_id + "-c" + std::to_string(n) + "-t" + std::to_string(index);
-      return SessionWorker::Create(session, std::move(w), SeedFor(common.rep, index));
+      return client::SessionLoadWorker::Create(session, std::move(w), SeedFor(common.rep, index));
     };
     auto results = RunInterleaved(common.timing.Spec(n), {make_prime, make_vote},
                                   !FirstSideFirst(common.rep, i));

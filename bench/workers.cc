@@ -1,8 +1,6 @@
 #include "workers.h"
 
-#include <thrift/TApplicationException.h>
 #include <thrift/protocol/TMultiplexedProtocol.h>
-#include <thrift/transport/TTransportException.h>
 
 #include "Prime.h"
 #include "Registry.h"
@@ -13,27 +11,16 @@ namespace beacon::bench {
 
 namespace {
 
-CallOutcome Failed(const Status& status) {
-  return CallOutcome{false, "", StatusCodeName(status.code()), status.message()};
-}
+CallOutcome Failed(const Status& status) { return CallOutcome{"call", status, ""}; }
 
-// Classifies what a plain Thrift call threw, as Beacon's InvokeRpc does.
+// Runs a plain Thrift call (returning the replier's id) and classifies what
+// it threw exactly as Beacon's own calls do (rpc::InvokeRpc).
 template <class E, class F>
-CallOutcome RunPlain(F&& call, bool* transport_failed) {
-  *transport_failed = false;
-  try {
-    return CallOutcome{true, call(), "", ""};
-  } catch (const E& e) {
-    return CallOutcome{false, "", "service_error", e.message};
-  } catch (const apache::thrift::transport::TTransportException& e) {
-    *transport_failed = true;
-    return CallOutcome{false, "", "unavailable", e.what()};
-  } catch (const apache::thrift::protocol::TProtocolException& e) {
-    *transport_failed = true;
-    return CallOutcome{false, "", "unavailable", e.what()};
-  } catch (const apache::thrift::TApplicationException& e) {
-    return CallOutcome{false, "", "internal", e.what()};
-  }
+CallOutcome RunPlain(const Endpoint& endpoint, F&& call, bool* transport_failed) {
+  rpc::RpcResult<std::string> r = rpc::InvokeRpc<std::string, E>(endpoint, call);
+  *transport_failed = r.transport_failure || !r.connection_reusable;
+  if (!r.result.ok()) return Failed(r.result.status());
+  return CallOutcome{"call", Status::Ok(), std::move(r.result).value()};
 }
 
 }  // namespace
@@ -91,7 +78,7 @@ CallOutcome PlainPrimeWorker::Call() {
   }
   bool transport_failed = false;
   CallOutcome out = RunPlain<idl::PrimeError>(
-      [&] {
+      r.endpoint, [&] {
         idl::PrimeReply reply;
         r.client->isPrime(reply, n);
         return reply.served_by;
@@ -102,59 +89,6 @@ CallOutcome PlainPrimeWorker::Call() {
     r.connection.reset();
   }
   return out;
-}
-
-// ---- SessionWorker ----
-
-Result<std::unique_ptr<LoadWorker>> SessionWorker::Create(const client::SessionOptions& options,
-                                                          SessionWorkload workload,
-                                                          uint64_t seed) {
-  if (workload.op == SessionWorkload::Op::kCastVote && workload.options.empty()) {
-    return InvalidArgument("a vote workload needs the poll's options");
-  }
-  auto session = client::Session::Create(options);
-  if (!session.ok()) return session.status();
-  return std::unique_ptr<LoadWorker>(
-      new SessionWorker(std::move(session).value(), std::move(workload), seed));
-}
-
-CallOutcome SessionWorker::Call() {
-  client::Session& s = *session_;
-  auto done = [](const auto& r) {
-    if (!r.ok()) return Failed(r.status());
-    return CallOutcome{true, r->served_by, "", ""};
-  };
-  switch (workload_.op) {
-    case SessionWorkload::Op::kIsPrime: {
-      const int64_t n = payload_.NextNumber();
-      return done(s.Call<idl::PrimeReply, idl::PrimeError>("prime", [&](rpc::ReplicaConnection& c) {
-        idl::PrimeReply reply;
-        c.prime().isPrime(reply, n);
-        return reply;
-      }));
-    }
-    case SessionWorkload::Op::kCountPrimes: {
-      const auto [lo, hi] = payload_.NextRange(workload_.count_width);
-      return done(s.Call<idl::CountReply, idl::PrimeError>("prime", [&](rpc::ReplicaConnection& c) {
-        idl::CountReply reply;
-        c.prime().countPrimes(reply, lo, hi);
-        return reply;
-      }));
-    }
-    case SessionWorkload::Op::kCastVote: {
-      const int64_t seq = sequence_++;
-      const std::string voter = workload_.voter_prefix + "-" + std::to_string(seq);
-      const std::string& option =
-          workload_.options[static_cast<size_t>(seq) % workload_.options.size()];
-      return done(
-          s.Call<idl::VoteReceipt, idl::VotingError>("voting", [&](rpc::ReplicaConnection& c) {
-            idl::VoteReceipt receipt;
-            c.voting().castVote(receipt, workload_.poll_id, voter, option);
-            return receipt;
-          }));
-    }
-  }
-  return CallOutcome{false, "", "internal", "unknown workload"};
 }
 
 // ---- PlainRegistryWorker ----
@@ -196,7 +130,7 @@ CallOutcome PlainRegistryWorker::Call() {
   }
   bool transport_failed = false;
   CallOutcome out = RunPlain<idl::RegistryError>(
-      [&] {
+      registry_, [&] {
         if (op_ == Op::kLookup) {
           idl::Membership m;
           connection_->client->lookup(m, service_);

@@ -1,5 +1,5 @@
-// The simulated clients the scenarios run: Beacon's full client path (a
-// client::Session per worker) and the plain Thrift baselines. Workers that
+// The plain Thrift baselines the scenarios set against Beacon's full client
+// path (client::SessionLoadWorker: a client::Session per worker). Workers that
 // sit on the two sides of a ratio get the same payloads (same seeds) and the
 // same connection rules: connections opened once per worker, reused for
 // every call, one per replica.
@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "client/session.h"
+#include "client/load_operations.h"
 #include "core/endpoint.h"
 #include "load_loop.h"
 #include "rpc/channel.h"
@@ -54,39 +54,6 @@ class PlainPrimeWorker final : public LoadWorker {
   Payload payload_;
   std::vector<std::unique_ptr<Replica>> replicas_;
   size_t next_ = 0;
-};
-
-// What a Session worker calls.
-struct SessionWorkload {
-  enum class Op { kIsPrime, kCountPrimes, kCastVote };
-  Op op = Op::kIsPrime;
-  uint64_t count_width = 100000;       // kCountPrimes: hi - lo + 1
-  int64_t poll_id = 0;                 // kCastVote: the poll
-  std::vector<std::string> options;    // kCastVote: its options (not empty)
-  std::string voter_prefix = "voter";  // kCastVote: voters are prefix-<seq>, all distinct
-};
-
-// Beacon's full client path: its own client::Session (registry lookups and
-// watch, cached list, balancer, pooled connections, failover).
-// Not thread-safe (one per thread).
-class SessionWorker final : public LoadWorker {
- public:
-  // The Session's own errors (bad options); kInvalidArgument for a vote
-  // workload without options.
-  static Result<std::unique_ptr<LoadWorker>> Create(const client::SessionOptions& options,
-                                                    SessionWorkload workload, uint64_t seed);
-  CallOutcome Call() override;
-  int64_t Retries() const override { return session_->retries(); }
-
- private:
-  SessionWorker(std::unique_ptr<client::Session> session, SessionWorkload workload,
-                uint64_t seed)
-      : session_(std::move(session)), workload_(std::move(workload)), payload_(seed) {}
-
-  std::unique_ptr<client::Session> session_;
-  const SessionWorkload workload_;
-  Payload payload_;
-  int64_t sequence_ = 0;
 };
 
 // Calls the registry directly with plain Thrift over one connection opened

@@ -5,8 +5,6 @@
 #include <random>
 #include <sstream>
 
-#include "Prime.h"
-#include "Voting.h"
 
 namespace beacon::client_app {
 namespace {
@@ -61,13 +59,13 @@ CommandOutput Ok(json j, std::string text) {
   return out;
 }
 
-// Runs `call` on the session from `sessions`, turning errors into output.
-template <class T, class E, class F, class Render>
-CommandOutput RunCall(const SessionProvider& sessions, const std::string& service, F&& call,
-                      Render&& render) {
+// Runs `call(Session&)` (a typed session call) on the session from
+// `sessions`, turning its error into output or its reply into `render`'s.
+template <class Call, class Render>
+CommandOutput RunCall(const SessionProvider& sessions, Call&& call, Render&& render) {
   auto session = sessions();
   if (!session.ok()) return Failure(session.status());
-  auto r = (*session)->Call<T, E>(service, std::forward<F>(call));
+  auto r = call(**session);
   if (!r.ok()) return Failure(r.status());
   return render(*r);
 }
@@ -75,13 +73,8 @@ CommandOutput RunCall(const SessionProvider& sessions, const std::string& servic
 CommandOutput Prime(const std::vector<std::string>& args, const SessionProvider& sessions) {
   auto n = ParseU64("N", args[0]);
   if (!n.ok()) return UsageFailure(n.status());
-  return RunCall<idl::PrimeReply, idl::PrimeError>(
-      sessions, "prime",
-      [&](rpc::ReplicaConnection& c) {
-        idl::PrimeReply r;
-        c.prime().isPrime(r, static_cast<int64_t>(*n));
-        return r;
-      },
+  return RunCall(
+      sessions, [&](client::Session& s) { return s.IsPrime(static_cast<int64_t>(*n)); },
       [&](const idl::PrimeReply& r) {
         const auto v = static_cast<uint64_t>(r.n);
         return Ok(json{{"n", v}, {"is_prime", r.is_prime}, {"served_by", r.served_by}},
@@ -95,13 +88,8 @@ CommandOutput CountPrimes(const std::vector<std::string>& args, const SessionPro
   if (!lo.ok()) return UsageFailure(lo.status());
   auto hi = ParseU64("HI", args[1]);
   if (!hi.ok()) return UsageFailure(hi.status());
-  return RunCall<idl::CountReply, idl::PrimeError>(
-      sessions, "prime",
-      [&](rpc::ReplicaConnection& c) {
-        idl::CountReply r;
-        c.prime().countPrimes(r, static_cast<int64_t>(*lo), static_cast<int64_t>(*hi));
-        return r;
-      },
+  return RunCall(
+      sessions, [&](client::Session& s) { return s.CountPrimes(static_cast<int64_t>(*lo), static_cast<int64_t>(*hi)); },
       [&](const idl::CountReply& r) {
         const auto l = static_cast<uint64_t>(r.lo), h = static_cast<uint64_t>(r.hi);
         return Ok(json{{"lo", l}, {"hi", h}, {"count", r.count}, {"served_by", r.served_by}},
@@ -114,13 +102,8 @@ CommandOutput CreatePoll(const std::vector<std::string>& args, const SessionProv
   const std::string question = args[0];
   const std::vector<std::string> options(args.begin() + 1, args.end());
   const std::string request_id = NewRequestId();
-  return RunCall<idl::CreatePollReply, idl::VotingError>(
-      sessions, "voting",
-      [&](rpc::ReplicaConnection& c) {
-        idl::CreatePollReply r;
-        c.voting().createPoll(r, question, options, request_id);
-        return r;
-      },
+  return RunCall(
+      sessions, [&](client::Session& s) { return s.CreatePoll(question, options, request_id); },
       [&](const idl::CreatePollReply& r) {
         return Ok(json{{"poll", PollJson(r.poll)}, {"served_by", r.served_by}},
                   "created " + PollLine(r.poll) + "  (served by " + r.served_by + ")");
@@ -130,13 +113,8 @@ CommandOutput CreatePoll(const std::vector<std::string>& args, const SessionProv
 CommandOutput Vote(const std::vector<std::string>& args, const SessionProvider& sessions) {
   auto poll = ParsePollId(args[0]);
   if (!poll.ok()) return UsageFailure(poll.status());
-  return RunCall<idl::VoteReceipt, idl::VotingError>(
-      sessions, "voting",
-      [&](rpc::ReplicaConnection& c) {
-        idl::VoteReceipt r;
-        c.voting().castVote(r, *poll, args[1], args[2]);
-        return r;
-      },
+  return RunCall(
+      sessions, [&](client::Session& s) { return s.CastVote(*poll, args[1], args[2]); },
       [&](const idl::VoteReceipt& r) {
         return Ok(json{{"vote_id", r.vote_id},
                        {"poll_id", r.poll_id},
@@ -156,13 +134,8 @@ CommandOutput Vote(const std::vector<std::string>& args, const SessionProvider& 
 CommandOutput Results(const std::vector<std::string>& args, const SessionProvider& sessions) {
   auto poll = ParsePollId(args[0]);
   if (!poll.ok()) return UsageFailure(poll.status());
-  return RunCall<idl::PollResults, idl::VotingError>(
-      sessions, "voting",
-      [&](rpc::ReplicaConnection& c) {
-        idl::PollResults r;
-        c.voting().results(r, *poll);
-        return r;
-      },
+  return RunCall(
+      sessions, [&](client::Session& s) { return s.Results(*poll); },
       [&](const idl::PollResults& r) {
         json counts = json::array();
         std::string text = PollLine(r.poll) + "\n";
@@ -188,13 +161,8 @@ CommandOutput Polls(const std::vector<std::string>& args, const SessionProvider&
     }
     limit = static_cast<int32_t>(*l);
   }
-  return RunCall<idl::PollList, idl::VotingError>(
-      sessions, "voting",
-      [&](rpc::ReplicaConnection& c) {
-        idl::PollList r;
-        c.voting().listPolls(r, limit);
-        return r;
-      },
+  return RunCall(
+      sessions, [&](client::Session& s) { return s.ListPolls(limit); },
       [&](const idl::PollList& r) {
         json polls = json::array();
         std::string text;
@@ -210,13 +178,8 @@ CommandOutput Polls(const std::vector<std::string>& args, const SessionProvider&
 CommandOutput ClosePoll(const std::vector<std::string>& args, const SessionProvider& sessions) {
   auto poll = ParsePollId(args[0]);
   if (!poll.ok()) return UsageFailure(poll.status());
-  return RunCall<idl::ClosePollReply, idl::VotingError>(
-      sessions, "voting",
-      [&](rpc::ReplicaConnection& c) {
-        idl::ClosePollReply r;
-        c.voting().closePoll(r, *poll);
-        return r;
-      },
+  return RunCall(
+      sessions, [&](client::Session& s) { return s.ClosePoll(*poll); },
       [&](const idl::ClosePollReply& r) {
         return Ok(json{{"poll", PollJson(r.poll)}, {"served_by", r.served_by}},
                   "closed " + PollLine(r.poll) + "  (served by " + r.served_by + ")");

@@ -2,14 +2,19 @@
 
 #include <algorithm>
 
+#include "Prime.h"
+#include "Voting.h"
+#include "rpc/pooled_call.h"
+
 namespace beacon::client {
 
-Result<std::unique_ptr<Session>> Session::Create(const SessionOptions& options) {
+Result<std::unique_ptr<Session>> Session::Create(const SessionOptions& options,
+                                                 const Clock& clock) {
   if (options.timeout_ms < 1 || options.timeout_ms > 600000) {
     return InvalidArgument("--timeout-ms must be 1..600000, got " +
                            std::to_string(options.timeout_ms));
   }
-  std::unique_ptr<Session> s(new Session());
+  std::unique_ptr<Session> s(new Session(clock));
   s->options_ = options;
   rpc::ClientOptions client;
   client.call_timeout_ms = options.timeout_ms;
@@ -17,15 +22,85 @@ Result<std::unique_ptr<Session>> Session::Create(const SessionOptions& options) 
   s->registry_ = std::make_shared<rpc::ThriftRegistryClient>(options.registry, client);
   rpc::PoolOptions pool;
   pool.client = client;
-  s->pool_ = std::make_unique<rpc::ReplicaConnectionPool>(pool, SystemClock::Instance());
+  s->pool_ = std::make_unique<rpc::ReplicaConnectionPool>(pool, clock);
   discovery::ServerCacheOptions cache;
   cache.balancer = options.balancer;
   cache.watch = options.watch;
   cache.down_cooloff_ms = options.down_cooloff_ms;
-  auto created = discovery::ServerCache::Create(s->registry_, SystemClock::Instance(), cache);
+  auto created = discovery::ServerCache::Create(s->registry_, clock, cache);
   if (!created.ok()) return created.status();
   s->cache_ = std::move(created).value();
+  s->failover_ = std::make_unique<Failover>(*s->cache_, clock);
   return s;
+}
+
+Session::~Session() = default;
+
+template <class T, class E, class F>
+Result<T> Session::Invoke(const char* service, F&& fn) {
+  rpc::PooledCall<T, E, F> call(*pool_, fn);
+  if (Status s = failover_->Run(service, call); !s.ok()) return s;
+  return call.TakeReply();
+}
+
+Result<idl::PrimeReply> Session::IsPrime(int64_t n) {
+  return Invoke<idl::PrimeReply, idl::PrimeError>("prime", [&](rpc::ReplicaConnection& c) {
+    idl::PrimeReply r;
+    c.prime().isPrime(r, n);
+    return r;
+  });
+}
+
+Result<idl::CountReply> Session::CountPrimes(int64_t lo, int64_t hi) {
+  return Invoke<idl::CountReply, idl::PrimeError>("prime", [&](rpc::ReplicaConnection& c) {
+    idl::CountReply r;
+    c.prime().countPrimes(r, lo, hi);
+    return r;
+  });
+}
+
+Result<idl::CreatePollReply> Session::CreatePoll(const std::string& question,
+                                                 const std::vector<std::string>& options,
+                                                 const std::string& request_id) {
+  return Invoke<idl::CreatePollReply, idl::VotingError>(
+      "voting", [&](rpc::ReplicaConnection& c) {
+        idl::CreatePollReply r;
+        c.voting().createPoll(r, question, options, request_id);
+        return r;
+      });
+}
+
+Result<idl::VoteReceipt> Session::CastVote(int64_t poll_id, const std::string& voter_id,
+                                           const std::string& option) {
+  return Invoke<idl::VoteReceipt, idl::VotingError>("voting", [&](rpc::ReplicaConnection& c) {
+    idl::VoteReceipt r;
+    c.voting().castVote(r, poll_id, voter_id, option);
+    return r;
+  });
+}
+
+Result<idl::PollResults> Session::Results(int64_t poll_id) {
+  return Invoke<idl::PollResults, idl::VotingError>("voting", [&](rpc::ReplicaConnection& c) {
+    idl::PollResults r;
+    c.voting().results(r, poll_id);
+    return r;
+  });
+}
+
+Result<idl::PollList> Session::ListPolls(int32_t limit) {
+  return Invoke<idl::PollList, idl::VotingError>("voting", [&](rpc::ReplicaConnection& c) {
+    idl::PollList r;
+    c.voting().listPolls(r, limit);
+    return r;
+  });
+}
+
+Result<idl::ClosePollReply> Session::ClosePoll(int64_t poll_id) {
+  return Invoke<idl::ClosePollReply, idl::VotingError>("voting", [&](rpc::ReplicaConnection& c) {
+    idl::ClosePollReply r;
+    c.voting().closePoll(r, poll_id);
+    return r;
+  });
 }
 
 }  // namespace beacon::client

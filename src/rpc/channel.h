@@ -67,24 +67,39 @@ struct RpcResult {
   // malformed reply): the server may be down and the connection is unusable.
   // False for a typed error the server answered with.
   bool transport_failure = false;
+  // False when the connection's state is unknown after the call (a transport
+  // failure, or an exception nobody expected): close it rather than reuse it.
+  bool connection_reusable = true;
 };
 
 // Runs fn() (a generated-client call that returns T) and classifies what it
-// throws: the IDL exception E becomes its Status; transport and protocol
-// errors become kUnavailable with transport_failure set; a
-// TApplicationException (the server failed unexpectedly) becomes kInternal.
+// throws, so that no exception escapes:
+//   - the IDL exception E becomes its Status (the server answered);
+//   - transport and protocol errors become kUnavailable with
+//     transport_failure set;
+//   - a TApplicationException (the server failed unexpectedly, e.g. an
+//     unknown method) becomes kInternal; the connection stays usable;
+//   - any other exception (another IDL exception than E, std::bad_alloc,
+//     ...) becomes kInternal and the connection is not reused.
 template <class T, class E, class F>
 RpcResult<T> InvokeRpc(const Endpoint& endpoint, F&& fn) {
   try {
-    return {Result<T>(fn()), false};
+    return {Result<T>(fn()), false, true};
   } catch (const E& e) {
-    return {Result<T>(FromIdlError(e)), false};
+    return {Result<T>(FromIdlError(e)), false, true};
   } catch (const apache::thrift::transport::TTransportException& e) {
-    return {Result<T>(Unavailable(endpoint.ToString() + ": " + e.what())), true};
+    return {Result<T>(Unavailable(endpoint.ToString() + ": " + e.what())), true, false};
   } catch (const apache::thrift::protocol::TProtocolException& e) {
-    return {Result<T>(Unavailable(endpoint.ToString() + ": bad reply: " + e.what())), true};
+    return {Result<T>(Unavailable(endpoint.ToString() + ": bad reply: " + e.what())), true,
+            false};
   } catch (const apache::thrift::TApplicationException& e) {
-    return {Result<T>(Internal(endpoint.ToString() + ": " + e.what())), false};
+    return {Result<T>(Internal(endpoint.ToString() + ": " + e.what())), false, true};
+  } catch (const std::exception& e) {
+    return {Result<T>(Internal(endpoint.ToString() + ": unexpected error: " + e.what())), false,
+            false};
+  } catch (...) {
+    return {Result<T>(Internal(endpoint.ToString() + ": unexpected non-standard exception")),
+            false, false};
   }
 }
 

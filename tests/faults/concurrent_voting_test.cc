@@ -62,12 +62,7 @@ TEST(ConcurrentVoting, TallyEqualsDistinctPollVoterPairs) {
         const size_t favourite = std::hash<std::string>{}(voter + std::to_string(poll)) % 3;
         const std::string option =
             options[rng() % kOtherChoiceEvery == 0 ? rng() % options.size() : favourite];
-        auto receipt = (*session)->Call<idl::VoteReceipt, idl::VotingError>(
-            "voting", [&](rpc::ReplicaConnection& c) {
-              idl::VoteReceipt r;
-              c.voting().castVote(r, poll, voter, option);
-              return r;
-            });
+        auto receipt = (*session)->CastVote(poll, voter, option);
         std::lock_guard<std::mutex> lock(mu);
         if (receipt.ok()) {
           attempted[poll].insert(voter);

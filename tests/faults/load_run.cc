@@ -3,8 +3,6 @@
 #include <chrono>
 #include <random>
 
-#include "Prime.h"
-#include "Voting.h"
 #include "client/session.h"
 #include "primes/miller_rabin.h"
 
@@ -23,14 +21,105 @@ namespace {
 
 constexpr size_t kMaxSamples = 20;
 constexpr int kRepeatEvery = 4;  // every 4th vote repeats an earlier one
+// A run ends by Stop() or its per-session call bound; this bounds it in time.
+constexpr double kMaxRunSeconds = 600;
 
 }  // namespace
 
-LoadRun::LoadRun(LoadRunOptions options)
-    : options_(std::move(options)), retries_(static_cast<size_t>(options_.sessions)) {
-  for (int i = 0; i < options_.sessions; ++i) {
-    threads_.emplace_back([this, i] { RunSession(i); });
+// One session's calls: isPrime and castVote in turn, every answer checked,
+// every fourth vote a repeat of one of its earlier ones.
+class LoadRun::Worker final : public client::LoadWorker {
+ public:
+  Worker(LoadRun& run, int index, std::unique_ptr<client::Session> session)
+      : run_(run), index_(index), session_(std::move(session)),
+        rng_(static_cast<uint64_t>(index) * 7919 + 17) {}
+
+  client::CallOutcome Call() override {
+    return (calls_++ % 2 == 0) ? Prime() : Vote();
   }
+  int64_t Retries() const override { return session_->retries(); }
+
+ private:
+  client::CallOutcome Prime() {
+    const uint64_t n = 1'000'000'000ULL + rng_() % 1'000'000ULL;
+    auto reply = session_->IsPrime(static_cast<int64_t>(n));
+    if (!reply.ok()) {
+      run_.Record("isPrime(" + std::to_string(n) + "): " + reply.status().ToString(), true);
+      return {"prime", reply.status(), ""};
+    }
+    if (reply->is_prime != primes::IsPrime(n)) {
+      run_.Record("isPrime(" + std::to_string(n) + ") answered " +
+                      (reply->is_prime ? "true" : "false") + " by " + reply->served_by,
+                  false);
+    }
+    return {"prime", Status::Ok(), reply->served_by};
+  }
+
+  client::CallOutcome Vote() {
+    AckedVote vote;
+    const AckedVote* earlier = nullptr;
+    if (votes_cast_ % kRepeatEvery == kRepeatEvery - 1 && !mine_.empty()) {
+      earlier = &mine_[rng_() % mine_.size()];
+      vote.voter_id = earlier->voter_id;
+      vote.option = earlier->option;
+    } else {
+      vote.voter_id = run_.options_.voter_prefix + "-" + std::to_string(index_) + "-" +
+                      std::to_string(votes_cast_);
+      vote.option = run_.options_.options[rng_() % run_.options_.options.size()];
+    }
+    ++votes_cast_;
+    auto receipt = session_->CastVote(run_.options_.poll_id, vote.voter_id, vote.option);
+    if (!receipt.ok()) {
+      run_.Record("castVote(" + vote.voter_id + "): " + receipt.status().ToString(), true);
+      return {"vote", receipt.status(), ""};
+    }
+    vote.vote_id = receipt->vote_id;
+    vote.repeated = receipt->repeated;
+    vote.served_by = receipt->served_by;
+    if (receipt->voter_id != vote.voter_id || receipt->option != vote.option ||
+        (earlier != nullptr && (receipt->vote_id != earlier->vote_id || !receipt->repeated))) {
+      run_.Record("castVote(" + vote.voter_id + ", " + vote.option + ") got vote " +
+                      std::to_string(receipt->vote_id) + " for " + receipt->voter_id + "/" +
+                      receipt->option + (receipt->repeated ? " (repeated)" : ""),
+                  false);
+    }
+    run_.Acknowledged(vote);
+    mine_.push_back(std::move(vote));  // `earlier` is not used past this point
+    return {"vote", Status::Ok(), receipt->served_by};
+  }
+
+  LoadRun& run_;
+  const int index_;
+  std::unique_ptr<client::Session> session_;
+  std::mt19937_64 rng_;
+  std::vector<AckedVote> mine_;
+  int64_t calls_ = 0;
+  int64_t votes_cast_ = 0;
+};
+
+LoadRun::LoadRun(LoadRunOptions options) : options_(std::move(options)) {
+  client::SessionOptions session_options;
+  session_options.registry = options_.registry;
+  session_options.timeout_ms = options_.call_timeout_ms;
+  engine_ = std::make_unique<client::LoadEngine>(
+      options_.sessions,
+      [this, session_options](int index) -> Result<std::unique_ptr<client::LoadWorker>> {
+        auto session = client::Session::Create(session_options);
+        if (!session.ok()) {
+          Record("session " + std::to_string(index) + ": " + session.status().ToString(), true);
+          return session.status();
+        }
+        return std::unique_ptr<client::LoadWorker>(
+            new Worker(*this, index, std::move(session).value()));
+      },
+      options_.max_calls_per_session);
+  runner_ = std::thread([this] {
+    client::LoadPhase phase;
+    phase.seconds = kMaxRunSeconds;
+    const client::LoadPhaseResult result = engine_->Run(phase);
+    std::lock_guard<std::mutex> lock(mu_);
+    served_by_ = result.tally.per_replica;
+  });
 }
 
 LoadRun::~LoadRun() { Stop(); }
@@ -38,24 +127,22 @@ LoadRun::~LoadRun() { Stop(); }
 void LoadRun::Stop() {
   if (stopped_) return;
   stopped_ = true;
-  stop_ = true;
-  for (auto& t : threads_) t.join();
+  engine_->Stop();
+  runner_.join();
 }
 
 bool LoadRun::WaitForCalls(int64_t n, int timeout_ms) const {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (calls_.load() < n) {
+  while (calls() < n) {
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return true;
 }
 
-int64_t LoadRun::retries() const {
-  int64_t total = 0;
-  for (const auto& r : retries_) total += r.load();
-  return total;
-}
+int64_t LoadRun::calls() const { return engine_->calls_completed(); }
+
+int64_t LoadRun::retries() const { return engine_->retries(); }
 
 std::vector<std::string> LoadRun::samples() const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -75,83 +162,9 @@ void LoadRun::Record(std::string message, bool failure) {
   }
 }
 
-void LoadRun::RunSession(int index) {
-  client::SessionOptions session_options;
-  session_options.registry = options_.registry;
-  session_options.timeout_ms = options_.call_timeout_ms;
-  auto created = client::Session::Create(session_options);
-  if (!created.ok()) {
-    Record("session " + std::to_string(index) + ": " + created.status().ToString(), true);
-    return;
-  }
-  client::Session& session = **created;
-  std::mt19937_64 rng(static_cast<uint64_t>(index) * 7919 + 17);
-  std::vector<AckedVote> mine;
-  std::map<std::string, int64_t> served;
-  int64_t votes_cast = 0;
-
-  for (int64_t i = 0; i < options_.max_calls_per_session && !stop_.load(); ++i) {
-    if (i % 2 == 0) {
-      const uint64_t n = 1'000'000'000ULL + rng() % 1'000'000ULL;
-      auto reply = session.Call<idl::PrimeReply, idl::PrimeError>(
-          "prime", [&](rpc::ReplicaConnection& c) {
-            idl::PrimeReply r;
-            c.prime().isPrime(r, static_cast<int64_t>(n));
-            return r;
-          });
-      if (!reply.ok()) {
-        Record("isPrime(" + std::to_string(n) + "): " + reply.status().ToString(), true);
-      } else {
-        ++served[reply->served_by];
-        if (reply->is_prime != primes::IsPrime(n)) {
-          Record("isPrime(" + std::to_string(n) + ") answered " +
-                     (reply->is_prime ? "true" : "false") + " by " + reply->served_by,
-                 false);
-        }
-      }
-    } else {
-      AckedVote vote;
-      const AckedVote* earlier = nullptr;
-      if (votes_cast % kRepeatEvery == kRepeatEvery - 1 && !mine.empty()) {
-        earlier = &mine[rng() % mine.size()];
-        vote.voter_id = earlier->voter_id;
-        vote.option = earlier->option;
-      } else {
-        vote.voter_id = options_.voter_prefix + "-" + std::to_string(index) + "-" +
-                        std::to_string(votes_cast);
-        vote.option = options_.options[rng() % options_.options.size()];
-      }
-      ++votes_cast;
-      auto receipt = session.Call<idl::VoteReceipt, idl::VotingError>(
-          "voting", [&](rpc::ReplicaConnection& c) {
-            idl::VoteReceipt r;
-            c.voting().castVote(r, options_.poll_id, vote.voter_id, vote.option);
-            return r;
-          });
-      if (!receipt.ok()) {
-        Record("castVote(" + vote.voter_id + "): " + receipt.status().ToString(), true);
-      } else {
-        ++served[receipt->served_by];
-        vote.vote_id = receipt->vote_id;
-        vote.repeated = receipt->repeated;
-        vote.served_by = receipt->served_by;
-        if (receipt->voter_id != vote.voter_id || receipt->option != vote.option ||
-            (earlier != nullptr && (receipt->vote_id != earlier->vote_id || !receipt->repeated))) {
-          Record("castVote(" + vote.voter_id + ", " + vote.option + ") got vote " +
-                     std::to_string(receipt->vote_id) + " for " + receipt->voter_id + "/" +
-                     receipt->option + (receipt->repeated ? " (repeated)" : ""),
-                 false);
-        }
-        mine.push_back(std::move(vote));  // `earlier` is not used past this point
-      }
-    }
-    calls_.fetch_add(1);
-    retries_[static_cast<size_t>(index)].store(session.retries());
-  }
-
+void LoadRun::Acknowledged(const AckedVote& vote) {
   std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& [id, n] : served) served_by_[id] += n;
-  votes_.insert(votes_.end(), mine.begin(), mine.end());
+  votes_.push_back(vote);
 }
 
 std::map<std::string, std::string> AcknowledgedOptions(const std::vector<AckedVote>& votes,

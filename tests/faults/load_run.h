@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "client/load_engine.h"
 #include "core/endpoint.h"
 
 namespace beacon::faults {
@@ -40,14 +41,14 @@ struct AckedVote {
   std::string served_by;
 };
 
-// Starts its sessions in the constructor. Every accessor is safe to call
-// from the test thread while the run goes on, except votes(), which needs
-// Stop() first.
 // Options for 8 sessions (the fault tests' standard load) calling a
 // registry on 127.0.0.1:registry_port and voting on poll_id among options.
 LoadRunOptions StandardLoad(int registry_port, int64_t poll_id,
                             const std::vector<std::string>& options);
 
+// Starts its sessions in the constructor. Every accessor is safe to call
+// from the test thread while the run goes on, except votes(), which needs
+// Stop() first.
 class LoadRun {
  public:
   explicit LoadRun(LoadRunOptions options);
@@ -62,8 +63,9 @@ class LoadRun {
   // Waits until at least `n` calls completed in total; false after timeout_ms.
   bool WaitForCalls(int64_t n, int timeout_ms) const;
 
-  int64_t calls() const { return calls_.load(); }
-  // Calls whose final outcome (after the session's one retry) was an error.
+  int64_t calls() const;
+  // Calls whose final outcome (after the session's one retry) was an error,
+  // plus sessions that could not be created.
   int64_t failures() const { return failures_.load(); }
   // Answers that contradict the truth: a wrong primality verdict, or a
   // repeated vote whose receipt names another vote id or option.
@@ -72,28 +74,30 @@ class LoadRun {
   int64_t retries() const;
   // The first few failure and inconsistency messages, for the test's output.
   std::vector<std::string> samples() const;
-  // Successful calls per replica id (served_by).
+  // Successful calls per replica id (served_by); filled by Stop().
   std::map<std::string, int64_t> served_by() const;
   // Every acknowledged vote, repeats included.
   const std::vector<AckedVote>& votes() const { return votes_; }
 
  private:
-  void RunSession(int index);
+  class Worker;
+
   void Record(std::string message, bool failure);
+  void Acknowledged(const AckedVote& vote);
 
   const LoadRunOptions options_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int64_t> calls_{0};
   std::atomic<int64_t> failures_{0};
   std::atomic<int64_t> inconsistencies_{0};
-  std::vector<std::atomic<int64_t>> retries_;  // per session
+  // The sessions run on the client library's load engine (the one
+  // `client_app load` and the benchmarks use), in one phase on runner_.
+  std::unique_ptr<client::LoadEngine> engine_;
+  std::thread runner_;
 
   mutable std::mutex mu_;
-  std::vector<std::string> samples_;              // Guarded by mu_
-  std::map<std::string, int64_t> served_by_;      // Guarded by mu_
-  std::vector<AckedVote> votes_;                  // Guarded by mu_ until Stop()
-  std::vector<std::thread> threads_;
-  bool stopped_ = false;
+  std::vector<std::string> samples_;          // Guarded by mu_
+  std::map<std::string, int64_t> served_by_;  // Guarded by mu_
+  std::vector<AckedVote> votes_;              // Guarded by mu_ until Stop()
+  bool stopped_ = false;                      // only the test thread calls Stop()
 };
 
 // A receipt check for a finished run: every voter's receipts name one vote

@@ -90,12 +90,7 @@ TEST(RegistryRestart, ClientsRideOutTheOutageAndReplicasRegisterAgainWithinAHear
   ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
   std::set<std::string> answered;
   for (int i = 0; i < 9; ++i) {
-    auto reply = (*fresh)->Call<idl::PrimeReply, idl::PrimeError>(
-        "prime", [](rpc::ReplicaConnection& c) {
-          idl::PrimeReply r;
-          c.prime().isPrime(r, 97);
-          return r;
-        });
+    auto reply = (*fresh)->IsPrime(97);
     ASSERT_TRUE(reply.ok()) << reply.status().ToString();
     answered.insert(reply->served_by);
   }

@@ -251,29 +251,11 @@ std::unique_ptr<client::Session> NewSession(Cluster& cluster, const std::string&
   return created.ok() ? std::move(created).value() : nullptr;
 }
 
-Result<idl::PrimeReply> CallPrime(client::Session& session, int64_t n) {
-  return session.Call<idl::PrimeReply, idl::PrimeError>("prime", [n](rpc::ReplicaConnection& c) {
-    idl::PrimeReply r;
-    c.prime().isPrime(r, n);
-    return r;
-  });
-}
-
-Result<idl::VoteReceipt> CallVote(client::Session& session, int64_t poll, const std::string& voter,
-                                  const std::string& option) {
-  return session.Call<idl::VoteReceipt, idl::VotingError>(
-      "voting", [&](rpc::ReplicaConnection& c) {
-        idl::VoteReceipt r;
-        c.voting().castVote(r, poll, voter, option);
-        return r;
-      });
-}
-
 // Makes `calls` prime calls; every one must succeed. served_by -> count.
 std::map<std::string, int> PrimeCalls(client::Session& session, int calls, int64_t first_n) {
   std::map<std::string, int> spread;
   for (int i = 0; i < calls; ++i) {
-    auto r = CallPrime(session, first_n + i);
+    auto r = session.IsPrime(first_n + i);
     EXPECT_TRUE(r.ok()) << "call " << i << ": " << r.status().ToString();
     if (r.ok()) ++spread[r->served_by];
   }
@@ -489,12 +471,7 @@ TEST(ClientRegistryKilled, SessionKeepsCallingFromItsCache) {
   ASSERT_TRUE(Ready(cluster, kReplicas));
   auto session = NewSession(cluster, "round-robin");
   ASSERT_NE(session, nullptr);
-  auto poll = session->Call<idl::CreatePollReply, idl::VotingError>(
-      "voting", [](rpc::ReplicaConnection& c) {
-        idl::CreatePollReply r;
-        c.voting().createPoll(r, "Registry down?", {"yes", "no"}, "");
-        return r;
-      });
+  auto poll = session->CreatePoll("Registry down?", {"yes", "no"}, "");
   ASSERT_TRUE(poll.ok()) << poll.status().ToString();
   const int64_t poll_id = poll->poll.poll_id;
   EXPECT_EQ(PrimeCalls(*session, 30, 100).size(), 3u);
@@ -505,7 +482,7 @@ TEST(ClientRegistryKilled, SessionKeepsCallingFromItsCache) {
   const auto start = std::chrono::steady_clock::now();
   const std::map<std::string, int> after = PrimeCalls(*session, 30, 200);
   for (int i = 0; i < 6; ++i) {
-    auto v = CallVote(*session, poll_id, "voter" + std::to_string(i), i % 2 ? "yes" : "no");
+    auto v = session->CastVote(poll_id, "voter" + std::to_string(i), i % 2 ? "yes" : "no");
     EXPECT_TRUE(v.ok()) << v.status().ToString();
   }
   const auto elapsed = std::chrono::steady_clock::now() - start;
@@ -516,12 +493,7 @@ TEST(ClientRegistryKilled, SessionKeepsCallingFromItsCache) {
   EXPECT_LT(elapsed, std::chrono::seconds(3));
   EXPECT_EQ(session->retries(), 0);
 
-  auto results = session->Call<idl::PollResults, idl::VotingError>(
-      "voting", [&](rpc::ReplicaConnection& c) {
-        idl::PollResults r;
-        c.voting().results(r, poll_id);
-        return r;
-      });
+  auto results = session->Results(poll_id);
   ASSERT_TRUE(results.ok()) << results.status().ToString();
   EXPECT_EQ(results->total, 6);
   EXPECT_EQ(session->cache().View("prime").instances.size(), 3u);
@@ -537,7 +509,7 @@ TEST(ClientRegistryKilled, NewSessionFailsWithAClearError) {
 
   auto session = NewSession(cluster, "round-robin");
   ASSERT_NE(session, nullptr);
-  auto r = CallPrime(*session, 7);
+  auto r = session->IsPrime(7);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
   EXPECT_EQ(r.status().message().rfind("registry " + address + " unreachable and no cached servers",
