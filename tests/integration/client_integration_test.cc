@@ -658,6 +658,17 @@ TEST(ClientCli, UnreachableRegistryExitsThreeNamingTheRegistry) {
   EXPECT_EQ(doc.at("error").at("code"), "unavailable");
 }
 
+TEST(ClientCli, LoadWhoseEveryFailureIsUnavailableExitsThreeWithItsReport) {
+  TempDir dir;
+  const ClientRun run =
+      RunClientApp(dir, DeadRegistry(), {"--json", "load", "--clients", "2", "--requests", "6"});
+  EXPECT_EQ(run.code, 3) << run.out << run.err;
+  const json report = json::parse(run.out);
+  EXPECT_EQ(report.at("ok"), 0);
+  EXPECT_EQ(report.at("failed"), 6);
+  EXPECT_EQ(report.at("errors"), (json{{"unavailable", 6}}));
+}
+
 TEST(ClientCli, HelpOnTheProgramAndOnEveryCommandExitsZero) {
   TempDir dir;
   const std::string registry = DeadRegistry();
