@@ -111,23 +111,26 @@ struct ServerCache::Observed {
 namespace {
 
 // Chooses among instances that are neither down nor excluded, or nullopt.
+// The common case (every instance usable) allocates nothing.
 std::optional<InstanceInfo> ChooseUsable(balance::Balancer& balancer,
                                          const std::vector<InstanceInfo>& instances,
                                          const std::vector<std::shared_ptr<InstanceState>>& states,
                                          const std::vector<std::string>& exclude, int64_t now_us) {
-  std::vector<char> usable(instances.size());
-  size_t usable_count = 0;
-  for (size_t i = 0; i < instances.size(); ++i) {
-    usable[i] = !states[i]->DownAt(now_us) && !Contains(exclude, instances[i].id);
-    usable_count += usable[i];
+  const auto usable = [&](size_t i) {
+    return !states[i]->DownAt(now_us) && !Contains(exclude, instances[i].id);
+  };
+  size_t first_unusable = 0;
+  while (first_unusable < instances.size() && usable(first_unusable)) ++first_unusable;
+  if (first_unusable == instances.size()) {
+    if (instances.empty()) return std::nullopt;
+    return instances[balancer.Pick(instances)];
   }
-  if (usable_count == 0) return std::nullopt;
-  if (usable_count == instances.size()) return instances[balancer.Pick(instances)];
-  std::vector<InstanceInfo> candidates;
-  candidates.reserve(usable_count);
-  for (size_t i = 0; i < instances.size(); ++i) {
-    if (usable[i]) candidates.push_back(instances[i]);
+  std::vector<InstanceInfo> candidates(instances.begin(),
+                                       instances.begin() + static_cast<long>(first_unusable));
+  for (size_t i = first_unusable + 1; i < instances.size(); ++i) {
+    if (usable(i)) candidates.push_back(instances[i]);
   }
+  if (candidates.empty()) return std::nullopt;
   return candidates[balancer.Pick(candidates)];
 }
 
@@ -343,6 +346,9 @@ std::vector<std::string> ServerCache::Services() const {
 }
 
 Result<ServerCache::Service*> ServerCache::FindOrAddService(const std::string& name) {
+  // Every call goes through here: services in use are found without a lock
+  // or a validation (only valid names are ever added).
+  if (Service* known = FindService(name)) return known;
   if (Status valid = ValidateName("service", name); !valid.ok()) return valid;
   std::lock_guard<std::mutex> lock(mu_);
   auto it = services_.find(name);
@@ -356,13 +362,21 @@ Result<ServerCache::Service*> ServerCache::FindOrAddService(const std::string& n
   auto added = std::make_unique<Service>(name, std::move(balancer).value());
   Service* raw = added.get();
   services_.emplace(name, std::move(added));
+  // Published after the slot is written, so a reader that sees the new size
+  // sees the pointer.
+  const size_t n = index_size_.load(std::memory_order_relaxed);
+  index_[n].store(raw, std::memory_order_relaxed);
+  index_size_.store(n + 1, std::memory_order_release);
   return raw;
 }
 
 ServerCache::Service* ServerCache::FindService(const std::string& name) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = services_.find(name);
-  return it == services_.end() ? nullptr : it->second.get();
+  const size_t n = index_size_.load(std::memory_order_acquire);
+  for (size_t i = 0; i < n; ++i) {
+    Service* s = index_[i].load(std::memory_order_relaxed);
+    if (s->name == name) return s;
+  }
+  return nullptr;
 }
 
 ServerCache::Observed ServerCache::Observe(const Service& s) {

@@ -5,6 +5,7 @@
 // down.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
@@ -173,6 +174,11 @@ class ServerCache {
   mutable std::mutex mu_;
   // Entries are never removed before destruction, so Service pointers stay valid.
   std::map<std::string, std::unique_ptr<Service>> services_;  // Guarded by mu_
+  // The same services in the order they were added, for FindService without
+  // the lock (every call looks its service up twice). Written under mu_;
+  // slots below index_size_ never change.
+  std::array<std::atomic<Service*>, kMaxServices> index_{};
+  std::atomic<size_t> index_size_{0};
 
   std::mutex workers_mu_;
   std::condition_variable workers_done_;

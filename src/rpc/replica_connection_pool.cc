@@ -16,8 +16,10 @@ ReplicaConnection::ReplicaConnection(std::unique_ptr<Channel> channel)
 ReplicaConnectionPool::ReplicaConnectionPool(PoolOptions options, const Clock& clock)
     : options_(options), clock_(clock) {}
 
-std::string ReplicaConnectionPool::Key(const InstanceInfo& instance) {
-  return instance.id + "@" + instance.host + ":" + std::to_string(instance.port);
+bool ReplicaConnectionPool::SameAddress(const ReplicaConnection& conn,
+                                        const InstanceInfo& instance) {
+  const Endpoint& e = conn.endpoint();
+  return e.port == instance.port && e.host == instance.host;
 }
 
 Result<std::unique_ptr<ReplicaConnection>> ReplicaConnectionPool::Acquire(
@@ -26,13 +28,16 @@ Result<std::unique_ptr<ReplicaConnection>> ReplicaConnectionPool::Acquire(
   std::vector<std::unique_ptr<ReplicaConnection>> stale;  // closed outside the lock
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = idle_.find(Key(instance));
+    auto it = idle_.find(instance.id);
     if (it != idle_.end()) {
       auto& conns = it->second;
       while (!conns.empty()) {
         std::unique_ptr<ReplicaConnection> conn = std::move(conns.back());
         conns.pop_back();
-        if (now - conn->channel().last_used_us() <= options_.max_idle_ms * 1000) {
+        // An id that moved to another address is another process: its old
+        // connections are closed, never reused.
+        if (SameAddress(*conn, instance) &&
+            now - conn->channel().last_used_us() <= options_.max_idle_ms * 1000) {
           return conn;
         }
         stale.push_back(std::move(conn));
@@ -50,26 +55,25 @@ Result<std::unique_ptr<ReplicaConnection>> ReplicaConnectionPool::Acquire(
 
 void ReplicaConnectionPool::Release(const InstanceInfo& instance,
                                     std::unique_ptr<ReplicaConnection> conn) {
+  if (!SameAddress(*conn, instance)) return;  // closed: not a connection to `instance`
   conn->channel().Touch(clock_.NowMicros());
+  std::unique_ptr<ReplicaConnection> surplus;  // closed outside the lock
   std::lock_guard<std::mutex> lock(mu_);
-  auto& conns = idle_[Key(instance)];
-  if (conns.size() < options_.max_idle_per_instance) conns.push_back(std::move(conn));
+  auto& conns = idle_[instance.id];
+  if (conns.size() < options_.max_idle_per_instance) {
+    conns.push_back(std::move(conn));
+  } else {
+    surplus = std::move(conn);
+  }
 }
 
 void ReplicaConnectionPool::Forget(const std::string& instance_id) {
-  std::vector<std::unique_ptr<ReplicaConnection>> doomed;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    const std::string prefix = instance_id + "@";
-    for (auto it = idle_.begin(); it != idle_.end();) {
-      if (it->first.compare(0, prefix.size(), prefix) == 0) {
-        for (auto& c : it->second) doomed.push_back(std::move(c));
-        it = idle_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-  }
+  std::vector<std::unique_ptr<ReplicaConnection>> doomed;  // closed outside the lock
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = idle_.find(instance_id);
+  if (it == idle_.end()) return;
+  doomed = std::move(it->second);
+  idle_.erase(it);
 }
 
 int64_t ReplicaConnectionPool::connections_opened() const {

@@ -26,6 +26,7 @@ class ReplicaConnection {
   idl::PrimeClient& prime() { return *prime_; }
   idl::VotingClient& voting() { return *voting_; }
   Channel& channel() { return *channel_; }
+  const Endpoint& endpoint() const { return channel_->endpoint(); }
 
  private:
   std::unique_ptr<Channel> channel_;
@@ -41,8 +42,9 @@ struct PoolOptions {
   int64_t max_idle_ms = 10000;
 };
 
-// Safe for concurrent use. Connections are keyed by instance id and address
-// (an id that moves to a new address gets new connections).
+// Safe for concurrent use. Connections are kept per instance id and reused
+// only for the same address (an id that moves to a new address gets new
+// connections).
 class ReplicaConnectionPool {
  public:
   ReplicaConnectionPool(PoolOptions options, const Clock& clock);
@@ -62,11 +64,12 @@ class ReplicaConnectionPool {
   int64_t connections_opened() const;
 
  private:
-  static std::string Key(const InstanceInfo& instance);
+  static bool SameAddress(const ReplicaConnection& conn, const InstanceInfo& instance);
 
   const PoolOptions options_;
   const Clock& clock_;
   mutable std::mutex mu_;
+  // instance id -> idle connections, most recently used last.
   std::map<std::string, std::vector<std::unique_ptr<ReplicaConnection>>> idle_;  // Guarded by mu_
   int64_t opened_ = 0;  // Guarded by mu_
 };
