@@ -42,8 +42,8 @@ class Registration {
  public:
   // `registry` and `clock` must outlive this object; every delay between
   // passes (heartbeat interval, backoff) is waited on `clock`.
-  Registration(LeaseClient& registry, InstanceInfo self, std::vector<std::string> services,
-               const Clock& clock);
+  Registration(LeaseClient& registry, InstanceInfo self,
+               std::vector<std::string> services, const Clock& clock);
   ~Registration();  // Stop()
 
   // Starts the background loop; the first registration attempt happens at once.

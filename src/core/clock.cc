@@ -6,8 +6,8 @@
 
 namespace beacon {
 
-bool SystemClock::WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
-                            int64_t deadline_micros,
+bool SystemClock::WaitUntil(std::unique_lock<std::mutex>& lock,
+                            std::condition_variable& cv, int64_t deadline_micros,
                             const std::function<bool()>& done) const {
   // Clamped so the conversion to steady_clock's nanoseconds cannot overflow.
   constexpr int64_t kLatestMicros = std::numeric_limits<int64_t>::max() / 1000;

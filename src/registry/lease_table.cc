@@ -301,9 +301,8 @@ Result<Membership> LeaseTable::Watch(const std::string& service, int64_t known_v
                              std::to_string(options_.max_watchers) + "); retry later");
   }
   ++watcher_count_;
-  clock_.WaitUntil(lock, version_changed_, deadline, [&] {
-    return shut_down_ || VersionLocked(service) != known_version;
-  });
+  clock_.WaitUntil(lock, version_changed_, deadline,
+                   [&] { return shut_down_ || VersionLocked(service) != known_version; });
   --watcher_count_;
   // Time has passed: expire again so the reply holds no expired lease.
   if (ExpireDueLocked(clock_.NowMicros())) wake.changed = true;

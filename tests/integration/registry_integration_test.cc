@@ -143,7 +143,8 @@ TEST(RegistryService, LeaseExpiresWithoutHeartbeatsAndHeartbeatThenSaysUnknown) 
   bool all_renewed = true;
   EXPECT_TRUE(WaitUntil(
       [&] {
-        all_renewed = all_renewed && client.Heartbeat("prime", "r1", lease->lease_id).ok();
+        all_renewed =
+            all_renewed && client.Heartbeat("prime", "r1", lease->lease_id).ok();
         ++heartbeats;
         return !all_renewed || std::chrono::steady_clock::now() - registered_at >
                                    std::chrono::milliseconds(3 * kTtlMs);
