@@ -2,7 +2,7 @@
 // would send on one connection (a sequence of framed binary-protocol
 // messages). It goes through the same framed transport and protocol limits
 // as rpc::ThriftServer, the generated RegistryProcessor and the real
-// RegistryHandler into a real LeaseTable on a FakeClock. Like the server, a
+// RegistryHandler into a real LeaseTable on a fake clock. Like the server, a
 // Thrift decoding error ends the "connection"; anything else escaping is a
 // crash. A handler that throws anything but the IDL's RegistryError (which
 // the generated code would turn into an opaque TApplicationException) aborts,
@@ -20,11 +20,14 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdint>
 #include <cstring>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <memory>
+#include <mutex>
 
 #include "Registry.h"
 #include "core/clock.h"
@@ -41,6 +44,25 @@ using apache::thrift::transport::TMemoryBuffer;
 
 constexpr int kMaxMessageBytes = 1 << 20;  // as rpc::ServerOptions
 constexpr int kMaxMessagesPerInput = 64;
+
+// A fake clock for one thread: nothing else could move it while a watch
+// waits, so a wait that is not done at once jumps the clock to its deadline.
+// Keeps every input deterministic and instant.
+class JumpingClock final : public beacon::Clock {
+ public:
+  int64_t NowMicros() const override { return now_; }
+  bool WaitUntil(std::unique_lock<std::mutex>&, std::condition_variable&,
+                 int64_t deadline_micros,
+                 const std::function<bool()>& done) const override {
+    if (done()) return true;
+    now_ = std::max(now_, deadline_micros);
+    return done();
+  }
+  void AdvanceMillis(int64_t ms) { now_ += ms * 1000; }
+
+ private:
+  mutable int64_t now_ = 1'000'000;
+};
 
 // The client's bytes, read like a socket: everything once, then end of
 // file. (Thrift's TMemoryBuffer would do, but it memcpy()s to the null
@@ -120,14 +142,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ++data;
   --size;
 
-  beacon::FakeClock clock;
+  JumpingClock clock;
   beacon::registry::LeaseTableOptions options;
   options.ttl_ms = 1000;
   options.max_instances_per_service = 4;
   options.max_instances_total = 8;
   options.max_watchers = 2;
   options.max_services = 4;
-  options.max_watch_wait_ms = 1;  // a watch may block for real time
+  options.max_watch_wait_ms = 1;  // a waiting watch ages leases by at most 1 ms
   if (config & 1) options.token = "fuzz-token";
   beacon::registry::LeaseTable table(clock, options, /*initial_version=*/1000);
   auto handler = std::make_shared<beacon::registry_svc::RegistryHandler>(table, "fuzzer:0");

@@ -44,6 +44,15 @@ struct ServiceSummary {
   3: i64 version,
 }
 
+// The registry's own counters, for operators and tests (which poll them
+// instead of guessing with sleeps). Every field is optional, so counters can
+// be added (and old ones left unset) without breaking either side.
+struct RegistryStats {
+  // watch calls parked in the registry right now, waiting for a change or
+  // for their max_wait_ms (calls answered at once are never counted).
+  1: optional i32 waiting_watchers,
+}
+
 service Registry {
   // Registers (or refreshes) `instance` under `service_name` with a lease of
   // the registry's TTL. Idempotent: registering an id again with its current
@@ -87,6 +96,11 @@ service Registry {
 
   // Every service with at least one live instance, sorted by name.
   list<ServiceSummary> listServices(),
+
+  // The registry's counters (see RegistryStats). Open like lookup. Added
+  // after the other methods: an older registry answers it with
+  // TApplicationException UNKNOWN_METHOD.
+  RegistryStats stats(),
 
   // Liveness probe; does nothing.
   void ping(),

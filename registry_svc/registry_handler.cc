@@ -70,6 +70,10 @@ void RegistryHandler::listServices(std::vector<idl::ServiceSummary>& out) {
   }
 }
 
+void RegistryHandler::stats(idl::RegistryStats& out) {
+  out.__set_waiting_watchers(static_cast<int32_t>(table_.watcher_count()));
+}
+
 idl::RegistryIf* RegistryHandlerFactory::getHandler(const apache::thrift::TConnectionInfo& info) {
   // The numeric peer address: getOrigin() would do a reverse DNS lookup per
   // connection.

@@ -28,6 +28,7 @@ class RegistryHandler final : public idl::RegistryIf {
   void watch(idl::Membership& out, const std::string& service_name, int64_t known_version,
              int32_t max_wait_ms) override;
   void listServices(std::vector<idl::ServiceSummary>& out) override;
+  void stats(idl::RegistryStats& out) override;
   void ping() override {}
 
  private:

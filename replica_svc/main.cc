@@ -194,7 +194,8 @@ int main(int argc, char** argv) {
   registry_options.call_timeout_ms = 2000;
   rpc::ThriftRegistryClient registry_client(*registry_ep, registry_options, token);
   ThriftLeaseClient lease_client(registry_client);
-  replica_svc::Registration registration(lease_client, self, {"prime", "voting"});
+  replica_svc::Registration registration(lease_client, self, {"prime", "voting"},
+                                         SystemClock::Instance());
   registration.Start();
 
   int sig = 0;

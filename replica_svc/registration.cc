@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <chrono>
 #include <random>
 
 namespace beacon::replica_svc {
@@ -23,8 +22,11 @@ int64_t Jitter(int64_t delay_ms) {
 }  // namespace
 
 Registration::Registration(LeaseClient& registry, InstanceInfo self,
-                           std::vector<std::string> services)
-    : registry_(registry), self_(std::move(self)), services_(std::move(services)) {}
+                           std::vector<std::string> services, const Clock& clock)
+    : registry_(registry),
+      clock_(clock),
+      self_(std::move(self)),
+      services_(std::move(services)) {}
 
 Registration::~Registration() { Stop(); }
 
@@ -38,7 +40,8 @@ void Registration::Loop() {
     lock.unlock();
     const int64_t delay = Tick();
     lock.lock();
-    cv_.wait_for(lock, std::chrono::milliseconds(delay), [this] { return stopping_; });
+    clock_.WaitUntil(lock, cv_, clock_.NowMicros() + delay * 1000,
+                     [this] { return stopping_; });
   }
 }
 

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/membership.h"
 #include "core/status.h"
 
@@ -39,7 +40,10 @@ class LeaseClient {
 // Start/Stop from one thread; registered_count() from any.
 class Registration {
  public:
-  Registration(LeaseClient& registry, InstanceInfo self, std::vector<std::string> services);
+  // `registry` and `clock` must outlive this object; every delay between
+  // passes (heartbeat interval, backoff) is waited on `clock`.
+  Registration(LeaseClient& registry, InstanceInfo self,
+               std::vector<std::string> services, const Clock& clock);
   ~Registration();  // Stop()
 
   // Starts the background loop; the first registration attempt happens at once.
@@ -62,6 +66,7 @@ class Registration {
   int64_t Tick();
 
   LeaseClient& registry_;
+  const Clock& clock_;
   const InstanceInfo self_;
   const std::vector<std::string> services_;
 

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cassert>
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <tuple>
 
@@ -289,12 +288,11 @@ Result<Membership> LeaseTable::Watch(const std::string& service, int64_t known_v
                            std::to_string(options_.max_watch_wait_ms) + ", got " +
                            std::to_string(max_wait_ms));
   }
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(max_wait_ms);
-
   WakeWatchersOnExit wake(&version_changed_);
   std::unique_lock<std::mutex> lock(mu_);
-  wake.changed = ExpireDueLocked(clock_.NowMicros());
+  const int64_t now = clock_.NowMicros();
+  const int64_t deadline = now + int64_t{max_wait_ms} * 1000;
+  wake.changed = ExpireDueLocked(now);
   if (shut_down_ || VersionLocked(service) != known_version) {
     return SnapshotLocked(service);
   }
@@ -303,9 +301,8 @@ Result<Membership> LeaseTable::Watch(const std::string& service, int64_t known_v
                              std::to_string(options_.max_watchers) + "); retry later");
   }
   ++watcher_count_;
-  version_changed_.wait_until(lock, deadline, [&] {
-    return shut_down_ || VersionLocked(service) != known_version;
-  });
+  clock_.WaitUntil(lock, version_changed_, deadline,
+                   [&] { return shut_down_ || VersionLocked(service) != known_version; });
   --watcher_count_;
   // Time has passed: expire again so the reply holds no expired lease.
   if (ExpireDueLocked(clock_.NowMicros())) wake.changed = true;

@@ -4,8 +4,8 @@
 // program's Thrift handler only translates requests and replies to and from
 // this class.
 //
-// Time: leases are measured on the injected Clock (so tests use a FakeClock);
-// Watch waits in real time on a condition variable.
+// Time: leases and Watch's wait are both measured on the injected Clock (so
+// tests use a FakeClock and move it instead of sleeping).
 //
 // Lease boundary: a lease granted (or renewed) at time t with ttl T covers
 // [t, t+T): the instance is live at t+T-1us and expired at exactly t+T.
@@ -128,9 +128,10 @@ class LeaseTable {
   Result<Membership> Lookup(const std::string& service);
 
   // Long poll. Returns at once when the service's version != known_version
-  // or after Shutdown(); otherwise blocks (real time, without holding the
-  // lock) until the version changes, max_wait_ms passes (then returns the
-  // unchanged membership) or Shutdown() is called.
+  // or after Shutdown(); otherwise blocks (without holding the lock) until
+  // the version changes, max_wait_ms passes on the table's Clock (then
+  // returns the unchanged membership) or Shutdown() is called. A change of
+  // another service does not end the wait.
   // The reply never holds an expired lease, but an expiry wakes watchers
   // only when something expires it: SweepExpired (run it periodically) or
   // any other call on the table.

@@ -115,6 +115,14 @@ Result<std::vector<idl::ServiceSummary>> ThriftRegistryClient::ListServices() {
   });
 }
 
+Result<idl::RegistryStats> ThriftRegistryClient::Stats() {
+  return CallShared<idl::RegistryStats>([&](idl::RegistryClient& c) {
+    idl::RegistryStats out;
+    c.stats(out);
+    return out;
+  });
+}
+
 Status ThriftRegistryClient::Ping() {
   auto r = CallShared<bool>([&](idl::RegistryClient& c) {
     c.ping();

@@ -39,6 +39,9 @@ class ThriftRegistryClient final : public discovery::RegistryClient {
   Status Deregister(const std::string& service, const std::string& instance_id,
                     const std::string& lease_id);
   Result<std::vector<idl::ServiceSummary>> ListServices();
+  // The registry's counters; kInternal from a registry older than stats()
+  // (it answers UNKNOWN_METHOD).
+  Result<idl::RegistryStats> Stats();
   Status Ping();
 
  private:

@@ -578,8 +578,13 @@ INSTANTIATE_TEST_SUITE_P(BothPolicies, ClientLoad, ::testing::Values("round-robi
 // The command line.
 
 // A registry address where nothing listens: a command that reached for the
-// network would exit 3, not 2.
-std::string DeadRegistry() { return "127.0.0.1:" + std::to_string(testing::PickFreePort()); }
+// network would exit 3, not 2. The port stays held (bound, not listening)
+// for the whole run, so no server started by another test can take it.
+std::string DeadRegistry() {
+  static const testing::RefusingPort port;
+  EXPECT_GT(port.port(), 0);
+  return port.address();
+}
 
 TEST(ClientCli, UsageErrorsExitTwoWithoutTouchingTheNetwork) {
   TempDir dir;

@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <future>
-#include <thread>
 
 #include "Registry.h"
 #include "registry_fixture.h"
@@ -25,6 +24,37 @@ InstanceInfo MakeInstance(const std::string& id, int port) {
 rpc::ThriftRegistryClient Client(const RegistryProcess& reg, const std::string& token = "") {
   return rpc::ThriftRegistryClient(Endpoint{"127.0.0.1", reg.port()}, rpc::ClientOptions{},
                                    token);
+}
+
+// Polls the registry's stats() until `n` watch calls are parked in it.
+bool WaitForWaitingWatchers(rpc::ThriftRegistryClient& client, int n) {
+  return WaitUntil(
+      [&] {
+        auto stats = client.Stats();
+        return stats.ok() && stats->__isset.waiting_watchers &&
+               stats->waiting_watchers == n;
+      },
+      10000);
+}
+
+TEST(RegistryService, StatsCountWatchersWhileTheyAreParked) {
+  TempDir dir;
+  RegistryProcess reg(dir);
+  ASSERT_TRUE(reg.ok());
+  auto client = Client(reg);
+  auto stats = client.Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  ASSERT_TRUE(stats->__isset.waiting_watchers);
+  EXPECT_EQ(stats->waiting_watchers, 0);
+  auto watcher = std::async(std::launch::async, [&] {
+    auto w = Client(reg);
+    return w.Watch("prime", 0, 20000);
+  });
+  EXPECT_TRUE(WaitForWaitingWatchers(client, 1));
+  ASSERT_TRUE(client.Register("prime", MakeInstance("r1", 7001), "").ok());
+  ASSERT_EQ(watcher.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_TRUE(watcher.get().ok());
+  EXPECT_TRUE(WaitForWaitingWatchers(client, 0));
 }
 
 TEST(RegistryService, RegisterThenLookupReturnsTheInstance) {
@@ -72,8 +102,10 @@ TEST(RegistryService, WatchWakesOnChange) {
     auto w = Client(reg);
     return w.Watch("voting", before->version, 20000);
   });
-  // The watch must still be waiting: nothing changed yet.
-  EXPECT_EQ(watcher.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout);
+  // The watch must be parked in the registry and still waiting: nothing
+  // changed yet.
+  ASSERT_TRUE(WaitForWaitingWatchers(client, 1));
+  EXPECT_EQ(watcher.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
   const auto t0 = std::chrono::steady_clock::now();
   ASSERT_TRUE(client.Register("voting", MakeInstance("r2", 7002), "").ok());
   ASSERT_EQ(watcher.wait_for(std::chrono::seconds(10)), std::future_status::ready);
@@ -98,16 +130,27 @@ TEST(RegistryService, WatchTimesOutWithTheSameVersion) {
 
 TEST(RegistryService, LeaseExpiresWithoutHeartbeatsAndHeartbeatThenSaysUnknown) {
   TempDir dir;
-  RegistryProcess reg(dir, {"--lease-ttl-ms", "300"});
+  constexpr int kTtlMs = 300;
+  RegistryProcess reg(dir, {"--lease-ttl-ms", std::to_string(kTtlMs)});
   ASSERT_TRUE(reg.ok());
   auto client = Client(reg);
   auto lease = client.Register("prime", MakeInstance("r1", 7001), "");
   ASSERT_TRUE(lease.ok());
-  // Heartbeats keep it alive past several TTLs.
-  for (int i = 0; i < 6; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    ASSERT_TRUE(client.Heartbeat("prime", "r1", lease->lease_id).ok());
-  }
+  // Heartbeats keep it alive past several TTLs: one every poll (10 ms, far
+  // inside the TTL), until three TTLs have passed since registering.
+  const auto registered_at = std::chrono::steady_clock::now();
+  int heartbeats = 0;
+  bool all_renewed = true;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        all_renewed =
+            all_renewed && client.Heartbeat("prime", "r1", lease->lease_id).ok();
+        ++heartbeats;
+        return !all_renewed || std::chrono::steady_clock::now() - registered_at >
+                                   std::chrono::milliseconds(3 * kTtlMs);
+      },
+      10000));
+  EXPECT_TRUE(all_renewed) << "heartbeat " << heartbeats << " was refused";
   EXPECT_EQ(client.Lookup("prime")->instances.size(), 1u);
   // Without them it is gone within the TTL plus a sweep.
   EXPECT_TRUE(WaitUntil([&] { return client.Lookup("prime")->instances.empty(); }, 3000));
@@ -197,7 +240,7 @@ TEST(RegistryService, SigtermExitsZeroAndReleasesThePort) {
     auto w = Client(reg);
     return w.Watch("prime", client.Lookup("prime")->version, 30000);
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(WaitForWaitingWatchers(client, 1));
   ASSERT_TRUE(reg.process().Signal(SIGTERM));
   auto code = reg.process().WaitForExit(10000);
   ASSERT_TRUE(code.has_value()) << "registry did not exit";

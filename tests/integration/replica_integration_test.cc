@@ -110,7 +110,16 @@ TEST(ReplicaService, SigkillDisappearsAfterTheLeaseTtl) {
 
 TEST(ReplicaService, ReplicaStartedBeforeTheRegistryRegistersWhenItComesUp) {
   TempDir dir;
-  const int registry_port = testing::PickFreePort();
+  // The registry's port: the one a first start on port 0 reported. That
+  // registry is stopped before the replica starts and comes back on it.
+  int registry_port = 0;
+  {
+    RegistryProcess first(dir, {}, 0, "registry-first");
+    ASSERT_TRUE(first.ok());
+    registry_port = first.port();
+    ASSERT_TRUE(first.process().Signal(SIGTERM));
+    ASSERT_TRUE(first.process().WaitForExit(10000).has_value());
+  }
   ReplicaProcess replica(dir, "early", registry_port, dir.File("votes.db"));
   ASSERT_TRUE(replica.ok());
   // It serves even with no registry.

@@ -61,8 +61,24 @@ class TempDir {
 // timeout_ms for it to appear. 0 when it did not.
 int ReadPortFile(const std::string& path, int timeout_ms);
 
-// A port that was free on 127.0.0.1 a moment ago (for restarting a server on
-// the same port; prefer port 0 with --port-file everywhere else).
-int PickFreePort();
+// A port on 127.0.0.1 bound by this object but never listened on, for an
+// address where nothing answers: a connection to it is refused at once, and
+// no other program can take the port while the object lives (unlike a port
+// found free and closed again). Servers under test take port 0 and report
+// theirs with --port-file instead. Not thread-safe.
+class RefusingPort {
+ public:
+  RefusingPort();  // port() is 0 (and why is printed) if no port can be bound
+  ~RefusingPort();
+  RefusingPort(const RefusingPort&) = delete;
+  RefusingPort& operator=(const RefusingPort&) = delete;
+
+  int port() const { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
 
 }  // namespace beacon::testing

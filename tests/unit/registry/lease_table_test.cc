@@ -794,11 +794,17 @@ TEST(LeaseTableOptions, OutOfRangeOptionsAreNamed) {
 
 // ---------------------------------------------------------------- Watch
 
+// Watches wait on the table's FakeClock. FakeClock::AdvanceMillis returns
+// only after every waiter has seen the new time (returned, or checked again
+// and waits on), so right after it table_.watcher_count() tells whether a
+// watch still waits, without sleeping.
+
 TEST_F(LeaseTableTest, WatchReturnsAtOnceWhenVersionDiffers) {
   MustRegister("prime", Instance("r1"));
-  const auto start = steady_clock::now();
-  Result<Membership> m = table_.Watch("prime", 0, 60000);
-  EXPECT_LT(steady_clock::now() - start, milliseconds(5000));
+  BackgroundWatch watch(&table_, "prime", 0, 60000);
+  // The clock never moves: only an answer without waiting can arrive.
+  ASSERT_TRUE(watch.WaitDone(milliseconds(5000)));
+  const Result<Membership>& m = watch.result();
   ASSERT_TRUE(m.ok());
   EXPECT_EQ(m->version, VersionOf("prime"));
   EXPECT_EQ(Ids(*m), std::vector<std::string>{"r1"});
@@ -807,9 +813,13 @@ TEST_F(LeaseTableTest, WatchReturnsAtOnceWhenVersionDiffers) {
 TEST_F(LeaseTableTest, WatchTimesOutWithUnchangedMembership) {
   MustRegister("prime", Instance("r1"));
   const int64_t version = VersionOf("prime");
-  const auto start = steady_clock::now();
-  Result<Membership> m = table_.Watch("prime", version, 20);
-  EXPECT_GE(steady_clock::now() - start, milliseconds(20));
+  BackgroundWatch watch(&table_, "prime", version, 20);
+  ASSERT_TRUE(PollUntil([&] { return table_.watcher_count() == 1 || watch.done(); }));
+  clock_.AdvanceMillis(19);
+  EXPECT_EQ(table_.watcher_count(), 1u);  // not before its 20 ms
+  clock_.AdvanceMillis(1);
+  ASSERT_TRUE(watch.WaitDone());
+  const Result<Membership>& m = watch.result();
   ASSERT_TRUE(m.ok());
   EXPECT_EQ(m->version, version);
   EXPECT_EQ(Ids(*m), std::vector<std::string>{"r1"});
@@ -817,20 +827,46 @@ TEST_F(LeaseTableTest, WatchTimesOutWithUnchangedMembership) {
 }
 
 TEST_F(LeaseTableTest, WatchOfNeverSeenServiceAtVersionZeroWaits) {
-  const auto start = steady_clock::now();
-  Result<Membership> m = table_.Watch("prime", 0, 10);
-  EXPECT_GE(steady_clock::now() - start, milliseconds(10));
-  ASSERT_TRUE(m.ok());
-  EXPECT_EQ(m->version, 0);
+  BackgroundWatch watch(&table_, "prime", 0, 10);
+  ASSERT_TRUE(PollUntil([&] { return table_.watcher_count() == 1 || watch.done(); }));
+  clock_.AdvanceMillis(9);
+  EXPECT_EQ(table_.watcher_count(), 1u);  // not before its 10 ms
+  clock_.AdvanceMillis(1);
+  ASSERT_TRUE(watch.WaitDone());
+  ASSERT_TRUE(watch.result().ok());
+  EXPECT_EQ(watch.result()->version, 0);
 }
 
 TEST_F(LeaseTableTest, ChangeOfAnotherServiceDoesNotEndAWatch) {
   BackgroundWatch watch(&table_, "prime", 0, 50);
   ASSERT_TRUE(PollUntil([&] { return table_.watcher_count() == 1 || watch.done(); }));
+  MustRegister("voting", Instance("v1"));  // wakes every waiting watch
+  // The watch has checked again after the change, and waits on.
+  clock_.AdvanceMillis(1);
+  EXPECT_EQ(table_.watcher_count(), 1u);
+  clock_.AdvanceMillis(48);
+  EXPECT_EQ(table_.watcher_count(), 1u);
+  // It ends at its own deadline, with its own (unchanged) service.
+  clock_.AdvanceMillis(1);
+  ASSERT_TRUE(watch.WaitDone());
+  EXPECT_EQ(table_.watcher_count(), 0u);
+  ASSERT_TRUE(watch.result().ok());
+  EXPECT_EQ(watch.result()->service_name, "prime");
+  EXPECT_EQ(watch.result()->version, 0);
+  EXPECT_TRUE(watch.result()->instances.empty());
+}
+
+TEST_F(LeaseTableTest, WatchKeptWaitingByAnotherServiceEndsAtAChangeOfItsOwn) {
+  BackgroundWatch watch(&table_, "prime", 0, 50);
+  ASSERT_TRUE(PollUntil([&] { return table_.watcher_count() == 1 || watch.done(); }));
   MustRegister("voting", Instance("v1"));
+  clock_.AdvanceMillis(1);
+  EXPECT_EQ(table_.watcher_count(), 1u);
+  MustRegister("prime", Instance("r1"));
   ASSERT_TRUE(watch.WaitDone());
   ASSERT_TRUE(watch.result().ok());
-  EXPECT_EQ(watch.result()->version, 0);
+  EXPECT_EQ(watch.result()->version, VersionOf("prime"));
+  EXPECT_EQ(Ids(*watch.result()), std::vector<std::string>{"r1"});
 }
 
 TEST_F(LeaseTableTest, WatchWakesWhenAnotherThreadRegisters) {
@@ -884,10 +920,9 @@ TEST_F(LeaseTableTest, ShutdownWakesWatchersWithCurrentMembership) {
 
 TEST_F(LeaseTableTest, WatchAfterShutdownReturnsAtOnce) {
   table_.Shutdown();
-  const auto start = steady_clock::now();
-  Result<Membership> m = table_.Watch("prime", 0, 60000);
-  EXPECT_LT(steady_clock::now() - start, milliseconds(5000));
-  EXPECT_TRUE(m.ok());
+  BackgroundWatch watch(&table_, "prime", 0, 60000);
+  ASSERT_TRUE(watch.WaitDone(milliseconds(5000)));  // the clock never moves
+  EXPECT_TRUE(watch.result().ok());
   MustRegister("prime", Instance("r1"));  // everything else keeps working
 }
 
@@ -911,7 +946,11 @@ TEST_F(SmallWatcherLimitTest, WatchBeyondTheLimitIsResourceExhausted) {
   MustRegister("prime", Instance("r1"));  // frees w1's slot
   ASSERT_TRUE(w1.WaitDone());
   ASSERT_TRUE(PollUntil([&] { return table_.watcher_count() == 1; }));
-  EXPECT_TRUE(table_.Watch("prime", VersionOf("prime"), 1).ok());
+  BackgroundWatch w3(&table_, "prime", VersionOf("prime"), 1);
+  ASSERT_TRUE(PollUntil([&] { return table_.watcher_count() == 2 || w3.done(); }));
+  clock_.AdvanceMillis(1);
+  ASSERT_TRUE(w3.WaitDone());
+  EXPECT_TRUE(w3.result().ok());
 }
 
 TEST_F(LeaseTableTest, TwoHundredWatchersAllWakeOnOneChange) {
