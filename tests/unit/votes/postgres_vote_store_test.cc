@@ -68,7 +68,7 @@ TEST(PostgresOpen, UnreachableServerIsUnavailableSoonNamingTheRedactedUri) {
   const auto start = std::chrono::steady_clock::now();
   Result<std::unique_ptr<PostgresVoteStore>> store = PostgresVoteStore::Open(uri);
   ASSERT_FALSE(store.ok());
-  EXPECT_LT(MillisSince(start), 2000 + 1000);
+  EXPECT_LT(MillisSince(start), 2000 + 3000);
   EXPECT_EQ(store.status().code(), StatusCode::kUnavailable);
   EXPECT_THAT(store.status().message(), HasSubstr("beacon:***@127.0.0.1"));
   EXPECT_THAT(store.status().message(), Not(HasSubstr("sekret")));
@@ -209,7 +209,7 @@ TEST_F(PostgresVoteStoreTest, VoteBlockedPastItsDeadlineIsUnavailableAndRecordsN
     const int64_t ms = MillisSince(start);
     EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
     EXPECT_GE(ms, 250);
-    EXPECT_LT(ms, 300 + 1500);
+    EXPECT_LT(ms, 300 + 3000);  // slack for a loaded 2-core machine
     ASSERT_TRUE(other.Exec("ROLLBACK"));
   }
   EXPECT_EQ(Query("SELECT count(*) FROM votes"), "0");
@@ -244,7 +244,7 @@ TEST_F(PostgresVoteStoreTest, CallsFailWithUnavailableWhileServerIsDownAndRecove
     const auto start = std::chrono::steady_clock::now();
     Status s = store->CastVote(poll->poll_id, "down-" + std::to_string(i), "a", "r", kT0).status();
     EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
-    EXPECT_LT(MillisSince(start), 500 + 1500);
+    EXPECT_LT(MillisSince(start), 500 + 3000);
     EXPECT_EQ(store->Results(poll->poll_id).status().code(), StatusCode::kUnavailable);
   }
   std::string error;
