@@ -23,7 +23,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       cmake g++ ninja-build pkg-config \
       thrift-compiler libthrift-dev \
-      libsqlitecpp-dev libsqlite3-dev \
+      libsqlitecpp-dev libsqlite3-dev libpq-dev \
       libboost-program-options-dev libspdlog-dev nlohmann-json3-dev \
  && rm -rf /var/lib/apt/lists/*
 
@@ -53,7 +53,7 @@ LABEL beacon.stage=runtime
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libsqlite3-0 libboost-program-options1.74.0 libspdlog1.10 libssl3 \
+      libsqlite3-0 libpq5 libboost-program-options1.74.0 libspdlog1.10 libssl3 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --home-dir /data --no-create-home \
       --shell /usr/sbin/nologin beacon \

@@ -30,7 +30,7 @@ const char* const kUsage =
     "Usage: beacon_bench COMMAND [options]   (bench/run drives it; see --help of each)\n"
     "Commands:\n"
     "  overhead      isPrime: client::Session vs plain Thrift at each session count\n"
-    "  voting        castVote and isPrime through the system; raw SQLite transaction rate\n"
+    "  voting        castVote and isPrime through the system; raw store transaction rate\n"
     "  registry      lookup vs ping; lease cycle of many instances; many watchers woken\n"
     "  scaling       countPrimes throughput with the replicas currently registered\n"
     "  fairness      per-replica share of calls per balancer\n"
@@ -164,7 +164,7 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   RaiseFileLimit();
 
-  std::string registry = "127.0.0.1:9090", raw, replicas, list, scratch, label, service;
+  std::string registry = "127.0.0.1:9090", raw, postgres, replicas, list, scratch, label, service;
   std::string json_out, md_out, cdf_out, balancers;
   std::vector<std::string> meta;
   int rep = 1, threads = 0, instances = 0, watchers = 0, rounds = 0, count = 0, timeout_ms = 0;
@@ -195,7 +195,8 @@ int main(int argc, char** argv) {
     desc.add_options()
         ("clients", po::value(&list)->default_value("16,64"), "concurrent clients, comma-separated")
         ("scratch", po::value(&scratch)->required(), "directory for the raw-rate database")
-        ("raw-s", po::value(&raw_s)->default_value(raw_s), "duration of the raw in-process run (s)");
+        ("raw-s", po::value(&raw_s)->default_value(raw_s), "duration of the raw in-process run (s)")
+        ("postgres", po::value(&postgres)->default_value(""), "the replicas run on this PostgreSQL URI: measure the raw rate there too (scenario voting_postgres)");
   } else if (command == "registry") {
     desc.add_options()
         ("threads", po::value(&threads)->default_value(16), "threads for lookup vs ping")
@@ -295,6 +296,7 @@ int main(int argc, char** argv) {
     o.clients = levels;
     o.scratch_dir = scratch;
     o.raw_s = raw_s;
+    o.postgres_uri = postgres;
     return Emit(RunVoting(o), raw);
   }
   if (command == "registry") {

@@ -318,32 +318,42 @@ std::string RenderMarkdown(const json& report) {
     out << "\n";
   }
 
-  if (page.Has("voting")) {
-    out << "## 2. Voting path: 3 replicas on one SQLite file\n\n"
+  // Scenario 2, once per store; the PostgreSQL run states its settings.
+  for (const std::string scenario : {"voting", "voting_postgres"}) {
+    if (!page.Has(scenario)) continue;
+    const bool postgres = scenario == "voting_postgres";
+    out << (postgres ? "## 2b. Voting path: 3 replicas on one PostgreSQL database\n\n"
+                     : "## 2. Voting path: 3 replicas on one SQLite file\n\n");
+    if (postgres) {
+      out << "PostgreSQL " << MetaString(meta, "postgres_version") << " on the same machine, "
+          << MetaString(meta, "postgres_settings") << ".\n\n";
+    }
+    out << 
            "castVote with a distinct voter per call and isPrime, both through client::Session, "
            "in the same run.\n\n";
     Row(out, {"Clients", "isPrime calls/s", "castVote calls/s", "Vote/prime tput",
               "isPrime p99.9 µs", "castVote p99.9 µs", "p99.9 ratio", "castVote max ms",
               "castVote errors (retries)", "Vote tput / raw rate"});
     Row(out, {"---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:"});
-    for (int n : page.Levels("voting", 'c', ".vote_over_prime_tput")) {
+    for (int n : page.Levels(scenario, 'c', ".vote_over_prime_tput")) {
       const std::string c = "c" + std::to_string(n);
-      Row(out, {std::to_string(n), page.Cell("voting", c + ".prime.tput", Unit::kRate),
-                page.Cell("voting", c + ".vote.tput", Unit::kRate),
-                page.Cell("voting", c + ".vote_over_prime_tput", Unit::kRatio),
-                page.Cell("voting", c + ".prime.p999_us", Unit::kMicros),
-                page.Cell("voting", c + ".vote.p999_us", Unit::kMicros),
-                page.Cell("voting", c + ".vote_over_prime_p999", Unit::kRatio),
-                page.Cell("voting", c + ".vote.max_us", Unit::kMillisFromMicros),
-                page.Cell("voting", c + ".vote.errors", Unit::kCount) + " (" +
-                    page.Cell("voting", c + ".vote.retries", Unit::kCount) + ")",
-                page.Cell("voting", c + ".vote_over_raw", Unit::kPercent)});
+      Row(out, {std::to_string(n), page.Cell(scenario, c + ".prime.tput", Unit::kRate),
+                page.Cell(scenario, c + ".vote.tput", Unit::kRate),
+                page.Cell(scenario, c + ".vote_over_prime_tput", Unit::kRatio),
+                page.Cell(scenario, c + ".prime.p999_us", Unit::kMicros),
+                page.Cell(scenario, c + ".vote.p999_us", Unit::kMicros),
+                page.Cell(scenario, c + ".vote_over_prime_p999", Unit::kRatio),
+                page.Cell(scenario, c + ".vote.max_us", Unit::kMillisFromMicros),
+                page.Cell(scenario, c + ".vote.errors", Unit::kCount) + " (" +
+                    page.Cell(scenario, c + ".vote.retries", Unit::kCount) + ")",
+                page.Cell(scenario, c + ".vote_over_raw", Unit::kPercent)});
     }
-    out << "\nRaw in-process rate of the same transaction (SqliteVoteStore::CastVote, one "
-           "thread, fresh database): "
-        << page.Cell("voting", "raw.tput", Unit::kRate) << " votes/s, p99 "
-        << page.Cell("voting", "raw.p99_us", Unit::kMicros) << " µs, max "
-        << page.Cell("voting", "raw.max_us", Unit::kMillisFromMicros) << " ms.\n\n";
+    out << "\nRaw in-process rate of the same transaction ("
+        << (postgres ? "PostgresVoteStore" : "SqliteVoteStore")
+        << "::CastVote, one thread, fresh poll): "
+        << page.Cell(scenario, "raw.tput", Unit::kRate) << " votes/s, p99 "
+        << page.Cell(scenario, "raw.p99_us", Unit::kMicros) << " µs, max "
+        << page.Cell(scenario, "raw.max_us", Unit::kMillisFromMicros) << " ms.\n\n";
   }
 
   if (page.Has("registry")) {

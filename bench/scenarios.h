@@ -59,6 +59,10 @@ struct VotingOptions {
   std::vector<int> clients{16, 64};
   std::string scratch_dir;
   double raw_s = 3.0;
+  // Empty: the replicas and the raw run use SQLite (scenario "voting").
+  // A PostgreSQL URI: the replicas run on it and so does the raw run
+  // (scenario "voting_postgres").
+  std::string postgres_uri;
 };
 Result<nlohmann::json> RunVoting(const VotingOptions& options);
 

@@ -9,7 +9,7 @@
 #include "scenario_support.h"
 #include "scenarios.h"
 #include "stats/latency_histogram.h"
-#include "votes/sqlite_vote_store.h"
+#include "votes/open_vote_store.h"
 #include "workers.h"
 
 namespace beacon::bench {
@@ -18,12 +18,14 @@ namespace {
 
 const std::vector<std::string> kOptions{"red", "green", "blue"};
 
-// One thread casting distinct votes on a fresh database with the store the
-// replicas use (same options, same transaction), for `seconds`.
-Result<nlohmann::json> MeasureRawVotes(const std::string& dir, const std::string& run_id,
-                                       int rep, double seconds) {
-  const std::string path = dir + "/raw-votes-" + run_id + ".db";
-  auto store = votes::SqliteVoteStore::Open(path);
+// One thread casting distinct votes with the store the replicas use (same
+// options, same transaction), for `seconds`: on a fresh SQLite file, or on a
+// new poll in the replicas' PostgreSQL database.
+Result<nlohmann::json> MeasureRawVotes(const std::string& dir, const std::string& postgres_uri,
+                                       const std::string& run_id, int rep, double seconds) {
+  const std::string path =
+      postgres_uri.empty() ? dir + "/raw-votes-" + run_id + ".db" : postgres_uri;
+  auto store = votes::OpenVoteStore(path);
   if (!store.ok()) return store.status();
   auto poll = (*store)->CreatePoll("raw rate", kOptions, "", WallClockMillis());
   if (!poll.ok()) return poll.status();
@@ -44,8 +46,10 @@ Result<nlohmann::json> MeasureRawVotes(const std::string& dir, const std::string
     r.ok() ? ++ok : ++failed;
   }
   store->reset();
-  std::error_code ignored;
-  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix, ignored);
+  if (postgres_uri.empty()) {
+    std::error_code ignored;
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix, ignored);
+  }
   const double secs = std::chrono::duration<double>(last - start).count();
   return nlohmann::json{{"tput", secs > 0 ? ok / secs : 0.0},
                         {"ok", ok},
@@ -59,7 +63,8 @@ Result<nlohmann::json> MeasureRawVotes(const std::string& dir, const std::string
 
 Result<nlohmann::json> RunVoting(const VotingOptions& options) {
   const Common& common = options.common;
-  nlohmann::json record = NewRecord("voting", common.rep);
+  nlohmann::json record =
+      NewRecord(options.postgres_uri.empty() ? "voting" : "voting_postgres", common.rep);
   const std::string run_id = RunId();
   client::SessionOptions session;
   session.registry = common.registry;
@@ -104,7 +109,7 @@ Result<nlohmann::json> RunVoting(const VotingOptions& options) {
                  static_cast<long long>(vote.latency.max()), static_cast<long long>(vote.errors));
   }
 
-  auto raw = MeasureRawVotes(options.scratch_dir, run_id, common.rep, options.raw_s);
+  auto raw = MeasureRawVotes(options.scratch_dir, options.postgres_uri, run_id, common.rep, options.raw_s);
   if (!raw.ok()) return raw.status();
   for (const auto& [name, value] : raw->items()) record["metrics"]["raw." + name] = value;
   for (int n : options.clients) {

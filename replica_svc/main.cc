@@ -21,7 +21,7 @@
 #include "rpc/thrift_registry_client.h"
 #include "rpc/thrift_logging.h"
 #include "rpc/thrift_server.h"
-#include "votes/sqlite_vote_store.h"
+#include "votes/open_vote_store.h"
 #include "votes/voting_rules.h"
 #include "voting_handler.h"
 
@@ -75,7 +75,8 @@ int main(int argc, char** argv) {
 
   po::options_description desc(
       "replica_svc: a Beacon replica serving the prime and voting services on one port;\n"
-      "votes live in the shared SQLite database, so any replica answers any call.\n\n"
+      "votes live in one shared database (an SQLite file or PostgreSQL), so any replica\n"
+      "answers any call.\n\n"
       "Usage: replica_svc [options]\n\nOptions");
   std::string registry, listen, db, advertise, id, log_level, token, port_file;
   int drain_timeout_ms = 0, deregister_grace_ms = 0, busy_timeout_ms = 0, idle_timeout_ms = 0;
@@ -84,12 +85,12 @@ int main(int argc, char** argv) {
       ("help,h", "show this help and exit")
       ("registry", po::value(&registry)->default_value("127.0.0.1:9090"), "registry HOST:PORT")
       ("listen", po::value(&listen)->default_value("0.0.0.0:9100"), "HOST:PORT to serve on (port 0 picks a free port)")
-      ("db", po::value(&db)->default_value("beacon.db"), "path of the SQLite database shared by all replicas")
+      ("db", po::value(&db)->default_value("beacon.db"), "database shared by all replicas: an SQLite file path, or a PostgreSQL URI postgresql://USER@HOST:PORT/DB (password from the URI, PGPASSWORD or ~/.pgpass; never logged)")
       ("advertise", po::value(&advertise)->default_value(""), "HOST[:PORT] clients should use (default: the listen address, 127.0.0.1 for 0.0.0.0)")
       ("id", po::value(&id)->default_value(""), "instance id (default: HOST-PORT of the advertised address)")
       ("log-level", po::value(&log_level)->default_value("info"), "trace, debug, info, warn, error or off")
       ("token", po::value(&token)->default_value(""), "registration token, when the registry requires one")
-      ("busy-timeout-ms", po::value(&busy_timeout_ms)->default_value(2000), "longest wait for the database's write lock before a call fails with UNAVAILABLE")
+      ("busy-timeout-ms", po::value(&busy_timeout_ms)->default_value(2000), "longest wait for the database (SQLite: its write lock; PostgreSQL: a connection and the answer) before a call fails with UNAVAILABLE")
       ("drain-timeout-ms", po::value(&drain_timeout_ms)->default_value(5000), "at shutdown, longest wait for calls in progress")
       ("deregister-grace-ms", po::value(&deregister_grace_ms)->default_value(300), "at shutdown, keep serving this long after deregistering so clients hear of it first")
       ("idle-timeout-ms", po::value(&idle_timeout_ms)->default_value(30000), "close connections silent this long")
@@ -122,9 +123,9 @@ int main(int argc, char** argv) {
 
   // The database first: a replica that cannot store votes must never
   // register and attract traffic.
-  votes::SqliteOptions store_options;
-  store_options.busy_deadline_ms = busy_timeout_ms;
-  auto store = votes::SqliteVoteStore::Open(db, store_options);
+  votes::VoteStoreOptions store_options;
+  store_options.deadline_ms = busy_timeout_ms;
+  auto store = votes::OpenVoteStore(db, store_options);
   if (!store.ok()) {
     spdlog::error("cannot open database: {}", store.status().message());
     return kExitFailure;
@@ -182,7 +183,7 @@ int main(int argc, char** argv) {
       "voting", std::make_shared<idl::VotingProcessor>(
                     std::make_shared<replica_svc::VotingHandler>(rules, self.id)));
   spdlog::info("{} serving prime and voting on {}:{} (advertised {}:{}), database {}", self.id,
-               listen_ep->host, server->port(), self.host, self.port, db);
+               listen_ep->host, server->port(), self.host, self.port, votes::DescribeVoteStore(db));
   if (!port_file.empty()) {
     if (Status s = program::WritePortFile(port_file, server->port()); !s.ok()) {
       spdlog::error("{}", s.message());
@@ -209,7 +210,7 @@ int main(int argc, char** argv) {
   const bool drained = server->Stop(drain_timeout_ms);
   if (!drained) {
     // Calls still running use the store and handlers on this stack: leave
-    // without unwinding it. SQLite's WAL keeps every committed vote.
+    // without unwinding it. Every committed vote is in the database already.
     spdlog::warn("stopped with calls still in progress");
     spdlog::shutdown();
     std::_Exit(0);

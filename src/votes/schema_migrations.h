@@ -1,6 +1,6 @@
-// The database schema as an ordered list of migrations, generated at build
-// time from db/NNN_name.sql (see embed_migrations.cmake), so a program needs
-// no path to db/ at run time.
+// The database schemas as ordered lists of migrations, generated at build
+// time from db/NNN_name.sql (SQLite) and db/postgresql/NNN_name.sql (see
+// embed_migrations.cmake), so a program needs no path to db/ at run time.
 #pragma once
 
 #include <vector>
@@ -14,6 +14,9 @@ struct SchemaMigration {
 };
 
 // Ascending by version. The last version is the schema this build expects.
+// SQLite's, from db/NNN_name.sql.
 const std::vector<SchemaMigration>& SchemaMigrations();
+// PostgreSQL's, from db/postgresql/NNN_name.sql; the same rules.
+const std::vector<SchemaMigration>& PostgresSchemaMigrations();
 
 }  // namespace beacon::votes

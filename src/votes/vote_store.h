@@ -1,8 +1,8 @@
 // VoteStore: where polls and votes live. The voting rules call it with input
 // that VotingRules already validated; the store enforces everything that
 // depends on stored state (one vote per voter, closed polls, known options)
-// atomically. Backends: SqliteVoteStore (shared file); a PostgreSQL store
-// would be another implementation of this interface.
+// atomically. Backends: SqliteVoteStore (shared file) and PostgresVoteStore
+// (a server); OpenVoteStore (open_vote_store.h) picks one by --db.
 #pragma once
 
 #include <cstdint>

@@ -14,6 +14,7 @@
 #include "client/session.h"
 #include "cluster_checks.h"
 #include "load_run.h"
+#include "store_under_test.h"
 
 namespace beacon {
 namespace {
@@ -26,8 +27,14 @@ constexpr int kVotesPerClient = 500;
 constexpr int kVoters = 600;          // per poll; 8000 votes over 1200 pairs
 constexpr int kOtherChoiceEvery = 10;  // 1 vote in 10 picks a random option
 
-TEST(ConcurrentVoting, TallyEqualsDistinctPollVoterPairs) {
-  Cluster cluster(3);
+class ConcurrentVoting : public ::testing::TestWithParam<faults::Store> {};
+
+TEST_P(ConcurrentVoting, TallyEqualsDistinctPollVoterPairs) {
+  Cluster cluster(0);
+  faults::StoreUnderTest store(GetParam(), cluster);
+  if (store.missing()) GTEST_SKIP() << store.error();
+  ASSERT_TRUE(store.ok()) << store.error();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(faults::AddReplica(cluster, store.db()).ok());
   for (auto& r : cluster.replicas()) ASSERT_TRUE(r->ok());
   ASSERT_TRUE(cluster.WaitForInstances("voting", 3, faults::Scaled(10000)));
   const std::vector<std::string> options = {"x", "y", "z"};
@@ -107,6 +114,10 @@ TEST(ConcurrentVoting, TallyEqualsDistinctPollVoterPairs) {
   // Vote ids are unique across both polls.
   EXPECT_EQ(vote_ids.size(), attempted[polls[0]].size() + attempted[polls[1]].size());
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, ConcurrentVoting,
+                         ::testing::Values(faults::Store::kSqlite, faults::Store::kPostgres),
+                         faults::StoreName);
 
 }  // namespace
 }  // namespace beacon

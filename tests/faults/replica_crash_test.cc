@@ -7,6 +7,7 @@
 
 #include "cluster_checks.h"
 #include "load_run.h"
+#include "store_under_test.h"
 
 namespace beacon {
 namespace {
@@ -23,8 +24,14 @@ constexpr int kLeaseTtlMs = 1000;
 // the lookup round trip, with room for a loaded 2-core machine.
 constexpr int kNoticeSlackMs = 500;
 
-TEST(ReplicaCrash, SigkillUnderLoadFailsNoCallAndLosesOrDoublesNoAcknowledgedVote) {
-  Cluster cluster(3, {"--lease-ttl-ms", std::to_string(kLeaseTtlMs)});
+class ReplicaCrash : public ::testing::TestWithParam<faults::Store> {};
+
+TEST_P(ReplicaCrash, SigkillUnderLoadFailsNoCallAndLosesOrDoublesNoAcknowledgedVote) {
+  Cluster cluster(0, {"--lease-ttl-ms", std::to_string(kLeaseTtlMs)});
+  faults::StoreUnderTest store(GetParam(), cluster);
+  if (store.missing()) GTEST_SKIP() << store.error();
+  ASSERT_TRUE(store.ok()) << store.error();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(faults::AddReplica(cluster, store.db()).ok());
   for (auto& r : cluster.replicas()) ASSERT_TRUE(r->ok());
   ASSERT_TRUE(cluster.WaitForInstances("prime", 3, faults::Scaled(10000)));
   ASSERT_TRUE(cluster.WaitForInstances("voting", 3, faults::Scaled(10000)));
@@ -66,6 +73,10 @@ TEST(ReplicaCrash, SigkillUnderLoadFailsNoCallAndLosesOrDoublesNoAcknowledgedVot
   EXPECT_GT(load.retries(), 0);
   EXPECT_TRUE(faults::TallyMatchesReceipts(*cluster.replicas()[0], poll_id, load.votes()));
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, ReplicaCrash,
+                         ::testing::Values(faults::Store::kSqlite, faults::Store::kPostgres),
+                         faults::StoreName);
 
 }  // namespace
 }  // namespace beacon

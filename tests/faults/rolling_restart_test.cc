@@ -15,6 +15,7 @@
 
 #include "cluster_checks.h"
 #include "load_run.h"
+#include "store_under_test.h"
 
 namespace beacon {
 namespace {
@@ -27,8 +28,14 @@ using testing::WaitUntil;
 
 constexpr int kLeaseTtlMs = 1500;
 
-TEST(RollingRestart, ReplacingEveryReplicaUnderLoadFailsNoCall) {
-  Cluster cluster(3, {"--lease-ttl-ms", std::to_string(kLeaseTtlMs)});
+class RollingRestart : public ::testing::TestWithParam<faults::Store> {};
+
+TEST_P(RollingRestart, ReplacingEveryReplicaUnderLoadFailsNoCall) {
+  Cluster cluster(0, {"--lease-ttl-ms", std::to_string(kLeaseTtlMs)});
+  faults::StoreUnderTest store(GetParam(), cluster);
+  if (store.missing()) GTEST_SKIP() << store.error();
+  ASSERT_TRUE(store.ok()) << store.error();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(faults::AddReplica(cluster, store.db()).ok());
   for (auto& r : cluster.replicas()) ASSERT_TRUE(r->ok());
   ASSERT_TRUE(cluster.WaitForInstances("prime", 3, faults::Scaled(10000)));
   ASSERT_TRUE(cluster.WaitForInstances("voting", 3, faults::Scaled(10000)));
@@ -43,7 +50,7 @@ TEST(RollingRestart, ReplacingEveryReplicaUnderLoadFailsNoCall) {
   for (int step = 0; step < 3; ++step) {
     auto& old = *cluster.replicas()[static_cast<size_t>(step)];
     old_ids.push_back(old.id());
-    auto& replacement = cluster.AddReplica();
+    auto& replacement = faults::AddReplica(cluster, store.db());
     ASSERT_TRUE(replacement.ok());
     new_ids.push_back(replacement.id());
     ASSERT_TRUE(cluster.WaitForInstances("prime", 4, faults::Scaled(10000)));
@@ -79,6 +86,10 @@ TEST(RollingRestart, ReplacingEveryReplicaUnderLoadFailsNoCall) {
   for (const auto& id : new_ids) EXPECT_GT(served.count(id) ? served.at(id) : 0, 0) << id;
   EXPECT_TRUE(faults::TallyMatchesReceipts(*cluster.replicas().back(), poll_id, load.votes()));
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, RollingRestart,
+                         ::testing::Values(faults::Store::kSqlite, faults::Store::kPostgres),
+                         faults::StoreName);
 
 }  // namespace
 }  // namespace beacon

@@ -1,0 +1,26 @@
+#!/bin/sh
+# First start on an empty volume: initialise the cluster with the user,
+# password and database from BEACON_PG_USER / BEACON_PG_PASSWORD /
+# BEACON_PG_DB (the password goes through a file, never argv). Then run
+# postgres in the foreground, listening on every interface of the container
+# with password (scram-sha-256) authentication for network clients.
+set -eu
+user="${BEACON_PG_USER:-beacon}"
+db="${BEACON_PG_DB:-beacon}"
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+  if [ -z "${BEACON_PG_PASSWORD:-}" ]; then
+    echo "beacon-postgres: set BEACON_PG_PASSWORD for the first start" >&2
+    exit 1
+  fi
+  pwfile="$(mktemp)"
+  printf '%s\n' "$BEACON_PG_PASSWORD" > "$pwfile"
+  initdb -D "$PGDATA" -U "$user" --pwfile="$pwfile" -E UTF8 --locale=C.UTF-8 \
+    --auth-local=trust --auth-host=scram-sha-256
+  rm -f "$pwfile"
+  echo "host all all 0.0.0.0/0 scram-sha-256" >> "$PGDATA/pg_hba.conf"
+  echo "host all all ::/0 scram-sha-256" >> "$PGDATA/pg_hba.conf"
+  postgres -D "$PGDATA" --single -j "$user" <<SQL >/dev/null
+CREATE DATABASE "$db";
+SQL
+fi
+exec postgres -D "$PGDATA" -c listen_addresses='*' -c unix_socket_directories=/tmp

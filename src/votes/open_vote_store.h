@@ -1,0 +1,35 @@
+// OpenVoteStore: the one place that turns a --db value into a VoteStore, so
+// programs need not know which stores exist.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "votes/vote_store.h"
+
+namespace beacon::votes {
+
+struct VoteStoreOptions {
+  // How long one call may wait for the database in total (SQLite: its write
+  // lock; PostgreSQL: a connection and every round trip) before it fails
+  // with kUnavailable.
+  int deadline_ms = 2000;
+  // Connections per process. Must be >= 1.
+  size_t max_connections = 8;
+};
+
+// `db` is a PostgreSQL connection URI ("postgresql://..." or
+// "postgres://...") or else the path of an SQLite file. Opens the store and
+// brings its schema up to date; the errors are those of
+// SqliteVoteStore::Open and PostgresVoteStore::Open (messages name the
+// database, never a password). Thread-safe.
+Result<std::unique_ptr<VoteStore>> OpenVoteStore(const std::string& db,
+                                                 const VoteStoreOptions& options = {});
+
+// `db` as it may be logged: an SQLite path as given; a PostgreSQL URI with
+// its password replaced by "***".
+std::string DescribeVoteStore(const std::string& db);
+
+}  // namespace beacon::votes
