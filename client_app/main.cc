@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
-
 #include <csignal>
 #include <iostream>
 #include <memory>
@@ -30,7 +29,8 @@ using beacon::Status;
 using namespace beacon::client_app;
 
 constexpr const char* kUsage =
-    "client_app: Beacon's client: discovers servers through the registry, caches them for\n"
+    "client_app: Beacon's client: discovers servers through the registry, caches them "
+    "for\n"
     "the session, balances calls over them and calls them directly.\n\n"
     "Usage: client_app [--registry HOST:PORT] [--lb round-robin|lru] [--json]\n"
     "                  [--timeout-ms N] COMMAND [ARGS]\n\n"
@@ -220,15 +220,17 @@ int main(int argc, char** argv) {
   namespace po = boost::program_options;
   Globals g;
   po::options_description desc("client_app");
-  desc.add_options()
-      ("help,h", "this help")
-      ("registry", po::value(&g.registry)->default_value(g.registry), "the registry HOST:PORT")
-      ("lb", po::value(&g.lb)->default_value(g.lb), "round-robin or lru")
-      ("json", po::bool_switch(&g.json), "one JSON document per command")
-      ("timeout-ms", po::value(&g.timeout_ms)->default_value(g.timeout_ms), "per-call timeout");
+  desc.add_options()("help,h", "this help")(
+      "registry", po::value(&g.registry)->default_value(g.registry),
+      "the registry HOST:PORT")("lb", po::value(&g.lb)->default_value(g.lb),
+                                "round-robin or lru")("json", po::bool_switch(&g.json),
+                                                      "one JSON document per command")(
+      "timeout-ms", po::value(&g.timeout_ms)->default_value(g.timeout_ms),
+      "per-call timeout");
   po::variables_map vm;
   int i = 0;
-  if (beacon::Status s = beacon::program::ParseFlagsBeforeCommand(argc, argv, desc, &vm, &i);
+  if (beacon::Status s =
+          beacon::program::ParseFlagsBeforeCommand(argc, argv, desc, &vm, &i);
       !s.ok()) {
     std::cerr << "error: " << s.message() << " (see client_app --help)\n";
     return kExitUsage;

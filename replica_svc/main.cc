@@ -70,7 +70,8 @@ int main(int argc, char** argv) {
   auto registry_ep = ParseEndpoint("--registry", registry);
   auto listen_ep = ParseEndpoint("--listen", listen, /*allow_port_zero=*/true);
   auto advertised = ParseAdvertiseAddress("--advertise", advertise);
-  for (const Status& s : {registry_ep.status(), listen_ep.status(), advertised.status()}) {
+  for (const Status& s :
+       {registry_ep.status(), listen_ep.status(), advertised.status()}) {
     if (!s.ok()) {
       std::cerr << "error: " << s.message() << "\n";
       return kExitUsage;

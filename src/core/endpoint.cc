@@ -68,7 +68,8 @@ Endpoint AdvertiseAddress::Resolve(const std::string& listen_host, int bound_por
   return ep;
 }
 
-Result<AdvertiseAddress> ParseAdvertiseAddress(std::string_view field, std::string_view text) {
+Result<AdvertiseAddress> ParseAdvertiseAddress(std::string_view field,
+                                               std::string_view text) {
   AdvertiseAddress out;
   if (text.empty()) return out;
   const std::string f(field);
@@ -90,7 +91,8 @@ Result<AdvertiseAddress> ParseAdvertiseAddress(std::string_view field, std::stri
   }
   if (text.front() == '[') {
     if (text.back() != ']') {
-      return InvalidArgument(f + " " + QuoteForMessage(text) + " must look like [ADDR] or [ADDR]:PORT");
+      return InvalidArgument(f + " " + QuoteForMessage(text) +
+                             " must look like [ADDR] or [ADDR]:PORT");
     }
     out.host = std::string(text.substr(1, text.size() - 2));
   } else if (colon != std::string_view::npos) {
@@ -106,7 +108,8 @@ Result<AdvertiseAddress> ParseAdvertiseAddress(std::string_view field, std::stri
 std::string DefaultInstanceId(const Endpoint& advertised) {
   std::string id;
   for (char c : advertised.host) {
-    const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_';
+    const bool ok =
+        std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_';
     id += ok ? c : '_';
   }
   return id + "-" + std::to_string(advertised.port);

@@ -37,7 +37,8 @@ struct AdvertiseAddress {
 // Parses "" (advertise the listen address), "HOST", "HOST:PORT", ":PORT",
 // "[V6]" or "[V6]:PORT". kInvalidArgument naming `field` for a bad host or port (an
 // explicit port must be 1..65535), or for a bare IPv6 address (write [ADDR]).
-Result<AdvertiseAddress> ParseAdvertiseAddress(std::string_view field, std::string_view text);
+Result<AdvertiseAddress> ParseAdvertiseAddress(std::string_view field,
+                                               std::string_view text);
 
 // The instance id used when none is given: "HOST-PORT" with every byte that
 // is not a letter, digit, '.', '-' or '_' replaced by '_' ("127.0.0.1-9101",

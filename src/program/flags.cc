@@ -1,10 +1,10 @@
 #include "program/flags.h"
 
-#include "program/logging.h"
-
 #include <cctype>
 #include <cstdlib>
 #include <iostream>
+
+#include "program/logging.h"
 
 namespace po = boost::program_options;
 
@@ -29,20 +29,21 @@ Status ParseFlags(int argc, const char* const* argv, const po::options_descripti
   // BEACON_* variables (meant for other programs) and empty ones are ignored.
   std::string variable;  // the one being parsed, for the error message
   try {
-    po::store(po::parse_environment(desc,
-                                    [&desc, &variable](const std::string& env) -> std::string {
-                                      const char* value = std::getenv(env.c_str());
-                                      if (value == nullptr || *value == '\0') return "";
-                                      for (const auto& opt : desc.options()) {
-                                        if (opt->long_name() == "help") continue;
-                                        if (EnvironmentName(opt->long_name()) == env) {
-                                          variable = env;
-                                          return opt->long_name();
-                                        }
-                                      }
-                                      return "";
-                                    }),
-              *vm);
+    po::store(
+        po::parse_environment(desc,
+                              [&desc, &variable](const std::string& env) -> std::string {
+                                const char* value = std::getenv(env.c_str());
+                                if (value == nullptr || *value == '\0') return "";
+                                for (const auto& opt : desc.options()) {
+                                  if (opt->long_name() == "help") continue;
+                                  if (EnvironmentName(opt->long_name()) == env) {
+                                    variable = env;
+                                    return opt->long_name();
+                                  }
+                                }
+                                return "";
+                              }),
+        *vm);
   } catch (const po::error& e) {
     return InvalidArgument(std::string(e.what()) + " (from the environment variable " +
                            variable + ")");
@@ -70,7 +71,8 @@ Status ParseFlagsBeforeCommand(int argc, const char* const* argv,
     const po::option_description* opt =
         is_long ? desc.find_nothrow(word.substr(2), /*approx=*/false)
                 : desc.find_nothrow(word.substr(0, 2), /*approx=*/false);  // "-c"
-    if (opt != nullptr && opt->semantic()->max_tokens() > 0 && (is_long || word.size() == 2)) {
+    if (opt != nullptr && opt->semantic()->max_tokens() > 0 &&
+        (is_long || word.size() == 2)) {
       ++i;
     }
   }

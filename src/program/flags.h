@@ -36,7 +36,8 @@ Status ParseFlags(int argc, const char* const* argv,
 // words are left alone, even those that look like flags. Errors as ParseFlags.
 Status ParseFlagsBeforeCommand(int argc, const char* const* argv,
                                const boost::program_options::options_description& desc,
-                               boost::program_options::variables_map* vm, int* command_index);
+                               boost::program_options::variables_map* vm,
+                               int* command_index);
 
 // What every server's main() does first: parses flags (argv, then the
 // BEACON_* environment), answers --help, and sets up logging at the level

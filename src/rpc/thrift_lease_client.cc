@@ -17,11 +17,13 @@ Result<replica_svc::LeaseClient::Grant> ThriftLeaseClient::Register(
 }
 
 Result<replica_svc::LeaseClient::Grant> ThriftLeaseClient::Heartbeat(
-    const std::string& service, const std::string& instance_id, const std::string& lease_id) {
+    const std::string& service, const std::string& instance_id,
+    const std::string& lease_id) {
   return ToGrant(client_.Heartbeat(service, instance_id, lease_id));
 }
 
-Status ThriftLeaseClient::Deregister(const std::string& service, const std::string& instance_id,
+Status ThriftLeaseClient::Deregister(const std::string& service,
+                                     const std::string& instance_id,
                                      const std::string& lease_id) {
   return client_.Deregister(service, instance_id, lease_id);
 }

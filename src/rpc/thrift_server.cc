@@ -95,8 +95,8 @@ Result<std::unique_ptr<ThriftServer>> ThriftServer::Start(
   });
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (ready_future.wait_for(std::chrono::milliseconds(5)) != std::future_status::ready) {
-    const bool failed =
-        bind_error_future.wait_for(std::chrono::milliseconds(0)) == std::future_status::ready;
+    const bool failed = bind_error_future.wait_for(std::chrono::milliseconds(0)) ==
+                        std::future_status::ready;
     if (failed || std::chrono::steady_clock::now() > deadline) {
       // serve() may still be on its way to accept(): stop it before joining,
       // or the join waits for a server nobody will ever stop.
@@ -129,7 +129,8 @@ bool ThriftServer::StopAndJoin(int wait_ms) {
   // Each caller waits on its own copy of the shared future, outside the lock,
   // so concurrent callers each get their own deadline.
   std::shared_future<void> finished = finished_;
-  if (finished.wait_for(std::chrono::milliseconds(wait_ms)) != std::future_status::ready) {
+  if (finished.wait_for(std::chrono::milliseconds(wait_ms)) !=
+      std::future_status::ready) {
     return false;
   }
   std::lock_guard<std::mutex> lock(mu_);

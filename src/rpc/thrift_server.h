@@ -5,13 +5,13 @@
 // frames, idle-connection timeouts and a connection limit.
 #pragma once
 
+#include <thrift/TProcessor.h>
+
 #include <future>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
-
-#include <thrift/TProcessor.h>
 
 #include "core/status.h"
 

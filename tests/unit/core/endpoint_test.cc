@@ -90,8 +90,8 @@ TEST(ParseAdvertiseAddress, BracketedIpv6WithAndWithoutPort) {
 }
 
 TEST(ParseAdvertiseAddress, RejectsGarbageNamingTheFlag) {
-  for (const char* bad : {"::1", "::1:80", "host:", "host:0", "host:70000", "host:x", "[::1",
-                          "[::1]80", "a b", "[]", "[]:80"}) {
+  for (const char* bad : {"::1", "::1:80", "host:", "host:0", "host:70000", "host:x",
+                          "[::1", "[::1]80", "a b", "[]", "[]:80"}) {
     auto adv = ParseAdvertiseAddress("--advertise", bad);
     ASSERT_FALSE(adv.ok()) << bad;
     EXPECT_EQ(adv.status().code(), StatusCode::kInvalidArgument) << bad;

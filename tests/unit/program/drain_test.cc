@@ -35,7 +35,8 @@ void FailedDrain() {
 
 TEST(DrainOrExitDeathTest, FailedDrainExitsWithTheCodeWithoutCleanupAfterLogging) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_EXIT(FailedDrain(), ::testing::ExitedWithCode(7), "still in progress after 50 ms");
+  EXPECT_EXIT(FailedDrain(), ::testing::ExitedWithCode(7),
+              "still in progress after 50 ms");
 }
 
 }  // namespace

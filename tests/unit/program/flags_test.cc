@@ -111,7 +111,8 @@ TEST(ParseFlags, BadNumbersOnTheCommandLineAreRefusedNamingTheFlag) {
     Status s = f.Parse({"--unit-count", bad});
     ASSERT_FALSE(s.ok()) << bad;
     EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << bad;
-    EXPECT_NE(s.message().find("--unit-count"), std::string::npos) << bad << ": " << s.message();
+    EXPECT_NE(s.message().find("--unit-count"), std::string::npos)
+        << bad << ": " << s.message();
   }
 }
 

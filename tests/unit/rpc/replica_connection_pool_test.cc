@@ -1,5 +1,7 @@
 // ReplicaConnectionPool: reuse, Forget and idle eviction, against a real
 // ThriftServer on 127.0.0.1 port 0 and a FakeClock.
+#include "rpc/replica_connection_pool.h"
+
 #include <gtest/gtest.h>
 #include <thrift/processor/TMultiplexedProcessor.h>
 
@@ -7,7 +9,6 @@
 
 #include "Prime.h"
 #include "core/clock.h"
-#include "rpc/replica_connection_pool.h"
 #include "rpc/thrift_server.h"
 
 namespace beacon::rpc {
@@ -22,8 +23,8 @@ class PongPrime : public idl::PrimeIf {
 
 std::unique_ptr<ThriftServer> StartReplica() {
   auto mux = std::make_shared<apache::thrift::TMultiplexedProcessor>();
-  mux->registerProcessor("prime",
-                         std::make_shared<idl::PrimeProcessor>(std::make_shared<PongPrime>()));
+  mux->registerProcessor(
+      "prime", std::make_shared<idl::PrimeProcessor>(std::make_shared<PongPrime>()));
   ServerOptions options;
   options.host = "127.0.0.1";
   auto started = ThriftServer::Start(

@@ -1,6 +1,8 @@
 // ThriftServer's life: start on port 0, stop from any thread, more than once,
 // concurrently, with a call in flight, and destruction after Stop. A real
 // server on 127.0.0.1 with a Prime handler whose isPrime can be held open.
+#include "rpc/thrift_server.h"
+
 #include <gtest/gtest.h>
 #include <thrift/processor/TMultiplexedProcessor.h>
 #include <thrift/protocol/TMultiplexedProtocol.h>
@@ -14,7 +16,6 @@
 
 #include "Prime.h"
 #include "rpc/channel.h"
-#include "rpc/thrift_server.h"
 
 namespace beacon::rpc {
 namespace {
@@ -76,7 +77,8 @@ struct Fixture {
 
 idl::PrimeClient PrimeClientOn(Channel& ch) {
   return idl::PrimeClient(
-      std::make_shared<apache::thrift::protocol::TMultiplexedProtocol>(ch.protocol(), "prime"));
+      std::make_shared<apache::thrift::protocol::TMultiplexedProtocol>(ch.protocol(),
+                                                                       "prime"));
 }
 
 // True when a ping on a fresh connection is answered.
@@ -105,9 +107,9 @@ TEST(ThriftServer, StartOnAPortInUseIsUnavailableNamingTheAddress) {
   ServerOptions options;
   options.host = "127.0.0.1";
   options.port = f.server->port();
-  auto second = ThriftServer::Start(options, std::make_shared<idl::PrimeProcessorFactory>(
-                                                 std::make_shared<idl::PrimeIfSingletonFactory>(
-                                                     f.handler)));
+  auto second = ThriftServer::Start(
+      options, std::make_shared<idl::PrimeProcessorFactory>(
+                   std::make_shared<idl::PrimeIfSingletonFactory>(f.handler)));
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), StatusCode::kUnavailable);
   EXPECT_NE(second.status().message().find("cannot listen on 127.0.0.1:" +
