@@ -3,8 +3,8 @@
 // Wiring only: global flags, command dispatch, shell, output.
 #include <unistd.h>
 
+#include <boost/program_options.hpp>
 #include <csignal>
-#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -16,6 +16,7 @@
 #include "client/session.h"
 #include "commands.h"
 #include "load.h"
+#include "program/flags.h"
 #include "rpc/channel.h"
 #include "rpc/replica_connection_pool.h"
 #include "rpc/thrift_logging.h"
@@ -28,16 +29,19 @@ using beacon::Status;
 using namespace beacon::client_app;
 
 constexpr const char* kUsage =
-    "client_app: Beacon's client: discovers servers through the registry, caches them for\n"
+    "client_app: Beacon's client: discovers servers through the registry, caches them "
+    "for\n"
     "the session, balances calls over them and calls them directly.\n\n"
     "Usage: client_app [--registry HOST:PORT] [--lb round-robin|lru] [--json]\n"
     "                  [--timeout-ms N] COMMAND [ARGS]\n\n"
     "Options:\n"
     "  --registry HOST:PORT  the registry (env BEACON_REGISTRY; default 127.0.0.1:9090)\n"
     "  --lb POLICY           round-robin (default) or lru (env BEACON_LB)\n"
-    "  --json                one JSON document per command (per line in shell)\n"
+    "  --json                one JSON document per command (per line in shell;\n"
+    "                        env BEACON_JSON=1)\n"
     "  --timeout-ms N        per-call timeout, default 5000 (env BEACON_TIMEOUT_MS)\n"
-    "  -h, --help            this help; COMMAND --help for a command's\n\n"
+    "  -h, --help            this help; COMMAND --help for a command's\n"
+    "The command line wins over the environment.\n\n"
     "Commands:\n";
 
 struct Globals {
@@ -205,60 +209,35 @@ int Shell(LazySession& session, const Globals& g,
   return last;
 }
 
-const char* Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v && *v ? v : nullptr;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   beacon::rpc::RouteThriftOutputToDebugLog();
+  // Global flags come before the command; everything after it is the
+  // command's. Each flag can also come from its BEACON_* variable; the command
+  // line wins.
+  namespace po = boost::program_options;
   Globals g;
-  if (const char* v = Env("BEACON_REGISTRY")) g.registry = v;
-  if (const char* v = Env("BEACON_LB")) g.lb = v;
-  if (const char* v = Env("BEACON_TIMEOUT_MS")) g.timeout_ms = std::atoi(v);
-
-  // Global options come before the command; everything after it is the
-  // command's.
-  int i = 1;
-  for (; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a.empty() || a[0] != '-') break;
-    std::string value;
-    const size_t eq = a.find('=');
-    if (eq != std::string::npos) {
-      value = a.substr(eq + 1);
-      a = a.substr(0, eq);
-    }
-    auto take = [&](const char* flag) -> bool {
-      if (eq != std::string::npos) return true;
-      if (i + 1 >= argc) {
-        std::cerr << "error: " << flag << " needs a value\n";
-        return false;
-      }
-      value = argv[++i];
-      return true;
-    };
-    if (a == "-h" || a == "--help") {
-      std::cout << Help();
-      return kExitOk;
-    } else if (a == "--json") {
-      g.json = true;
-    } else if (a == "--registry") {
-      if (!take("--registry")) return kExitUsage;
-      g.registry = value;
-    } else if (a == "--lb") {
-      if (!take("--lb")) return kExitUsage;
-      g.lb = value;
-    } else if (a == "--timeout-ms") {
-      if (!take("--timeout-ms")) return kExitUsage;
-      g.timeout_ms = std::atoi(value.c_str());
-    } else {
-      std::cerr << "error: unknown option " << a << " (see client_app --help)\n";
-      return kExitUsage;
-    }
+  po::options_description desc("client_app");
+  desc.add_options()("help,h", "this help")(
+      "registry", po::value(&g.registry)->default_value(g.registry),
+      "the registry HOST:PORT")("lb", po::value(&g.lb)->default_value(g.lb),
+                                "round-robin or lru")("json", po::bool_switch(&g.json),
+                                                      "one JSON document per command")(
+      "timeout-ms", po::value(&g.timeout_ms)->default_value(g.timeout_ms),
+      "per-call timeout");
+  po::variables_map vm;
+  int i = 0;
+  if (beacon::Status s =
+          beacon::program::ParseFlagsBeforeCommand(argc, argv, desc, &vm, &i);
+      !s.ok()) {
+    std::cerr << "error: " << s.message() << " (see client_app --help)\n";
+    return kExitUsage;
+  }
+  if (vm.count("help")) {
+    std::cout << Help();
+    return kExitOk;
   }
   if (i >= argc) {
     std::cerr << Help();

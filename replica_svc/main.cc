@@ -4,22 +4,23 @@
 #include <spdlog/spdlog.h>
 #include <thrift/processor/TMultiplexedProcessor.h>
 
-#include <cctype>
 #include <chrono>
-#include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "core/endpoint.h"
 #include "core/validation.h"
 #include "prime_handler.h"
+#include "program/drain.h"
 #include "program/flags.h"
 #include "program/logging.h"
 #include "program/port_file.h"
 #include "program/signals.h"
 #include "registration.h"
-#include "rpc/thrift_registry_client.h"
+#include "rpc/thrift_lease_client.h"
 #include "rpc/thrift_logging.h"
+#include "rpc/thrift_registry_client.h"
 #include "rpc/thrift_server.h"
 #include "votes/open_vote_store.h"
 #include "votes/voting_rules.h"
@@ -31,41 +32,6 @@ namespace {
 
 constexpr int kExitUsage = 2;
 constexpr int kExitFailure = 1;
-
-// LeaseClient over the Thrift registry client.
-class ThriftLeaseClient final : public beacon::replica_svc::LeaseClient {
- public:
-  explicit ThriftLeaseClient(beacon::rpc::ThriftRegistryClient& client) : client_(client) {}
-  beacon::Result<Grant> Register(const std::string& service, const beacon::InstanceInfo& self,
-                                 const std::string& lease_id) override {
-    return Convert(client_.Register(service, self, lease_id));
-  }
-  beacon::Result<Grant> Heartbeat(const std::string& service, const std::string& id,
-                                  const std::string& lease_id) override {
-    return Convert(client_.Heartbeat(service, id, lease_id));
-  }
-  beacon::Status Deregister(const std::string& service, const std::string& id,
-                            const std::string& lease_id) override {
-    return client_.Deregister(service, id, lease_id);
-  }
-
- private:
-  static beacon::Result<Grant> Convert(const beacon::Result<beacon::idl::Lease>& r) {
-    if (!r.ok()) return r.status();
-    return Grant{r->lease_id, r->ttl_ms};
-  }
-  beacon::rpc::ThriftRegistryClient& client_;
-};
-
-// "127.0.0.1-9101": readable and valid as an instance id.
-std::string DefaultId(const std::string& host, int port) {
-  std::string id;
-  for (char c : host) {
-    const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_';
-    id += ok ? c : '_';
-  }
-  return id + "-" + std::to_string(port);
-}
 
 }  // namespace
 
@@ -104,7 +70,9 @@ int main(int argc, char** argv) {
   rpc::RouteThriftOutputToDebugLog();
   auto registry_ep = ParseEndpoint("--registry", registry);
   auto listen_ep = ParseEndpoint("--listen", listen, /*allow_port_zero=*/true);
-  for (const Status& s : {registry_ep.status(), listen_ep.status()}) {
+  auto advertised = ParseAdvertiseAddress("--advertise", advertise);
+  for (const Status& s :
+       {registry_ep.status(), listen_ep.status(), advertised.status()}) {
     if (!s.ok()) {
       std::cerr << "error: " << s.message() << "\n";
       return kExitUsage;
@@ -137,6 +105,11 @@ int main(int argc, char** argv) {
   server_options.idle_timeout_ms = idle_timeout_ms;
   server_options.max_connections = max_connections;
 
+  // Declared before the server so that on every path the server (and the
+  // handlers it owns) goes first: the voting handler references the rules,
+  // which reference the store.
+  std::optional<votes::VotingRules> rules;
+
   // The advertised address and the default id need the real port, known
   // only once bound (--listen ...:0). So: bind, derive the identity, then add
   // the handlers. Until then the multiplexer knows no service; nobody can be
@@ -150,43 +123,28 @@ int main(int argc, char** argv) {
     return kExitFailure;
   }
   std::unique_ptr<rpc::ThriftServer> server = std::move(started).value();
+  const auto stop_server = [&server](int drain_ms) { return server->Stop(drain_ms); };
 
   InstanceInfo self;
   {
-    Endpoint adv{listen_ep->host, server->port()};
-    if (adv.host == "0.0.0.0" || adv.host == "::") adv.host = "127.0.0.1";
-    if (!advertise.empty()) {
-      // HOST or HOST:PORT ([V6]:PORT); without a port, the bound one.
-      const bool has_port = advertise.back() != ']' &&
-                            advertise.find(':') != std::string::npos &&
-                            (advertise.front() == '[' ||
-                             advertise.find(':') == advertise.rfind(':'));
-      auto parsed = ParseEndpoint("--advertise",
-                                  has_port ? advertise
-                                           : advertise + ":" + std::to_string(server->port()));
-      if (!parsed.ok()) {
-        spdlog::error("{}", parsed.status().message());
-        server->Stop(0);
-        return kExitUsage;
-      }
-      adv = *parsed;
-    }
+    const Endpoint adv = advertised->Resolve(listen_ep->host, server->port());
     self.host = adv.host;
     self.port = adv.port;
-    self.id = id.empty() ? DefaultId(adv.host, adv.port) : id;
+    self.id = id.empty() ? DefaultInstanceId(adv) : id;
   }
-  votes::VotingRules rules(**store, self.id);
+  rules.emplace(**store, self.id);
   multiplexer->registerProcessor(
       "prime", std::make_shared<idl::PrimeProcessor>(
                    std::make_shared<replica_svc::PrimeHandler>(self.id, debug_delay_us)));
   multiplexer->registerProcessor(
       "voting", std::make_shared<idl::VotingProcessor>(
-                    std::make_shared<replica_svc::VotingHandler>(rules, self.id)));
+                    std::make_shared<replica_svc::VotingHandler>(*rules, self.id)));
   spdlog::info("{} serving prime and voting on {}:{} (advertised {}:{}), database {}", self.id,
                listen_ep->host, server->port(), self.host, self.port, votes::DescribeVoteStore(db));
   if (!port_file.empty()) {
     if (Status s = program::WritePortFile(port_file, server->port()); !s.ok()) {
       spdlog::error("{}", s.message());
+      program::DrainOrExit(stop_server, drain_timeout_ms, kExitFailure);
       return kExitFailure;
     }
   }
@@ -194,7 +152,7 @@ int main(int argc, char** argv) {
   rpc::ClientOptions registry_options;
   registry_options.call_timeout_ms = 2000;
   rpc::ThriftRegistryClient registry_client(*registry_ep, registry_options, token);
-  ThriftLeaseClient lease_client(registry_client);
+  rpc::ThriftLeaseClient lease_client(registry_client);
   replica_svc::Registration registration(lease_client, self, {"prime", "voting"},
                                          SystemClock::Instance());
   registration.Start();
@@ -207,15 +165,12 @@ int main(int argc, char** argv) {
   // Keep answering briefly: clients whose cache still lists us hear of the
   // deregistration (via their watch) before we stop accepting.
   std::this_thread::sleep_for(std::chrono::milliseconds(deregister_grace_ms));
-  const bool drained = server->Stop(drain_timeout_ms);
-  if (!drained) {
-    // Calls still running use the store and handlers on this stack: leave
-    // without unwinding it. Every committed vote is in the database already.
-    spdlog::warn("stopped with calls still in progress");
-    spdlog::shutdown();
-    std::_Exit(0);
-  }
+  // A call still running after the drain uses the store and handlers on this
+  // stack: DrainOrExit then leaves without unwinding it (exit 0: the shutdown
+  // was asked for, and the store has every committed vote).
+  program::DrainOrExit(stop_server, drain_timeout_ms, 0);
   server.reset();
+  rules.reset();
   store->reset();  // closes the database
   spdlog::info("stopped");
   return 0;

@@ -1,5 +1,6 @@
 #include "core/endpoint.h"
 
+#include <cctype>
 #include <charconv>
 
 #include "core/validation.h"
@@ -56,6 +57,62 @@ Result<Endpoint> ParseEndpoint(std::string_view field, std::string_view text,
   }
   ep.port = static_cast<int>(port);
   return ep;
+}
+
+Endpoint AdvertiseAddress::Resolve(const std::string& listen_host, int bound_port) const {
+  Endpoint ep{host, port.value_or(bound_port)};
+  if (ep.host.empty()) {
+    const bool wildcard = listen_host == "0.0.0.0" || listen_host == "::";
+    ep.host = wildcard ? "127.0.0.1" : listen_host;
+  }
+  return ep;
+}
+
+Result<AdvertiseAddress> ParseAdvertiseAddress(std::string_view field,
+                                               std::string_view text) {
+  AdvertiseAddress out;
+  if (text.empty()) return out;
+  const std::string f(field);
+  // A port follows the last ':' of "HOST:PORT" (one colon) or "[V6]:PORT".
+  const size_t colon = text.find(':');
+  const bool has_port = text.back() != ']' && colon != std::string_view::npos &&
+                        (text.front() == '[' || colon == text.rfind(':'));
+  if (text.substr(0, 2) == "[]") {
+    return InvalidArgument(f + " " + QuoteForMessage(text) + " has an empty address");
+  }
+  if (has_port) {
+    // ":PORT" keeps the listen host; ParseEndpoint validates the port.
+    const bool port_only = text.front() == ':';
+    auto ep = ParseEndpoint(field, text, /*allow_port_zero=*/false, "localhost");
+    if (!ep.ok()) return ep.status();
+    out.host = port_only ? "" : ep->host;
+    out.port = ep->port;
+    return out;
+  }
+  if (text.front() == '[') {
+    if (text.back() != ']') {
+      return InvalidArgument(f + " " + QuoteForMessage(text) +
+                             " must look like [ADDR] or [ADDR]:PORT");
+    }
+    out.host = std::string(text.substr(1, text.size() - 2));
+  } else if (colon != std::string_view::npos) {
+    return InvalidArgument(f + " " + QuoteForMessage(text) +
+                           ": write IPv6 addresses as [ADDR] or [ADDR]:PORT");
+  } else {
+    out.host = std::string(text);
+  }
+  if (Status s = ValidateHost(f + " host", out.host); !s.ok()) return s;
+  return out;
+}
+
+std::string DefaultInstanceId(const Endpoint& advertised) {
+  std::string id;
+  for (char c : advertised.host) {
+    const bool ok =
+        std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_';
+    id += ok ? c : '_';
+  }
+  return id + "-" + std::to_string(advertised.port);
 }
 
 }  // namespace beacon

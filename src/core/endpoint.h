@@ -1,6 +1,8 @@
-// HOST:PORT parsing shared by every program's command line.
+// HOST:PORT parsing shared by every program's command line, and how a server
+// names the address it advertises.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -19,5 +21,28 @@ struct Endpoint {
 Result<Endpoint> ParseEndpoint(std::string_view field, std::string_view text,
                                bool allow_port_zero = false,
                                std::string_view default_host = "0.0.0.0");
+
+// The address a server tells the registry (--advertise HOST[:PORT]). Either
+// part may be left out and is then filled from where the server really
+// listens; see Resolve.
+struct AdvertiseAddress {
+  std::string host;         // empty: the listen host (127.0.0.1 for 0.0.0.0 or ::)
+  std::optional<int> port;  // absent: the port actually bound
+
+  // The endpoint to advertise for a server listening on listen_host and
+  // bound to bound_port.
+  Endpoint Resolve(const std::string& listen_host, int bound_port) const;
+};
+
+// Parses "" (advertise the listen address), "HOST", "HOST:PORT", ":PORT",
+// "[V6]" or "[V6]:PORT". kInvalidArgument naming `field` for a bad host or port (an
+// explicit port must be 1..65535), or for a bare IPv6 address (write [ADDR]).
+Result<AdvertiseAddress> ParseAdvertiseAddress(std::string_view field,
+                                               std::string_view text);
+
+// The instance id used when none is given: "HOST-PORT" with every byte that
+// is not a letter, digit, '.', '-' or '_' replaced by '_' ("127.0.0.1-9101",
+// "__1-9101" for ::1): readable, and made only of bytes ValidateName accepts.
+std::string DefaultInstanceId(const Endpoint& advertised);
 
 }  // namespace beacon

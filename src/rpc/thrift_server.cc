@@ -83,7 +83,7 @@ Result<std::unique_ptr<ThriftServer>> ThriftServer::Start(
   auto bind_error_future = bind_error->get_future();
   auto srv = server->server_;
   auto finished = std::make_shared<std::promise<void>>();
-  server->finished_ = finished->get_future();
+  server->finished_ = finished->get_future().share();
   server->thread_ = std::thread([srv, bind_error, finished] {
     try {
       srv->serve();
@@ -95,11 +95,21 @@ Result<std::unique_ptr<ThriftServer>> ThriftServer::Start(
   });
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (ready_future.wait_for(std::chrono::milliseconds(5)) != std::future_status::ready) {
-    if (bind_error_future.wait_for(std::chrono::milliseconds(0)) == std::future_status::ready ||
-        std::chrono::steady_clock::now() > deadline) {
-      server->thread_.join();
-      std::string why = bind_error_future.valid() ? bind_error_future.get() : "timed out";
-      server->stopped_ = true;
+    const bool failed = bind_error_future.wait_for(std::chrono::milliseconds(0)) ==
+                        std::future_status::ready;
+    if (failed || std::chrono::steady_clock::now() > deadline) {
+      // serve() may still be on its way to accept(): stop it before joining,
+      // or the join waits for a server nobody will ever stop.
+      constexpr int kStopWaitMs = 1000;
+      if (!server->StopAndJoin(kStopWaitMs)) {
+        spdlog::warn("serving thread did not return after a failed start; leaving it");
+        std::lock_guard<std::mutex> lock(server->mu_);
+        server->thread_.detach();  // it holds its own references (see ~ThriftServer)
+      }
+      std::string why = "not listening after 10 s";
+      if (failed) {
+        why = bind_error_future.get();
+      }
       return Unavailable("cannot listen on " + options.host + ":" +
                          std::to_string(options.port) + ": " + why);
     }
@@ -108,24 +118,47 @@ Result<std::unique_ptr<ThriftServer>> ThriftServer::Start(
   return server;
 }
 
+bool ThriftServer::StopAndJoin(int wait_ms) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!stop_requested_) {
+      stop_requested_ = true;
+      server_->stop();  // interrupts accept() and idle connections; does not wait
+    }
+  }
+  // Each caller waits on its own copy of the shared future, outside the lock,
+  // so concurrent callers each get their own deadline.
+  std::shared_future<void> finished = finished_;
+  if (finished.wait_for(std::chrono::milliseconds(wait_ms)) !=
+      std::future_status::ready) {
+    return false;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  // serve() has returned and the thread only has to exit, so this join is short.
+  if (thread_.joinable()) thread_.join();
+  return true;
+}
+
 bool ThriftServer::Stop(int drain_timeout_ms) {
-  if (stopped_) return true;
-  stopped_ = true;
-  server_->stop();
   // serve() returns once every connection has finished its call; wait for it
   // with a deadline so a stuck call cannot hold shutdown forever.
-  if (finished_.wait_for(std::chrono::milliseconds(drain_timeout_ms)) ==
-      std::future_status::ready) {
-    thread_.join();
-    return true;
-  }
+  if (StopAndJoin(drain_timeout_ms)) return true;
   spdlog::warn("{} connection(s) still busy after {} ms of draining",
                server_->getConcurrentClientCount(), drain_timeout_ms);
-  // The process is exiting: leave the serving thread and its server alone.
-  thread_.detach();
   return false;
 }
 
-ThriftServer::~ThriftServer() { Stop(5000); }
+ThriftServer::~ThriftServer() {
+  {
+    // Joined, or detached after a drain that did not finish: nothing to wait for.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!thread_.joinable()) return;
+  }
+  if (Stop(5000)) return;
+  // The serving thread holds its own references to the server and the
+  // processors, so it may outlive this object; it cannot be joined in time.
+  std::lock_guard<std::mutex> lock(mu_);
+  if (thread_.joinable()) thread_.detach();
+}
 
 }  // namespace beacon::rpc

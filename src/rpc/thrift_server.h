@@ -5,12 +5,13 @@
 // frames, idle-connection timeouts and a connection limit.
 #pragma once
 
-#include <memory>
-#include <string>
-#include <future>
-#include <thread>
-
 #include <thrift/TProcessor.h>
+
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
 
 #include "core/status.h"
 
@@ -28,32 +29,43 @@ struct ServerOptions {
 };
 
 // Owns the listening socket and the serving thread.
-// Not thread-safe except port() and Stop(), which may be called from any thread.
+// port() and Stop() are safe for concurrent use from any thread.
 class ThriftServer {
  public:
   // Binds and listens before returning (so port() is real and a client may
   // connect at once), then serves on a background thread. kUnavailable when
-  // the address cannot be bound (message names it and the reason).
+  // the address cannot be bound (message names it and the reason), or when
+  // the server is not listening within 10 s (it is stopped before returning).
   static Result<std::unique_ptr<ThriftServer>> Start(
       const ServerOptions& options,
       std::shared_ptr<apache::thrift::TProcessorFactory> processors);
 
-  ~ThriftServer();  // Stop(5000)
+  // Stop(5000). Calls still running after that keep the serving thread (which
+  // shares ownership of the processors) alive, detached, until they end.
+  ~ThriftServer();
 
   int port() const { return port_; }
 
   // Stops accepting, closes idle connections, lets in-flight calls finish and
   // waits for them up to drain_timeout_ms. Returns true when everything
-  // finished in time. Idempotent.
+  // finished in time, false otherwise (a later call may wait again). Safe to
+  // call more than once and from several threads at once: the first call
+  // stops the server, every call waits up to its own deadline.
   bool Stop(int drain_timeout_ms);
 
  private:
   ThriftServer() = default;
+  // Asks serve() to return (idempotent) and, if it has returned within
+  // wait_ms, joins the serving thread. True when serve() has returned.
+  bool StopAndJoin(int wait_ms);
+
   std::shared_ptr<apache::thrift::server::TThreadedServer> server_;
-  std::thread thread_;
-  std::future<void> finished_;  // ready when serve() has returned
-  int port_ = 0;
-  bool stopped_ = false;
+  std::shared_future<void> finished_;  // ready when serve() has returned; set at Start
+  int port_ = 0;                       // set at Start
+
+  std::mutex mu_;
+  bool stop_requested_ = false;  // Guarded by mu_
+  std::thread thread_;           // Guarded by mu_ (joined or detached once)
 };
 
 // Frames larger than max_message_bytes are refused (TFramedTransport checks

@@ -41,3 +41,74 @@ TEST(ParseEndpoint, RejectsGarbageNamingTheFlag) {
 
 }  // namespace
 }  // namespace beacon
+
+namespace beacon {
+namespace {
+
+TEST(ParseAdvertiseAddress, EmptyAdvertisesTheListenAddress) {
+  auto adv = ParseAdvertiseAddress("--advertise", "");
+  ASSERT_TRUE(adv.ok()) << adv.status().ToString();
+  EXPECT_EQ(adv->host, "");
+  EXPECT_FALSE(adv->port.has_value());
+  EXPECT_EQ(adv->Resolve("10.0.0.5", 9101).ToString(), "10.0.0.5:9101");
+}
+
+TEST(ParseAdvertiseAddress, WildcardListenHostIsAdvertisedAsLoopback) {
+  const AdvertiseAddress none;
+  EXPECT_EQ(none.Resolve("0.0.0.0", 9101).ToString(), "127.0.0.1:9101");
+  EXPECT_EQ(none.Resolve("::", 9101).ToString(), "127.0.0.1:9101");
+}
+
+TEST(ParseAdvertiseAddress, HostWithoutPortTakesTheBoundPort) {
+  auto adv = ParseAdvertiseAddress("--advertise", "replica-1");
+  ASSERT_TRUE(adv.ok()) << adv.status().ToString();
+  EXPECT_EQ(adv->host, "replica-1");
+  EXPECT_FALSE(adv->port.has_value());
+  EXPECT_EQ(adv->Resolve("0.0.0.0", 40000).ToString(), "replica-1:40000");
+}
+
+TEST(ParseAdvertiseAddress, HostAndPortOverrideBoth) {
+  auto adv = ParseAdvertiseAddress("--advertise", "replica-1:9200");
+  ASSERT_TRUE(adv.ok()) << adv.status().ToString();
+  EXPECT_EQ(adv->Resolve("0.0.0.0", 40000).ToString(), "replica-1:9200");
+}
+
+TEST(ParseAdvertiseAddress, PortOnlyKeepsTheListenHost) {
+  auto adv = ParseAdvertiseAddress("--advertise", ":9200");
+  ASSERT_TRUE(adv.ok()) << adv.status().ToString();
+  EXPECT_EQ(adv->Resolve("10.0.0.5", 40000).ToString(), "10.0.0.5:9200");
+}
+
+TEST(ParseAdvertiseAddress, BracketedIpv6WithAndWithoutPort) {
+  auto with_port = ParseAdvertiseAddress("--advertise", "[::1]:9200");
+  ASSERT_TRUE(with_port.ok()) << with_port.status().ToString();
+  EXPECT_EQ(with_port->Resolve("::", 1).ToString(), "[::1]:9200");
+  auto without = ParseAdvertiseAddress("--advertise", "[::1]");
+  ASSERT_TRUE(without.ok()) << without.status().ToString();
+  EXPECT_EQ(without->host, "::1");
+  EXPECT_EQ(without->Resolve("::", 9300).ToString(), "[::1]:9300");
+}
+
+TEST(ParseAdvertiseAddress, RejectsGarbageNamingTheFlag) {
+  for (const char* bad : {"::1", "::1:80", "host:", "host:0", "host:70000", "host:x",
+                          "[::1", "[::1]80", "a b", "[]", "[]:80"}) {
+    auto adv = ParseAdvertiseAddress("--advertise", bad);
+    ASSERT_FALSE(adv.ok()) << bad;
+    EXPECT_EQ(adv.status().code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(adv.status().message().find("--advertise"), std::string::npos)
+        << bad << ": " << adv.status().message();
+  }
+}
+
+TEST(DefaultInstanceId, HostDashPort) {
+  EXPECT_EQ(DefaultInstanceId(Endpoint{"127.0.0.1", 9101}), "127.0.0.1-9101");
+  EXPECT_EQ(DefaultInstanceId(Endpoint{"replica_1.local", 80}), "replica_1.local-80");
+}
+
+TEST(DefaultInstanceId, CharactersANameCannotHoldBecomeUnderscores) {
+  EXPECT_EQ(DefaultInstanceId(Endpoint{"::1", 9101}), "__1-9101");
+  EXPECT_EQ(DefaultInstanceId(Endpoint{"fe80::1%eth0", 7}), "fe80__1_eth0-7");
+}
+
+}  // namespace
+}  // namespace beacon
