@@ -6,7 +6,6 @@
 #include <sys/resource.h>
 
 #include <boost/program_options.hpp>
-
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -30,7 +29,8 @@ const char* const kUsage =
     "Usage: beacon_bench COMMAND [options]   (bench/run drives it; see --help of each)\n"
     "Commands:\n"
     "  overhead      isPrime: client::Session vs plain Thrift at each session count\n"
-    "  voting        castVote and isPrime through the system; raw store transaction rate\n"
+    "  voting        castVote and isPrime through the system; raw store transaction "
+    "rate\n"
     "  registry      lookup vs ping; lease cycle of many instances; many watchers woken\n"
     "  scaling       countPrimes throughput with the replicas currently registered\n"
     "  fairness      per-replica share of calls per balancer\n"
@@ -100,8 +100,9 @@ int Emit(const beacon::Result<json>& record, const std::string& path) {
   return 0;
 }
 
-int Report(const std::string& raw_path, const std::string& json_path, const std::string& md_path,
-           const std::string& cdf_path, const std::vector<std::string>& meta_items) {
+int Report(const std::string& raw_path, const std::string& json_path,
+           const std::string& md_path, const std::string& cdf_path,
+           const std::vector<std::string>& meta_items) {
   std::ifstream in(raw_path);
   if (!in) {
     std::cerr << "beacon_bench: cannot read " << raw_path << "\n";
@@ -115,7 +116,8 @@ int Report(const std::string& raw_path, const std::string& json_path, const std:
     if (line.empty()) continue;
     json r = json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (r.is_discarded() || !r.is_object()) {
-      std::cerr << "beacon_bench: " << raw_path << ":" << line_no << " is not a JSON record\n";
+      std::cerr << "beacon_bench: " << raw_path << ":" << line_no
+                << " is not a JSON record\n";
       return kExitFailure;
     }
     records.push_back(std::move(r));
@@ -143,7 +145,8 @@ int Report(const std::string& raw_path, const std::string& json_path, const std:
     }
     meta[item.substr(0, eq)] = item.substr(eq + 1);
   }
-  const json report = beacon::bench::BuildReport(records, meta, beacon::bench::IssueGoals());
+  const json report =
+      beacon::bench::BuildReport(records, meta, beacon::bench::IssueGoals());
   std::ofstream(json_path) << report.dump(2) << "\n";
   std::ofstream(md_path) << beacon::bench::RenderMarkdown(report);
   if (!cdf_path.empty()) {
@@ -164,68 +167,90 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   RaiseFileLimit();
 
-  std::string registry = "127.0.0.1:9090", raw, postgres, replicas, list, scratch, label, service;
+  std::string registry = "127.0.0.1:9090", raw, postgres, replicas, list, scratch, label,
+              service;
   std::string json_out, md_out, cdf_out, balancers;
   std::vector<std::string> meta;
-  int rep = 1, threads = 0, instances = 0, watchers = 0, rounds = 0, count = 0, timeout_ms = 0;
+  int rep = 1, threads = 0, instances = 0, watchers = 0, rounds = 0, count = 0,
+      timeout_ms = 0;
   int sessions = 0;
   double warmup_s = 0.5, measure_s = 3, slice_s = 0.5, raw_s = 3, settle_s = 1;
   uint64_t width = 0;
 
   po::options_description desc("beacon_bench " + command + " options");
   desc.add_options()("help,h", "show this help");
-  const bool measuring = command == "overhead" || command == "voting" || command == "registry" ||
-                         command == "scaling" || command == "fairness";
+  const bool measuring = command == "overhead" || command == "voting" ||
+                         command == "registry" || command == "scaling" ||
+                         command == "fairness";
   if (measuring || command == "wait-members") {
-    desc.add_options()("registry", po::value(&registry)->default_value(registry), "registry HOST:PORT");
+    desc.add_options()("registry", po::value(&registry)->default_value(registry),
+                       "registry HOST:PORT");
   }
   if (measuring) {
-    desc.add_options()
-        ("rep", po::value(&rep)->default_value(1), "repetition number (1-based; seeds and order)")
-        ("warmup-s", po::value(&warmup_s)->default_value(warmup_s), "warm-up before each measured load (s)")
-        ("measure-s", po::value(&measure_s)->default_value(measure_s), "measured time of each load, per side of a comparison (s)")
-        ("slice-s", po::value(&slice_s)->default_value(slice_s), "the sides of a comparison take turns this long (s)")
-        ("raw", po::value(&raw)->default_value("-"), "append the record to this file (- for stdout)");
+    desc.add_options()("rep", po::value(&rep)->default_value(1),
+                       "repetition number (1-based; seeds and order)")(
+        "warmup-s", po::value(&warmup_s)->default_value(warmup_s),
+        "warm-up before each measured load (s)")(
+        "measure-s", po::value(&measure_s)->default_value(measure_s),
+        "measured time of each load, per side of a comparison (s)")(
+        "slice-s", po::value(&slice_s)->default_value(slice_s),
+        "the sides of a comparison take turns this long (s)")(
+        "raw", po::value(&raw)->default_value("-"),
+        "append the record to this file (- for stdout)");
   }
   if (command == "overhead") {
-    desc.add_options()
-        ("replicas", po::value(&replicas)->required(), "HOST:PORT,... of the replicas (for the plain client)")
-        ("sessions", po::value(&list)->default_value("1,4,16,64"), "concurrent sessions, comma-separated");
+    desc.add_options()("replicas", po::value(&replicas)->required(),
+                       "HOST:PORT,... of the replicas (for the plain client)")(
+        "sessions", po::value(&list)->default_value("1,4,16,64"),
+        "concurrent sessions, comma-separated");
   } else if (command == "voting") {
-    desc.add_options()
-        ("clients", po::value(&list)->default_value("16,64"), "concurrent clients, comma-separated")
-        ("scratch", po::value(&scratch)->required(), "directory for the raw-rate database")
-        ("raw-s", po::value(&raw_s)->default_value(raw_s), "duration of the raw in-process run (s)")
-        ("postgres", po::value(&postgres)->default_value(""), "the replicas run on this PostgreSQL URI: measure the raw rate there too (scenario voting_postgres)");
+    desc.add_options()("clients", po::value(&list)->default_value("16,64"),
+                       "concurrent clients, comma-separated")(
+        "scratch", po::value(&scratch)->required(),
+        "directory for the raw-rate database")("raw-s",
+                                               po::value(&raw_s)->default_value(raw_s),
+                                               "duration of the raw in-process run (s)")(
+        "postgres", po::value(&postgres)->default_value(""),
+        "the replicas run on this PostgreSQL URI: measure the raw rate there too "
+        "(scenario voting_postgres)");
   } else if (command == "registry") {
-    desc.add_options()
-        ("threads", po::value(&threads)->default_value(16), "threads for lookup vs ping")
-        ("instances", po::value(&instances)->default_value(1000), "instances registered, heartbeated, deregistered")
-        ("watchers", po::value(&watchers)->default_value(1000), "concurrent watch calls")
-        ("rounds", po::value(&rounds)->default_value(3), "membership changes the watchers wake for")
-        ("settle-s", po::value(&settle_s)->default_value(settle_s), "time for the watches to reach the registry (s)");
+    desc.add_options()("threads", po::value(&threads)->default_value(16),
+                       "threads for lookup vs ping")(
+        "instances", po::value(&instances)->default_value(1000),
+        "instances registered, heartbeated, deregistered")(
+        "watchers", po::value(&watchers)->default_value(1000), "concurrent watch calls")(
+        "rounds", po::value(&rounds)->default_value(3),
+        "membership changes the watchers wake for")(
+        "settle-s", po::value(&settle_s)->default_value(settle_s),
+        "time for the watches to reach the registry (s)");
   } else if (command == "scaling") {
-    desc.add_options()
-        ("registries", po::value(&list)->required(), "HOST:PORT,... registry k lists k replicas")
-        ("sessions", po::value(&sessions)->default_value(8), "concurrent sessions (the offered load)")
-        ("width", po::value(&width)->default_value(1000000), "hi - lo + 1 of each countPrimes call");
+    desc.add_options()("registries", po::value(&list)->required(),
+                       "HOST:PORT,... registry k lists k replicas")(
+        "sessions", po::value(&sessions)->default_value(8),
+        "concurrent sessions (the offered load)")(
+        "width", po::value(&width)->default_value(1000000),
+        "hi - lo + 1 of each countPrimes call");
   } else if (command == "fairness") {
-    desc.add_options()
-        ("sessions", po::value(&sessions)->default_value(16), "concurrent sessions")
-        ("label", po::value(&label)->default_value("normal"), "names the server set-up (normal, slow)")
-        ("balancers", po::value(&balancers)->default_value("round-robin,lru"), "balancers to compare");
+    desc.add_options()("sessions", po::value(&sessions)->default_value(16),
+                       "concurrent sessions")("label",
+                                              po::value(&label)->default_value("normal"),
+                                              "names the server set-up (normal, slow)")(
+        "balancers", po::value(&balancers)->default_value("round-robin,lru"),
+        "balancers to compare");
   } else if (command == "wait-members") {
-    desc.add_options()
-        ("service", po::value(&service)->default_value("prime"), "service name")
-        ("count", po::value(&count)->required(), "instances to wait for")
-        ("timeout-ms", po::value(&timeout_ms)->default_value(10000), "give up after this long");
+    desc.add_options()("service", po::value(&service)->default_value("prime"),
+                       "service name")("count", po::value(&count)->required(),
+                                       "instances to wait for")(
+        "timeout-ms", po::value(&timeout_ms)->default_value(10000),
+        "give up after this long");
   } else if (command == "report") {
-    desc.add_options()
-        ("raw", po::value(&raw)->required(), "the records (JSON lines)")
-        ("json", po::value(&json_out)->required(), "write the summary here")
-        ("md", po::value(&md_out)->required(), "write the Markdown table here")
-        ("cdf", po::value(&cdf_out)->default_value(""), "write scenario 1's latency CDF (16 sessions) here")
-        ("meta", po::value(&meta)->multitoken(), "KEY=VALUE facts about the run, shown in the report");
+    desc.add_options()("raw", po::value(&raw)->required(), "the records (JSON lines)")(
+        "json", po::value(&json_out)->required(), "write the summary here")(
+        "md", po::value(&md_out)->required(), "write the Markdown table here")(
+        "cdf", po::value(&cdf_out)->default_value(""),
+        "write scenario 1's latency CDF (16 sessions) here")(
+        "meta", po::value(&meta)->multitoken(),
+        "KEY=VALUE facts about the run, shown in the report");
   } else {
     std::cerr << "beacon_bench: unknown command '" << command << "'\n" << kUsage;
     return kExitUsage;
@@ -242,7 +267,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     po::notify(vm);
-    if (measuring || command == "wait-members") common.registry = ParseEndpointOrThrow("--registry", registry);
+    if (measuring || command == "wait-members")
+      common.registry = ParseEndpointOrThrow("--registry", registry);
     if (command == "scaling") {
       for (const std::string& r : ParseList(list)) {
         registries.push_back(ParseEndpointOrThrow("--registries", r));
@@ -253,19 +279,25 @@ int main(int argc, char** argv) {
       if (rep < 1) throw po::error("--rep must be >= 1");
       if (!(warmup_s >= 0 && warmup_s <= 60 && measure_s > 0 && measure_s <= 600 &&
             slice_s >= 0.01 && slice_s <= measure_s)) {
-        throw po::error("--warmup-s must be 0..60, --measure-s more than 0 and at most 600, "
-                        "--slice-s 0.01..measure-s");
+        throw po::error(
+            "--warmup-s must be 0..60, --measure-s more than 0 and at most 600, "
+            "--slice-s 0.01..measure-s");
       }
       common.rep = rep;
       common.timing = Timing{warmup_s, measure_s, slice_s};
     }
-    if (command == "overhead" || command == "voting") levels = ParseIntList(command == "overhead" ? "--sessions" : "--clients", list);
-    if (command == "registry" && (threads < 1 || threads > 1024 || instances < 1 ||
-                                  instances > 100000 || watchers < 1 || watchers > 10000 ||
-                                  rounds < 1 || rounds > 100 || !(settle_s >= 0 && settle_s <= 30))) {
-      throw po::error("registry: --threads 1..1024, --instances 1..100000, --watchers 1..10000, --rounds 1..100, --settle-s 0..30");
+    if (command == "overhead" || command == "voting")
+      levels = ParseIntList(command == "overhead" ? "--sessions" : "--clients", list);
+    if (command == "registry" &&
+        (threads < 1 || threads > 1024 || instances < 1 || instances > 100000 ||
+         watchers < 1 || watchers > 10000 || rounds < 1 || rounds > 100 ||
+         !(settle_s >= 0 && settle_s <= 30))) {
+      throw po::error(
+          "registry: --threads 1..1024, --instances 1..100000, --watchers 1..10000, "
+          "--rounds 1..100, --settle-s 0..30");
     }
-    if ((command == "scaling" || command == "fairness") && (sessions < 1 || sessions > 1024)) {
+    if ((command == "scaling" || command == "fairness") &&
+        (sessions < 1 || sessions > 1024)) {
       throw po::error("--sessions must be 1..1024");
     }
     if (command == "scaling" && (width < 1 || width > 10000000)) {

@@ -23,11 +23,12 @@ Result<nlohmann::json> RunFairness(const FairnessOptions& options) {
   }
   for (size_t b = 0; b < sessions.size(); ++b) {
     factories.push_back([&, b](int index) {
-      return client::SessionLoadWorker::Create(sessions[b], client::SessionWorkload{}, SeedFor(common.rep, index));
+      return client::SessionLoadWorker::Create(sessions[b], client::SessionWorkload{},
+                                               SeedFor(common.rep, index));
     });
   }
-  const std::vector<LoadResult> results =
-      RunInterleaved(common.timing.Spec(options.sessions), factories, !FirstSideFirst(common.rep, 0));
+  const std::vector<LoadResult> results = RunInterleaved(
+      common.timing.Spec(options.sessions), factories, !FirstSideFirst(common.rep, 0));
   for (size_t b = 0; b < results.size(); ++b) {
     const std::string& balancer = options.balancers[b];
     const LoadResult& r = results[b];

@@ -41,7 +41,8 @@ std::vector<LoadResult> RunInterleaved(const LoadSpec& spec,
 
   std::vector<client::LoadTally> tallies(sides);
   std::vector<double> seconds(sides, 0);
-  const int slices = std::max(1, static_cast<int>(std::lround(spec.measure_s / spec.slice_s)));
+  const int slices =
+      std::max(1, static_cast<int>(std::lround(spec.measure_s / spec.slice_s)));
   client::LoadPhase slice;
   slice.seconds = spec.measure_s / slices;
   for (int k = 0; k < slices; ++k) {

@@ -15,9 +15,8 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "client/load_engine.h"
 #include "core/status.h"

@@ -11,7 +11,8 @@ namespace beacon::bench {
 
 Result<nlohmann::json> RunOverhead(const OverheadOptions& options) {
   const Common& common = options.common;
-  if (options.replicas.empty()) return InvalidArgument("--replicas: need the replicas' addresses");
+  if (options.replicas.empty())
+    return InvalidArgument("--replicas: need the replicas' addresses");
   nlohmann::json record = NewRecord("overhead", common.rep);
   client::SessionOptions session;
   session.registry = common.registry;
@@ -23,12 +24,15 @@ Result<nlohmann::json> RunOverhead(const OverheadOptions& options) {
     const int n = options.sessions[i];
     const LoadSpec spec = common.timing.Spec(n);
     const WorkerFactory make_plain = [&](int index) {
-      return PlainPrimeWorker::Create(options.replicas, plain_options, SeedFor(common.rep, index));
+      return PlainPrimeWorker::Create(options.replicas, plain_options,
+                                      SeedFor(common.rep, index));
     };
     const WorkerFactory make_beacon = [&](int index) {
-      return client::SessionLoadWorker::Create(session, client::SessionWorkload{}, SeedFor(common.rep, index));
+      return client::SessionLoadWorker::Create(session, client::SessionWorkload{},
+                                               SeedFor(common.rep, index));
     };
-    auto results = RunInterleaved(spec, {make_plain, make_beacon}, !FirstSideFirst(common.rep, i));
+    auto results =
+        RunInterleaved(spec, {make_plain, make_beacon}, !FirstSideFirst(common.rep, i));
     const LoadResult& plain = results[0];
     const LoadResult& beacon = results[1];
     const std::string p = "s" + std::to_string(n);
@@ -42,14 +46,15 @@ Result<nlohmann::json> RunOverhead(const OverheadOptions& options) {
               record["metrics"][p + ".plain.client_cpu_us_per_call"].get<double>());
     record["metrics"][p + ".p99_ratio"] =
         Ratio(beacon.latency.Percentile(0.99), plain.latency.Percentile(0.99));
-    std::fprintf(stderr,
-                 "  overhead rep %d, %d sessions: plain %.0f/s p99 %lld us cpu %.1f us/call, "
-                 "beacon %.0f/s p99 %lld us cpu %.1f us/call\n",
-                 common.rep, n, plain.Throughput(),
-                 static_cast<long long>(plain.latency.Percentile(0.99)),
-                 record["metrics"][p + ".plain.client_cpu_us_per_call"].get<double>(),
-                 beacon.Throughput(), static_cast<long long>(beacon.latency.Percentile(0.99)),
-                 record["metrics"][p + ".beacon.client_cpu_us_per_call"].get<double>());
+    std::fprintf(
+        stderr,
+        "  overhead rep %d, %d sessions: plain %.0f/s p99 %lld us cpu %.1f us/call, "
+        "beacon %.0f/s p99 %lld us cpu %.1f us/call\n",
+        common.rep, n, plain.Throughput(),
+        static_cast<long long>(plain.latency.Percentile(0.99)),
+        record["metrics"][p + ".plain.client_cpu_us_per_call"].get<double>(),
+        beacon.Throughput(), static_cast<long long>(beacon.latency.Percentile(0.99)),
+        record["metrics"][p + ".beacon.client_cpu_us_per_call"].get<double>());
   }
   return record;
 }

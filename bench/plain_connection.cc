@@ -21,7 +21,8 @@ Result<std::unique_ptr<PlainConnection>> PlainConnection::Open(
   c->socket_->setSendTimeout(options.call_timeout_ms);
   c->socket_->setNoDelay(true);
   c->transport_ = std::make_shared<TFramedTransport>(c->socket_, config);
-  c->protocol_ = std::make_shared<apache::thrift::protocol::TBinaryProtocol>(c->transport_);
+  c->protocol_ =
+      std::make_shared<apache::thrift::protocol::TBinaryProtocol>(c->transport_);
   try {
     c->transport_->open();
   } catch (const apache::thrift::transport::TTransportException& e) {

@@ -5,15 +5,18 @@
 // and their raw registry client are built on it.
 #pragma once
 
-#include <memory>
-
 #include <thrift/protocol/TProtocol.h>
+
+#include <memory>
 
 #include "core/endpoint.h"
 #include "core/status.h"
 #include "rpc/channel.h"
 
-namespace apache::thrift::transport { class TSocket; class TTransport; }
+namespace apache::thrift::transport {
+class TSocket;
+class TTransport;
+}  // namespace apache::thrift::transport
 
 namespace beacon::bench {
 

@@ -24,7 +24,8 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 
 int64_t MicrosSince(SteadyClock::time_point t0) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - t0).count();
+  return std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - t0)
+      .count();
 }
 
 double MillisSince(SteadyClock::time_point t0) { return MicrosSince(t0) / 1000.0; }
@@ -34,8 +35,8 @@ InstanceInfo FakeInstance(const std::string& id, int port) {
 }
 
 bool PollUntil(const std::function<bool()>& done, double timeout_s) {
-  const auto deadline = SteadyClock::now() + std::chrono::microseconds(
-                                                 static_cast<int64_t>(timeout_s * 1e6));
+  const auto deadline = SteadyClock::now() +
+                        std::chrono::microseconds(static_cast<int64_t>(timeout_s * 1e6));
   while (!done()) {
     if (SteadyClock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -51,14 +52,16 @@ Status MeasureLeaseCycle(rpc::ThriftRegistryClient& registry, const std::string&
   leases.reserve(static_cast<size_t>(count));
   auto t0 = SteadyClock::now();
   for (int i = 0; i < count; ++i) {
-    auto lease = registry.Register(service, FakeInstance("i" + std::to_string(i), 20000 + i), "");
+    auto lease =
+        registry.Register(service, FakeInstance("i" + std::to_string(i), 20000 + i), "");
     if (!lease.ok()) return lease.status();
     leases.push_back(lease->lease_id);
   }
   const double register_ms = MillisSince(t0);
   t0 = SteadyClock::now();
   for (int i = 0; i < count; ++i) {
-    auto lease = registry.Heartbeat(service, "i" + std::to_string(i), leases[static_cast<size_t>(i)]);
+    auto lease = registry.Heartbeat(service, "i" + std::to_string(i),
+                                    leases[static_cast<size_t>(i)]);
     if (!lease.ok()) return lease.status();
   }
   const double heartbeat_ms = MillisSince(t0);
@@ -86,9 +89,13 @@ Status MeasureLeaseCycle(rpc::ThriftRegistryClient& registry, const std::string&
 class WatchStorm {
  public:
   WatchStorm(const RegistryOptions& options, std::string service, int64_t version)
-      : options_(options), service_(std::move(service)), version_(version),
-        armed_(static_cast<size_t>(options.rounds)), woke_(static_cast<size_t>(options.rounds)),
-        wake_us_(static_cast<size_t>(options.watchers) * static_cast<size_t>(options.rounds)) {
+      : options_(options),
+        service_(std::move(service)),
+        version_(version),
+        armed_(static_cast<size_t>(options.rounds)),
+        woke_(static_cast<size_t>(options.rounds)),
+        wake_us_(static_cast<size_t>(options.watchers) *
+                 static_cast<size_t>(options.rounds)) {
     for (auto& a : armed_) a = 0;
     for (auto& w : woke_) w = 0;
     for (auto& w : wake_us_) w = -1;
@@ -106,7 +113,8 @@ class WatchStorm {
 
   void Start() {
     threads_.reserve(static_cast<size_t>(options_.watchers));
-    for (int i = 0; i < options_.watchers; ++i) threads_.emplace_back([this, i] { Watch(i); });
+    for (int i = 0; i < options_.watchers; ++i)
+      threads_.emplace_back([this, i] { Watch(i); });
   }
 
   // Round r: waits for every watch to be sent and settle, runs `while_waiting`,
@@ -116,7 +124,10 @@ class WatchStorm {
             const std::function<void()>& while_waiting, stats::LatencyHistogram* wake,
             Status* change_status) {
     const auto all = [&](std::vector<std::atomic<int>>& counter) {
-      return [&, r] { return counter[static_cast<size_t>(r)].load() + failed_.load() >= options_.watchers; };
+      return [&, r] {
+        return counter[static_cast<size_t>(r)].load() + failed_.load() >=
+               options_.watchers;
+      };
     };
     PollUntil(all(armed_), 60);
     std::this_thread::sleep_for(
@@ -177,8 +188,8 @@ class WatchStorm {
   const RegistryOptions& options_;
   const std::string service_;
   const int64_t version_;
-  std::vector<std::atomic<int>> armed_;  // watchers that sent round r's watch
-  std::vector<std::atomic<int>> woke_;   // watchers woken in round r
+  std::vector<std::atomic<int>> armed_;        // watchers that sent round r's watch
+  std::vector<std::atomic<int>> woke_;         // watchers woken in round r
   std::vector<std::atomic<int64_t>> wake_us_;  // [round][watcher]; -1 until woken
   std::atomic<SteadyClock::time_point> change_at_{SteadyClock::time_point{}};
   std::atomic<int> failed_{0};
@@ -198,41 +209,49 @@ Result<nlohmann::json> RunRegistry(const RegistryOptions& options) {
   // Lookup vs ping, on a service with three instances.
   const std::string lookup_service = "bench-lookup-" + run_id;
   for (int i = 0; i < 3; ++i) {
-    auto lease = registry.Register(lookup_service, FakeInstance("l" + std::to_string(i), 19000 + i), "");
+    auto lease = registry.Register(lookup_service,
+                                   FakeInstance("l" + std::to_string(i), 19000 + i), "");
     if (!lease.ok()) return lease.status();
   }
   {
     auto make = [&](PlainRegistryWorker::Op op) -> WorkerFactory {
       return [&, op](int) {
-        return PlainRegistryWorker::Create(common.registry, BenchClientOptions(), op, lookup_service);
+        return PlainRegistryWorker::Create(common.registry, BenchClientOptions(), op,
+                                           lookup_service);
       };
     };
-    auto results = RunInterleaved(common.timing.Spec(options.threads),
-                                  {make(PlainRegistryWorker::Op::kLookup),
-                                   make(PlainRegistryWorker::Op::kPing)},
-                                  !FirstSideFirst(common.rep, 0));
+    auto results = RunInterleaved(
+        common.timing.Spec(options.threads),
+        {make(PlainRegistryWorker::Op::kLookup), make(PlainRegistryWorker::Op::kPing)},
+        !FirstSideFirst(common.rep, 0));
     const LoadResult& lookup = results[0];
     const LoadResult& ping = results[1];
     AddLoadResult("lookup", lookup, &record);
     AddLoadResult("ping", ping, &record);
-    record["metrics"]["lookup_over_ping_tput"] = Ratio(lookup.Throughput(), ping.Throughput());
-    std::fprintf(stderr, "  registry rep %d: lookup %.0f/s, ping %.0f/s (%d threads)\n", common.rep,
-                 lookup.Throughput(), ping.Throughput(), options.threads);
+    record["metrics"]["lookup_over_ping_tput"] =
+        Ratio(lookup.Throughput(), ping.Throughput());
+    std::fprintf(stderr, "  registry rep %d: lookup %.0f/s, ping %.0f/s (%d threads)\n",
+                 common.rep, lookup.Throughput(), ping.Throughput(), options.threads);
   }
 
-  if (Status s = MeasureLeaseCycle(registry, "bench-lease-" + run_id, options.instances, &record);
+  if (Status s = MeasureLeaseCycle(registry, "bench-lease-" + run_id, options.instances,
+                                   &record);
       !s.ok()) {
     return s;
   }
-  std::fprintf(stderr, "  registry rep %d: %d instances: register %.0f ms, heartbeat %.0f ms, deregister %.0f ms\n",
-               common.rep, options.instances, record["metrics"]["lease.register_ms"].get<double>(),
+  std::fprintf(stderr,
+               "  registry rep %d: %d instances: register %.0f ms, heartbeat %.0f ms, "
+               "deregister %.0f ms\n",
+               common.rep, options.instances,
+               record["metrics"]["lease.register_ms"].get<double>(),
                record["metrics"]["lease.heartbeat_ms"].get<double>(),
                record["metrics"]["lease.deregister_ms"].get<double>());
 
   // Watches: lookup latency without and with the watchers waiting, then the
   // wake-up delays.
   const std::string watch_service = "bench-watch-" + run_id;
-  if (auto lease = registry.Register(watch_service, FakeInstance("w-base", 18000), ""); !lease.ok()) {
+  if (auto lease = registry.Register(watch_service, FakeInstance("w-base", 18000), "");
+      !lease.ok()) {
     return lease.status();
   }
   auto base = registry.Lookup(watch_service);
@@ -258,7 +277,8 @@ Result<nlohmann::json> RunRegistry(const RegistryOptions& options) {
           r,
           [&] {
             return registry
-                .Register(watch_service, FakeInstance("w" + std::to_string(r), 18001 + r), "")
+                .Register(watch_service, FakeInstance("w" + std::to_string(r), 18001 + r),
+                          "")
                 .status();
           },
           [&] {
@@ -268,23 +288,29 @@ Result<nlohmann::json> RunRegistry(const RegistryOptions& options) {
     }
     storm.Join();
     record["metrics"]["watch.failed"] = storm.failed();
-    if (storm.failed() > 0) record["detail"]["watch"]["first_error"] = storm.first_error();
+    if (storm.failed() > 0)
+      record["detail"]["watch"]["first_error"] = storm.first_error();
   }
   if (!change_status.ok()) return change_status;
   AddLoadResult("lookup_waiting", waiting, &record);
   auto& m = record["metrics"];
-  m["lookup_waiting_over_idle_p50"] = Ratio(waiting.latency.Percentile(0.5), idle.latency.Percentile(0.5));
-  m["lookup_waiting_over_idle_p99"] = Ratio(waiting.latency.Percentile(0.99), idle.latency.Percentile(0.99));
+  m["lookup_waiting_over_idle_p50"] =
+      Ratio(waiting.latency.Percentile(0.5), idle.latency.Percentile(0.5));
+  m["lookup_waiting_over_idle_p99"] =
+      Ratio(waiting.latency.Percentile(0.99), idle.latency.Percentile(0.99));
   m["watch.watchers"] = options.watchers;
   m["watch.rounds"] = options.rounds;
   m["watch.woken"] = woken;
   m["watch.wake_p50_us"] = wake.Percentile(0.5);
   m["watch.wake_p99_us"] = wake.Percentile(0.99);
   m["watch.wake_max_us"] = wake.max();
-  std::fprintf(stderr, "  registry rep %d: %d watchers x %d rounds, %d woken: p50 %lld us, p99 %lld us, last %lld us; lookup p99 idle %lld us, waiting %lld us\n",
+  std::fprintf(stderr,
+               "  registry rep %d: %d watchers x %d rounds, %d woken: p50 %lld us, p99 "
+               "%lld us, last %lld us; lookup p99 idle %lld us, waiting %lld us\n",
                common.rep, options.watchers, options.rounds, woken,
                static_cast<long long>(wake.Percentile(0.5)),
-               static_cast<long long>(wake.Percentile(0.99)), static_cast<long long>(wake.max()),
+               static_cast<long long>(wake.Percentile(0.99)),
+               static_cast<long long>(wake.max()),
                static_cast<long long>(idle.latency.Percentile(0.99)),
                static_cast<long long>(waiting.latency.Percentile(0.99)));
   return record;

@@ -15,25 +15,40 @@ namespace {
 
 bool Meets(Goal::Kind kind, double value, double target) {
   switch (kind) {
-    case Goal::Kind::kAtLeast: return value >= target;
-    case Goal::Kind::kAtMost: return value <= target;
-    case Goal::Kind::kBelow: return value < target;
+    case Goal::Kind::kAtLeast:
+      return value >= target;
+    case Goal::Kind::kAtMost:
+      return value <= target;
+    case Goal::Kind::kBelow:
+      return value < target;
   }
   return false;
 }
 
 const char* KindSymbol(Goal::Kind kind) {
   switch (kind) {
-    case Goal::Kind::kAtLeast: return ">=";
-    case Goal::Kind::kAtMost: return "<=";
-    case Goal::Kind::kBelow: return "<";
+    case Goal::Kind::kAtLeast:
+      return ">=";
+    case Goal::Kind::kAtMost:
+      return "<=";
+    case Goal::Kind::kBelow:
+      return "<";
   }
   return "?";
 }
 
 // ---- Markdown helpers ----
 
-enum class Unit { kRate, kRateDecimal, kRatio, kMicros, kMillisFromMicros, kMillis, kPercent, kCount };
+enum class Unit {
+  kRate,
+  kRateDecimal,
+  kRatio,
+  kMicros,
+  kMillisFromMicros,
+  kMillis,
+  kPercent,
+  kCount
+};
 
 std::string FormatValue(double v, Unit unit) {
   char buf[64];
@@ -49,12 +64,24 @@ std::string FormatValue(double v, Unit unit) {
       }
       return (n < 0 ? "-" : "") + out;
     }
-    case Unit::kRateDecimal: std::snprintf(buf, sizeof buf, "%.1f", v); break;
-    case Unit::kRatio: std::snprintf(buf, sizeof buf, "%.2f", v); break;
-    case Unit::kMicros: std::snprintf(buf, sizeof buf, "%.0f", v); break;
-    case Unit::kMillisFromMicros: std::snprintf(buf, sizeof buf, "%.1f", v / 1000); break;
-    case Unit::kMillis: std::snprintf(buf, sizeof buf, "%.1f", v); break;
-    case Unit::kPercent: std::snprintf(buf, sizeof buf, "%.1f%%", v * 100); break;
+    case Unit::kRateDecimal:
+      std::snprintf(buf, sizeof buf, "%.1f", v);
+      break;
+    case Unit::kRatio:
+      std::snprintf(buf, sizeof buf, "%.2f", v);
+      break;
+    case Unit::kMicros:
+      std::snprintf(buf, sizeof buf, "%.0f", v);
+      break;
+    case Unit::kMillisFromMicros:
+      std::snprintf(buf, sizeof buf, "%.1f", v / 1000);
+      break;
+    case Unit::kMillis:
+      std::snprintf(buf, sizeof buf, "%.1f", v);
+      break;
+    case Unit::kPercent:
+      std::snprintf(buf, sizeof buf, "%.1f%%", v * 100);
+      break;
   }
   return buf;
 }
@@ -68,7 +95,8 @@ class Page {
   }
 
   // "median (min–max)", the median alone for one repetition, "–" when absent.
-  std::string Cell(const std::string& scenario, const std::string& metric, Unit unit) const {
+  std::string Cell(const std::string& scenario, const std::string& metric,
+                   Unit unit) const {
     const json* m = Find(scenario, metric);
     if (!m) return "–";
     const std::string median = FormatValue((*m)["median"].get<double>(), unit);
@@ -91,14 +119,16 @@ class Page {
     for (const auto& [name, value] : report_["scenarios"][scenario]["metrics"].items()) {
       if (name.size() >= prefix.size() + suffix.size() && name.rfind(prefix, 0) == 0 &&
           name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
-        out.insert(name.substr(prefix.size(), name.size() - prefix.size() - suffix.size()));
+        out.insert(
+            name.substr(prefix.size(), name.size() - prefix.size() - suffix.size()));
       }
     }
     return {out.begin(), out.end()};
   }
 
   // Numbers after a letter prefix ("s1.x", "s16.x" -> 1, 16), sorted.
-  std::vector<int> Levels(const std::string& scenario, char letter, const std::string& suffix) const {
+  std::vector<int> Levels(const std::string& scenario, char letter,
+                          const std::string& suffix) const {
     std::set<int> out;
     for (const std::string& mid : Middles(scenario, std::string(1, letter), suffix)) {
       if (!mid.empty() && mid.find_first_not_of("0123456789") == std::string::npos) {
@@ -118,7 +148,8 @@ void Row(std::ostringstream& out, const std::vector<std::string>& cells) {
   out << "\n";
 }
 
-std::string MetaString(const json& meta, const std::string& key, const std::string& fallback = "?") {
+std::string MetaString(const json& meta, const std::string& key,
+                       const std::string& fallback = "?") {
   if (!meta.contains(key)) return fallback;
   if (meta[key].is_string()) return meta[key].get<std::string>();
   return meta[key].dump();
@@ -142,18 +173,20 @@ std::vector<Goal> IssueGoals() {
   std::vector<Goal> goals;
   for (int n : {1, 4, 16, 64}) {
     const std::string s = "s" + std::to_string(n);
-    goals.push_back({"Client path throughput >= 0.90x plain Thrift, " + std::to_string(n) +
-                         " session(s)",
+    goals.push_back({"Client path throughput >= 0.90x plain Thrift, " +
+                         std::to_string(n) + " session(s)",
                      "overhead", s + ".tput_ratio", Goal::Kind::kAtLeast, 0.90});
-    goals.push_back({"Client path p99 <= 1.2x plain Thrift, " + std::to_string(n) + " session(s)",
-                     "overhead", s + ".p99_ratio", Goal::Kind::kAtMost, 1.2});
+    goals.push_back(
+        {"Client path p99 <= 1.2x plain Thrift, " + std::to_string(n) + " session(s)",
+         "overhead", s + ".p99_ratio", Goal::Kind::kAtMost, 1.2});
   }
   goals.push_back({"castVote throughput >= 0.6x isPrime, 16 clients", "voting",
                    "c16.vote_over_prime_tput", Goal::Kind::kAtLeast, 0.6});
   for (int n : {16, 64}) {
     const std::string c = "c" + std::to_string(n);
-    goals.push_back({"castVote p99.9 <= 5x isPrime p99.9, " + std::to_string(n) + " clients",
-                     "voting", c + ".vote_over_prime_p999", Goal::Kind::kAtMost, 5});
+    goals.push_back(
+        {"castVote p99.9 <= 5x isPrime p99.9, " + std::to_string(n) + " clients",
+         "voting", c + ".vote_over_prime_p999", Goal::Kind::kAtMost, 5});
     goals.push_back({"No castVote slower than 100 ms, " + std::to_string(n) +
                          " clients (worst repetition, µs)",
                      "voting", c + ".vote.max_us", Goal::Kind::kBelow, 100000,
@@ -171,7 +204,8 @@ json BuildReport(const std::vector<json>& records, const json& meta,
     if (!r.contains("scenario") || !r.contains("rep")) continue;
     const std::string scenario = r["scenario"].get<std::string>();
     json& into = merged[scenario][r["rep"].get<int>()];
-    if (into.is_null()) into = json{{"metrics", json::object()}, {"detail", json::object()}};
+    if (into.is_null())
+      into = json{{"metrics", json::object()}, {"detail", json::object()}};
     if (r.contains("metrics")) into["metrics"].update(r["metrics"]);
     if (r.contains("detail")) into["detail"].update(r["detail"]);
     if (r.contains("load1") && r["load1"].is_number()) {
@@ -192,7 +226,10 @@ json BuildReport(const std::vector<json>& records, const json& meta,
     json metrics = json::object();
     for (const auto& [name, vs] : values) {
       const Spread s = Summarize(vs);
-      metrics[name] = json{{"median", s.median}, {"min", s.min}, {"max", s.max}, {"n", s.n},
+      metrics[name] = json{{"median", s.median},
+                           {"min", s.min},
+                           {"max", s.max},
+                           {"n", s.n},
                            {"values", vs}};
     }
     report["scenarios"][scenario] = json{{"reps", reps.size()},
@@ -202,19 +239,21 @@ json BuildReport(const std::vector<json>& records, const json& meta,
   }
 
   for (const Goal& g : goals) {
-    json out{{"text", g.text},     {"scenario", g.scenario},
-             {"metric", g.metric}, {"target", g.target},
-             {"kind", KindSymbol(g.kind)}, {"worst_case", g.worst_case},
-             {"measured", false}};
+    json out{
+        {"text", g.text},     {"scenario", g.scenario},     {"metric", g.metric},
+        {"target", g.target}, {"kind", KindSymbol(g.kind)}, {"worst_case", g.worst_case},
+        {"measured", false}};
     const json& s = report["scenarios"];
     if (s.contains(g.scenario) && s[g.scenario]["metrics"].contains(g.metric)) {
       const json& m = s[g.scenario]["metrics"][g.metric];
       double value = m["median"].get<double>();
       if (g.worst_case) {
-        value = g.kind == Goal::Kind::kAtLeast ? m["min"].get<double>() : m["max"].get<double>();
+        value = g.kind == Goal::Kind::kAtLeast ? m["min"].get<double>()
+                                               : m["max"].get<double>();
       }
       int reps_met = 0;
-      for (const json& v : m["values"]) reps_met += Meets(g.kind, v.get<double>(), g.target);
+      for (const json& v : m["values"])
+        reps_met += Meets(g.kind, v.get<double>(), g.target);
       out["measured"] = true;
       out["value"] = value;
       out["met"] = Meets(g.kind, value, g.target);
@@ -235,10 +274,11 @@ std::string RenderMarkdown(const json& report) {
       << "\n\n";
   out << "- Run: " << MetaString(meta, "date") << ", " << MetaString(meta, "duration_s")
       << " s in all, `" << MetaString(meta, "command", "bench/run") << "`\n";
-  out << "- Machine: " << MetaString(meta, "cores") << " cores (" << MetaString(meta, "cpu")
+  out << "- Machine: " << MetaString(meta, "cores") << " cores ("
+      << MetaString(meta, "cpu")
       << "), shared: client and servers run on the same cores\n";
-  out << "- Load average (1 min): " << MetaString(meta, "load1_start") << " at the start, "
-      << MetaString(meta, "load1_end") << " at the end";
+  out << "- Load average (1 min): " << MetaString(meta, "load1_start")
+      << " at the start, " << MetaString(meta, "load1_end") << " at the end";
   {
     std::vector<double> all;
     for (const auto& [name, s] : report["scenarios"].items()) {
@@ -247,32 +287,39 @@ std::string RenderMarkdown(const json& report) {
     if (!all.empty()) {
       const Spread s = Summarize(all);
       char buf[96];
-      std::snprintf(buf, sizeof buf, ", %.1f–%.1f (median %.1f) when scenarios started", s.min,
-                    s.max, s.median);
+      std::snprintf(buf, sizeof buf, ", %.1f–%.1f (median %.1f) when scenarios started",
+                    s.min, s.max, s.median);
       out << buf;
     }
   }
   out << "\n";
-  out << "- Build: " << MetaString(meta, "build_type") << ", " << MetaString(meta, "compiler")
-      << ", commit " << MetaString(meta, "commit") << "\n";
+  out << "- Build: " << MetaString(meta, "build_type") << ", "
+      << MetaString(meta, "compiler") << ", commit " << MetaString(meta, "commit")
+      << "\n";
   out << "- Each scenario repeated " << MetaString(meta, "reps") << " times; "
-      << MetaString(meta, "warmup_s") << " s warm-up and " << MetaString(meta, "measure_s")
-      << " s measured per load. The two sides of a comparison run in the same process, one "
-         "at a time, taking turns in " << MetaString(meta, "slice_s")
-      << " s slices (A B B A ...), so load from other processes falls on both alike. Cells "
-         "show median (min–max) over repetitions; a ratio is computed within each repetition, "
+      << MetaString(meta, "warmup_s") << " s warm-up and "
+      << MetaString(meta, "measure_s")
+      << " s measured per load. The two sides of a comparison run in the same process, "
+         "one "
+         "at a time, taking turns in "
+      << MetaString(meta, "slice_s")
+      << " s slices (A B B A ...), so load from other processes falls on both alike. "
+         "Cells "
+         "show median (min–max) over repetitions; a ratio is computed within each "
+         "repetition, "
          "then summarised.\n\n";
-  if (smoke) out << "Smoke run: windows far too short to mean anything; the goal column below only shows that the pipeline works.\n\n";
+  if (smoke)
+    out << "Smoke run: windows far too short to mean anything; the goal column below "
+           "only shows that the pipeline works.\n\n";
 
   out << "## Goals\n\n";
   Row(out, {"Goal", "Target", "Measured", "Met"});
   Row(out, {"---", "---", "---", "---"});
   for (const json& g : report["goals"]) {
     const std::string target =
-        g["kind"].get<std::string>() + " " + FormatValue(g["target"].get<double>(),
-                                                         g["target"].get<double>() >= 1000
-                                                             ? Unit::kCount
-                                                             : Unit::kRatio);
+        g["kind"].get<std::string>() + " " +
+        FormatValue(g["target"].get<double>(),
+                    g["target"].get<double>() >= 1000 ? Unit::kCount : Unit::kRatio);
     if (!g["measured"].get<bool>()) {
       Row(out, {g["text"].get<std::string>(), target, "not measured", "–"});
       continue;
@@ -281,9 +328,10 @@ std::string RenderMarkdown(const json& report) {
     const Unit unit = g["target"].get<double>() >= 1000 ? Unit::kCount : Unit::kRatio;
     const std::string measured =
         worst ? FormatValue(g["value"].get<double>(), unit) + " (worst)"
-              : page.Cell(g["scenario"].get<std::string>(), g["metric"].get<std::string>(), unit);
-    const std::string met = std::string(g["met"].get<bool>() ? "**yes**" : "**no**") + " (" +
-                            std::to_string(g["reps_met"].get<int>()) + "/" +
+              : page.Cell(g["scenario"].get<std::string>(),
+                          g["metric"].get<std::string>(), unit);
+    const std::string met = std::string(g["met"].get<bool>() ? "**yes**" : "**no**") +
+                            " (" + std::to_string(g["reps_met"].get<int>()) + "/" +
                             std::to_string(g["reps"].get<int>()) + " reps)";
     Row(out, {g["text"].get<std::string>(), target, measured, met});
   }
@@ -293,27 +341,32 @@ std::string RenderMarkdown(const json& report) {
     out << "## 1. Client path overhead: isPrime, 3 replicas\n\n"
            "Beacon = client::Session (registry lookup + watch, cached list, round-robin "
            "balancer, pooled connections). Plain = Thrift client with one connection per "
-           "replica opened once per thread, round-robin, no registry. Same numbers asked, same "
+           "replica opened once per thread, round-robin, no registry. Same numbers "
+           "asked, same "
            "framed/binary transport.\n\n";
     Row(out, {"Sessions", "Plain calls/s", "Beacon calls/s", "Tput ratio", "Plain p50 µs",
               "Beacon p50 µs", "Plain p99 µs", "Beacon p99 µs", "p99 ratio",
-              "Client CPU µs/call (plain / Beacon)", "Errors plain / Beacon (Beacon retries)"});
-    Row(out, {"---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:"});
+              "Client CPU µs/call (plain / Beacon)",
+              "Errors plain / Beacon (Beacon retries)"});
+    Row(out, {"---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:",
+              "---:", "---:"});
     for (int n : page.Levels("overhead", 's', ".tput_ratio")) {
       const std::string p = "s" + std::to_string(n);
-      Row(out, {std::to_string(n), page.Cell("overhead", p + ".plain.tput", Unit::kRate),
-                page.Cell("overhead", p + ".beacon.tput", Unit::kRate),
-                page.Cell("overhead", p + ".tput_ratio", Unit::kRatio),
-                page.Cell("overhead", p + ".plain.p50_us", Unit::kMicros),
-                page.Cell("overhead", p + ".beacon.p50_us", Unit::kMicros),
-                page.Cell("overhead", p + ".plain.p99_us", Unit::kMicros),
-                page.Cell("overhead", p + ".beacon.p99_us", Unit::kMicros),
-                page.Cell("overhead", p + ".p99_ratio", Unit::kRatio),
-                page.Cell("overhead", p + ".plain.client_cpu_us_per_call", Unit::kMillis) + " / " +
-                    page.Cell("overhead", p + ".beacon.client_cpu_us_per_call", Unit::kMillis),
-                page.Cell("overhead", p + ".plain.errors", Unit::kCount) + " / " +
-                    page.Cell("overhead", p + ".beacon.errors", Unit::kCount) + " (" +
-                    page.Cell("overhead", p + ".beacon.retries", Unit::kCount) + ")"});
+      Row(out,
+          {std::to_string(n), page.Cell("overhead", p + ".plain.tput", Unit::kRate),
+           page.Cell("overhead", p + ".beacon.tput", Unit::kRate),
+           page.Cell("overhead", p + ".tput_ratio", Unit::kRatio),
+           page.Cell("overhead", p + ".plain.p50_us", Unit::kMicros),
+           page.Cell("overhead", p + ".beacon.p50_us", Unit::kMicros),
+           page.Cell("overhead", p + ".plain.p99_us", Unit::kMicros),
+           page.Cell("overhead", p + ".beacon.p99_us", Unit::kMicros),
+           page.Cell("overhead", p + ".p99_ratio", Unit::kRatio),
+           page.Cell("overhead", p + ".plain.client_cpu_us_per_call", Unit::kMillis) +
+               " / " +
+               page.Cell("overhead", p + ".beacon.client_cpu_us_per_call", Unit::kMillis),
+           page.Cell("overhead", p + ".plain.errors", Unit::kCount) + " / " +
+               page.Cell("overhead", p + ".beacon.errors", Unit::kCount) + " (" +
+               page.Cell("overhead", p + ".beacon.retries", Unit::kCount) + ")"});
     }
     out << "\n";
   }
@@ -325,16 +378,17 @@ std::string RenderMarkdown(const json& report) {
     out << (postgres ? "## 2b. Voting path: 3 replicas on one PostgreSQL database\n\n"
                      : "## 2. Voting path: 3 replicas on one SQLite file\n\n");
     if (postgres) {
-      out << "PostgreSQL " << MetaString(meta, "postgres_version") << " on the same machine, "
-          << MetaString(meta, "postgres_settings") << ".\n\n";
+      out << "PostgreSQL " << MetaString(meta, "postgres_version")
+          << " on the same machine, " << MetaString(meta, "postgres_settings") << ".\n\n";
     }
-    out << 
-           "castVote with a distinct voter per call and isPrime, both through client::Session, "
+    out << "castVote with a distinct voter per call and isPrime, both through "
+           "client::Session, "
            "in the same run.\n\n";
     Row(out, {"Clients", "isPrime calls/s", "castVote calls/s", "Vote/prime tput",
               "isPrime p99.9 µs", "castVote p99.9 µs", "p99.9 ratio", "castVote max ms",
               "castVote errors (retries)", "Vote tput / raw rate"});
-    Row(out, {"---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:"});
+    Row(out,
+        {"---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:"});
     for (int n : page.Levels(scenario, 'c', ".vote_over_prime_tput")) {
       const std::string c = "c" + std::to_string(n);
       Row(out, {std::to_string(n), page.Cell(scenario, c + ".prime.tput", Unit::kRate),
@@ -360,26 +414,47 @@ std::string RenderMarkdown(const json& report) {
     const json* watchers = page.Find("registry", "watch.watchers");
     const json* rounds = page.Find("registry", "watch.rounds");
     const json* instances = page.Find("registry", "lease.instances");
-    const std::string w = watchers ? FormatValue((*watchers)["median"].get<double>(), Unit::kCount) : "?";
-    const std::string inst = instances ? FormatValue((*instances)["median"].get<double>(), Unit::kCount) : "?";
+    const std::string w =
+        watchers ? FormatValue((*watchers)["median"].get<double>(), Unit::kCount) : "?";
+    const std::string inst =
+        instances ? FormatValue((*instances)["median"].get<double>(), Unit::kCount) : "?";
     out << "## 3. Registry\n\n";
     Row(out, {"Measure", "Value"});
     Row(out, {"---", "---:"});
-    Row(out, {"lookup calls/s (" + MetaString(meta, "registry_threads") + " threads, plain Thrift)",
+    Row(out, {"lookup calls/s (" + MetaString(meta, "registry_threads") +
+                  " threads, plain Thrift)",
               page.Cell("registry", "lookup.tput", Unit::kRate)});
-    Row(out, {"ping calls/s (same threads, same server)", page.Cell("registry", "ping.tput", Unit::kRate)});
-    Row(out, {"lookup / ping throughput", page.Cell("registry", "lookup_over_ping_tput", Unit::kRatio)});
-    Row(out, {"register " + inst + " instances, one client, ms", page.Cell("registry", "lease.register_ms", Unit::kMillis)});
-    Row(out, {"heartbeat " + inst + " instances, ms", page.Cell("registry", "lease.heartbeat_ms", Unit::kMillis)});
-    Row(out, {"deregister " + inst + " instances, ms", page.Cell("registry", "lease.deregister_ms", Unit::kMillis)});
-    Row(out, {"watchers waiting", w + " (" + (rounds ? FormatValue((*rounds)["median"].get<double>(), Unit::kCount) : "?") + " changes each)"});
-    Row(out, {"watchers woken (of watchers × changes)", page.Cell("registry", "watch.woken", Unit::kCount)});
-    Row(out, {"change → wake-up p50, ms", page.Cell("registry", "watch.wake_p50_us", Unit::kMillisFromMicros)});
-    Row(out, {"change → wake-up p99, ms", page.Cell("registry", "watch.wake_p99_us", Unit::kMillisFromMicros)});
-    Row(out, {"change → last watcher woken (max), ms", page.Cell("registry", "watch.wake_max_us", Unit::kMillisFromMicros)});
-    Row(out, {"lookup p50 / p99 µs, no watchers", page.Cell("registry", "lookup_idle.p50_us", Unit::kMicros) + " / " + page.Cell("registry", "lookup_idle.p99_us", Unit::kMicros)});
-    Row(out, {"lookup p50 / p99 µs, " + w + " watchers waiting", page.Cell("registry", "lookup_waiting.p50_us", Unit::kMicros) + " / " + page.Cell("registry", "lookup_waiting.p99_us", Unit::kMicros)});
-    Row(out, {"lookup p99 waiting / idle", page.Cell("registry", "lookup_waiting_over_idle_p99", Unit::kRatio)});
+    Row(out, {"ping calls/s (same threads, same server)",
+              page.Cell("registry", "ping.tput", Unit::kRate)});
+    Row(out, {"lookup / ping throughput",
+              page.Cell("registry", "lookup_over_ping_tput", Unit::kRatio)});
+    Row(out, {"register " + inst + " instances, one client, ms",
+              page.Cell("registry", "lease.register_ms", Unit::kMillis)});
+    Row(out, {"heartbeat " + inst + " instances, ms",
+              page.Cell("registry", "lease.heartbeat_ms", Unit::kMillis)});
+    Row(out, {"deregister " + inst + " instances, ms",
+              page.Cell("registry", "lease.deregister_ms", Unit::kMillis)});
+    Row(out, {"watchers waiting",
+              w + " (" +
+                  (rounds ? FormatValue((*rounds)["median"].get<double>(), Unit::kCount)
+                          : "?") +
+                  " changes each)"});
+    Row(out, {"watchers woken (of watchers × changes)",
+              page.Cell("registry", "watch.woken", Unit::kCount)});
+    Row(out, {"change → wake-up p50, ms",
+              page.Cell("registry", "watch.wake_p50_us", Unit::kMillisFromMicros)});
+    Row(out, {"change → wake-up p99, ms",
+              page.Cell("registry", "watch.wake_p99_us", Unit::kMillisFromMicros)});
+    Row(out, {"change → last watcher woken (max), ms",
+              page.Cell("registry", "watch.wake_max_us", Unit::kMillisFromMicros)});
+    Row(out, {"lookup p50 / p99 µs, no watchers",
+              page.Cell("registry", "lookup_idle.p50_us", Unit::kMicros) + " / " +
+                  page.Cell("registry", "lookup_idle.p99_us", Unit::kMicros)});
+    Row(out, {"lookup p50 / p99 µs, " + w + " watchers waiting",
+              page.Cell("registry", "lookup_waiting.p50_us", Unit::kMicros) + " / " +
+                  page.Cell("registry", "lookup_waiting.p99_us", Unit::kMicros)});
+    Row(out, {"lookup p99 waiting / idle",
+              page.Cell("registry", "lookup_waiting_over_idle_p99", Unit::kRatio)});
     Row(out, {"errors: lookup / ping / lookup idle / lookup waiting / watchers",
               page.Cell("registry", "lookup.errors", Unit::kCount) + " / " +
                   page.Cell("registry", "ping.errors", Unit::kCount) + " / " +
@@ -390,11 +465,14 @@ std::string RenderMarkdown(const json& report) {
   }
 
   if (page.Has("scaling")) {
-    out << "## 4. Scaling: countPrimes (width " << MetaString(meta, "count_width") << "), "
-        << MetaString(meta, "scaling_sessions") << " sessions, same offered load\n\n";
-    out << "Each replica count has its own registry and replicas (one database); the three "
+    out << "## 4. Scaling: countPrimes (width " << MetaString(meta, "count_width")
+        << "), " << MetaString(meta, "scaling_sessions")
+        << " sessions, same offered load\n\n";
+    out << "Each replica count has its own registry and replicas (one database); the "
+           "three "
            "set-ups take turns in slices, one loaded at a time.\n\n";
-    Row(out, {"Replicas", "calls/s", "p50 ms", "p99 ms", "vs 1 replica", "Replicas answering", "Errors (retries)"});
+    Row(out, {"Replicas", "calls/s", "p50 ms", "p99 ms", "vs 1 replica",
+              "Replicas answering", "Errors (retries)"});
     Row(out, {"---:", "---:", "---:", "---:", "---:", "---:", "---:"});
     for (int k : page.Levels("scaling", 'r', ".tput")) {
       const std::string r = "r" + std::to_string(k);
@@ -412,7 +490,8 @@ std::string RenderMarkdown(const json& report) {
   if (page.Has("fairness")) {
     out << "## 5. Balancer fairness: isPrime, " << MetaString(meta, "fairness_sessions")
         << " sessions, 3 replicas\n\n"
-        << "\"slow\": r3 restarted with `--debug-delay-us " << MetaString(meta, "slow_delay_us")
+        << "\"slow\": r3 restarted with `--debug-delay-us "
+        << MetaString(meta, "slow_delay_us")
         << "` (sleeps that long in every prime call).\n\n";
     std::set<std::string> replicas;
     for (const std::string& mid : page.Middles("fairness", "", "")) {
@@ -426,7 +505,8 @@ std::string RenderMarkdown(const json& report) {
     for (const std::string& label : {std::string("normal"), std::string("slow")}) {
       for (const std::string& balancer : page.Middles("fairness", label + ".", ".tput")) {
         const std::string p = label + "." + balancer;
-        std::vector<std::string> row{label, balancer, page.Cell("fairness", p + ".tput", Unit::kRate),
+        std::vector<std::string> row{label, balancer,
+                                     page.Cell("fairness", p + ".tput", Unit::kRate),
                                      page.Cell("fairness", p + ".p50_us", Unit::kMicros),
                                      page.Cell("fairness", p + ".p99_us", Unit::kMicros)};
         for (const std::string& r : replicas) {
@@ -452,7 +532,8 @@ std::string CdfTable(const json& report, int sessions, const std::string& rep) {
   const json& plain = d[p + ".plain"]["cdf"];
   const json& beacon = d[p + ".beacon"]["cdf"];
   std::ostringstream out;
-  out << "# fraction plain_us beacon_us (isPrime, " << sessions << " sessions, rep " << rep << ")\n";
+  out << "# fraction plain_us beacon_us (isPrime, " << sessions << " sessions, rep "
+      << rep << ")\n";
   for (size_t i = 0; i < plain.size() && i < beacon.size(); ++i) {
     out << plain[i][0].get<double>() << " " << plain[i][1].get<double>() << " "
         << beacon[i][1].get<double>() << "\n";

@@ -3,10 +3,9 @@
 // (results/latest.md), and judges the issue's goals.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace beacon::bench {
 
@@ -24,7 +23,8 @@ Spread Summarize(std::vector<double> values);
 // A goal from the issue, judged on one metric of one scenario.
 struct Goal {
   enum class Kind { kAtLeast, kAtMost, kBelow };
-  std::string text;      // what a reader sees, e.g. "castVote p99.9 <= 5x isPrime p99.9 (16 clients)"
+  std::string
+      text;  // what a reader sees, e.g. "castVote p99.9 <= 5x isPrime p99.9 (16 clients)"
   std::string scenario;  // "voting"
   std::string metric;    // "c16.vote_over_prime_p999"
   Kind kind = Kind::kAtLeast;
@@ -46,8 +46,8 @@ std::vector<Goal> IssueGoals();
 //    "goals": [{"text", "scenario", "metric", "target", "kind", "worst_case",
 //               "measured", "value", "met", "reps_met", "reps"}]}
 // Values that are not numbers (null for an undefined ratio) are skipped.
-nlohmann::json BuildReport(const std::vector<nlohmann::json>& records, const nlohmann::json& meta,
-                           const std::vector<Goal>& goals);
+nlohmann::json BuildReport(const std::vector<nlohmann::json>& records,
+                           const nlohmann::json& meta, const std::vector<Goal>& goals);
 
 // The Markdown page for a report built by BuildReport.
 std::string RenderMarkdown(const nlohmann::json& report);

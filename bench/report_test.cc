@@ -8,7 +8,10 @@ namespace {
 using nlohmann::json;
 
 json Record(const std::string& scenario, int rep, json metrics) {
-  return json{{"scenario", scenario}, {"rep", rep}, {"load1", 1.0}, {"metrics", metrics},
+  return json{{"scenario", scenario},
+              {"rep", rep},
+              {"load1", 1.0},
+              {"metrics", metrics},
               {"detail", json::object()}};
 }
 

@@ -13,7 +13,8 @@ namespace beacon::bench {
 
 Result<nlohmann::json> RunScaling(const ScalingOptions& options) {
   const Common& common = options.common;
-  if (options.registries.empty()) return InvalidArgument("--registries: need at least one");
+  if (options.registries.empty())
+    return InvalidArgument("--registries: need at least one");
   nlohmann::json record = NewRecord("scaling", common.rep);
   client::SessionWorkload workload;
   workload.prime_weight = 0;
@@ -29,7 +30,8 @@ Result<nlohmann::json> RunScaling(const ScalingOptions& options) {
   std::vector<WorkerFactory> factories;
   for (size_t k = 0; k < sessions.size(); ++k) {
     factories.push_back([&, k](int index) {
-      return client::SessionLoadWorker::Create(sessions[k], workload, SeedFor(common.rep, index));
+      return client::SessionLoadWorker::Create(sessions[k], workload,
+                                               SeedFor(common.rep, index));
     });
   }
   const std::vector<LoadResult> results = RunInterleaved(
@@ -42,7 +44,8 @@ Result<nlohmann::json> RunScaling(const ScalingOptions& options) {
     AddLoadResult(p, results[k], &record);
     m[p + ".replicas_answering"] = results[k].per_replica.size();
     m[p + "_over_r1_tput"] = Ratio(results[k].Throughput(), results[0].Throughput());
-    std::fprintf(stderr, "  scaling rep %d, %zu replica(s): %.1f countPrimes/s, p99 %lld us\n",
+    std::fprintf(stderr,
+                 "  scaling rep %d, %zu replica(s): %.1f countPrimes/s, p99 %lld us\n",
                  common.rep, k + 1, results[k].Throughput(),
                  static_cast<long long>(results[k].latency.Percentile(0.99)));
   }

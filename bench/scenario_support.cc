@@ -28,8 +28,8 @@ void AddLoadResult(const std::string& prefix, const LoadResult& r, nlohmann::jso
   if (!r.first_error.empty()) detail["first_error"] = r.first_error;
   if (with_cdf) {
     nlohmann::json cdf = nlohmann::json::array();
-    for (double q : {0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99,
-                     0.995, 0.999, 0.9999, 1.0}) {
+    for (double q : {0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98,
+                     0.99, 0.995, 0.999, 0.9999, 1.0}) {
       cdf.push_back({q, r.latency.Percentile(q)});
     }
     detail["cdf"] = cdf;
@@ -52,7 +52,9 @@ uint64_t SeedFor(int rep, int index) {
   return static_cast<uint64_t>(rep) * 1000003ULL + static_cast<uint64_t>(index);
 }
 
-bool FirstSideFirst(int rep, size_t pair) { return (static_cast<size_t>(rep) + pair) % 2 == 1; }
+bool FirstSideFirst(int rep, size_t pair) {
+  return (static_cast<size_t>(rep) + pair) % 2 == 1;
+}
 
 rpc::ClientOptions BenchClientOptions() {
   rpc::ClientOptions o;

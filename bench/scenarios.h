@@ -10,10 +10,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/endpoint.h"
 #include "core/status.h"
@@ -72,11 +71,11 @@ Result<nlohmann::json> RunVoting(const VotingOptions& options);
 // `instances` and `watchers`.
 struct RegistryOptions {
   Common common;
-  int threads = 16;      // for lookup vs ping
+  int threads = 16;  // for lookup vs ping
   int instances = 1000;
   int watchers = 1000;
-  int rounds = 3;        // membership changes the watchers wake up for
-  double settle_s = 1.0; // for watch calls to reach the registry and block
+  int rounds = 3;         // membership changes the watchers wake up for
+  double settle_s = 1.0;  // for watch calls to reach the registry and block
 };
 Result<nlohmann::json> RunRegistry(const RegistryOptions& options);
 

@@ -65,14 +65,17 @@ Outcome Drive(int port, int clients, double seconds) {
         auto socket = std::make_shared<transport::TSocket>("127.0.0.1", port);
         socket->setRecvTimeout(5000);
         auto trans = std::make_shared<transport::TFramedTransport>(socket);
-        beacon::idl::PrimeClient client(std::make_shared<protocol::TBinaryProtocol>(trans));
+        beacon::idl::PrimeClient client(
+            std::make_shared<protocol::TBinaryProtocol>(trans));
         trans->open();
         int64_t n = 1000003 + c;
         while (Clock::now() < end) {
           const auto t0 = Clock::now();
           beacon::idl::PrimeReply r;
           client.isPrime(r, n += 2);
-          hist[c].Record(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
+          hist[c].Record(
+              std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0)
+                  .count());
           calls.fetch_add(1, std::memory_order_relaxed);
         }
       } catch (const std::exception&) {
@@ -85,7 +88,8 @@ Outcome Drive(int port, int clients, double seconds) {
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   beacon::stats::LatencyHistogram all;
   for (auto& h : hist) all.Merge(h);
-  return Outcome{calls.load() / elapsed, all.Percentile(0.5), all.Percentile(0.99), errors.load()};
+  return Outcome{calls.load() / elapsed, all.Percentile(0.5), all.Percentile(0.99),
+                 errors.load()};
 }
 
 // Waits until something accepts on port (bounded).
@@ -103,7 +107,9 @@ bool WaitForPort(int port) {
   return false;
 }
 
-int FreePortFrom(const std::shared_ptr<transport::TServerSocket>& s) { return s->getPort(); }
+int FreePortFrom(const std::shared_ptr<transport::TServerSocket>& s) {
+  return s->getPort();
+}
 
 }  // namespace
 
@@ -116,13 +122,15 @@ int main(int argc, char** argv) {
       seconds = std::atof(argv[i + 1]);
     } else if (std::strcmp(argv[i], "--clients") == 0) {
       client_counts.clear();
-      for (char* tok = std::strtok(argv[i + 1], ","); tok; tok = std::strtok(nullptr, ",")) {
+      for (char* tok = std::strtok(argv[i + 1], ","); tok;
+           tok = std::strtok(nullptr, ",")) {
         client_counts.push_back(std::atoi(tok));
       }
     }
   }
   if (!(seconds > 0 && seconds <= 60) || client_counts.empty()) {
-    std::fprintf(stderr, "usage: server_type_probe [--seconds 0<S<=60] [--clients 1,4,...]\n");
+    std::fprintf(stderr,
+                 "usage: server_type_probe [--seconds 0<S<=60] [--clients 1,4,...]\n");
     return 2;
   }
   auto handler = std::make_shared<PrimeHandler>();
@@ -153,11 +161,14 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   int rc = 0;
-  if (threaded_port == 0 || nb_port == 0 || !WaitForPort(threaded_port) || !WaitForPort(nb_port)) {
+  if (threaded_port == 0 || nb_port == 0 || !WaitForPort(threaded_port) ||
+      !WaitForPort(nb_port)) {
     std::fprintf(stderr, "servers did not come up\n");
     rc = 1;
   } else {
-    std::printf("| clients | TThreadedServer calls/s | p50 us | p99 us | TNonblockingServer (2 workers) calls/s | p50 us | p99 us | ratio threaded/nonblocking |\n");
+    std::printf(
+        "| clients | TThreadedServer calls/s | p50 us | p99 us | TNonblockingServer (2 "
+        "workers) calls/s | p50 us | p99 us | ratio threaded/nonblocking |\n");
     std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     bool threaded_first = true;
     for (int c : client_counts) {
@@ -172,13 +183,14 @@ int main(int argc, char** argv) {
         t = Drive(threaded_port, c, seconds);
       }
       threaded_first = !threaded_first;
-      std::printf("| %d | %.0f | %lld | %lld | %.0f | %lld | %lld | %.2f |\n", c, t.calls_per_s,
-                  static_cast<long long>(t.p50), static_cast<long long>(t.p99), n.calls_per_s,
+      std::printf("| %d | %.0f | %lld | %lld | %.0f | %lld | %lld | %.2f |\n", c,
+                  t.calls_per_s, static_cast<long long>(t.p50),
+                  static_cast<long long>(t.p99), n.calls_per_s,
                   static_cast<long long>(n.p50), static_cast<long long>(n.p99),
                   n.calls_per_s > 0 ? t.calls_per_s / n.calls_per_s : 0.0);
       if (t.errors || n.errors) {
-        std::printf("(errors: threaded %lld, nonblocking %lld)\n", static_cast<long long>(t.errors),
-                    static_cast<long long>(n.errors));
+        std::printf("(errors: threaded %lld, nonblocking %lld)\n",
+                    static_cast<long long>(t.errors), static_cast<long long>(n.errors));
         rc = 1;
       }
     }

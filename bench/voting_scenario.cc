@@ -21,8 +21,10 @@ const std::vector<std::string> kOptions{"red", "green", "blue"};
 // One thread casting distinct votes with the store the replicas use (same
 // options, same transaction), for `seconds`: on a fresh SQLite file, or on a
 // new poll in the replicas' PostgreSQL database.
-Result<nlohmann::json> MeasureRawVotes(const std::string& dir, const std::string& postgres_uri,
-                                       const std::string& run_id, int rep, double seconds) {
+Result<nlohmann::json> MeasureRawVotes(const std::string& dir,
+                                       const std::string& postgres_uri,
+                                       const std::string& run_id, int rep,
+                                       double seconds) {
   const std::string path =
       postgres_uri.empty() ? dir + "/raw-votes-" + run_id + ".db" : postgres_uri;
   auto store = votes::OpenVoteStore(path);
@@ -38,17 +40,19 @@ Result<nlohmann::json> MeasureRawVotes(const std::string& dir, const std::string
   for (int64_t i = 0; i < 50'000'000; ++i) {
     const auto t0 = SteadyClock::now();
     if (t0 >= end) break;
-    auto r = (*store)->CastVote(poll->poll_id, "raw-" + std::to_string(rep) + "-" + std::to_string(i),
-                                kOptions[static_cast<size_t>(i) % kOptions.size()], "raw",
-                                WallClockMillis());
+    auto r = (*store)->CastVote(
+        poll->poll_id, "raw-" + std::to_string(rep) + "-" + std::to_string(i),
+        kOptions[static_cast<size_t>(i) % kOptions.size()], "raw", WallClockMillis());
     last = SteadyClock::now();
-    latency.Record(std::chrono::duration_cast<std::chrono::microseconds>(last - t0).count());
+    latency.Record(
+        std::chrono::duration_cast<std::chrono::microseconds>(last - t0).count());
     r.ok() ? ++ok : ++failed;
   }
   store->reset();
   if (postgres_uri.empty()) {
     std::error_code ignored;
-    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix, ignored);
+    for (const char* suffix : {"", "-wal", "-shm"})
+      std::filesystem::remove(path + suffix, ignored);
   }
   const double secs = std::chrono::duration<double>(last - start).count();
   return nlohmann::json{{"tput", secs > 0 ? ok / secs : 0.0},
@@ -82,7 +86,8 @@ Result<nlohmann::json> RunVoting(const VotingOptions& options) {
   for (size_t i = 0; i < options.clients.size(); ++i) {
     const int n = options.clients[i];
     const WorkerFactory make_prime = [&](int index) {
-      return client::SessionLoadWorker::Create(session, client::SessionWorkload{}, SeedFor(common.rep, index));
+      return client::SessionLoadWorker::Create(session, client::SessionWorkload{},
+                                               SeedFor(common.rep, index));
     };
     const WorkerFactory make_vote = [&](int index) {
       client::SessionWorkload w;
@@ -90,8 +95,10 @@ Result<nlohmann::json> RunVoting(const VotingOptions& options) {
       w.vote_weight = 1;
       w.poll_id = poll_id;
       w.options = kOptions;
-      w.voter_prefix = "b" + run_id + "-c" + std::to_string(n) + "-t" + std::to_string(index);
-      return client::SessionLoadWorker::Create(session, std::move(w), SeedFor(common.rep, index));
+      w.voter_prefix =
+          "b" + run_id + "-c" + std::to_string(n) + "-t" + std::to_string(index);
+      return client::SessionLoadWorker::Create(session, std::move(w),
+                                               SeedFor(common.rep, index));
     };
     auto results = RunInterleaved(common.timing.Spec(n), {make_prime, make_vote},
                                   !FirstSideFirst(common.rep, i));
@@ -100,22 +107,27 @@ Result<nlohmann::json> RunVoting(const VotingOptions& options) {
     const std::string p = "c" + std::to_string(n);
     AddLoadResult(p + ".prime", prime, &record);
     AddLoadResult(p + ".vote", vote, &record);
-    record["metrics"][p + ".vote_over_prime_tput"] = Ratio(vote.Throughput(), prime.Throughput());
+    record["metrics"][p + ".vote_over_prime_tput"] =
+        Ratio(vote.Throughput(), prime.Throughput());
     record["metrics"][p + ".vote_over_prime_p999"] =
         Ratio(vote.latency.Percentile(0.999), prime.latency.Percentile(0.999));
-    std::fprintf(stderr, "  voting rep %d, %d clients: prime %.0f/s, vote %.0f/s p99.9 %lld us max %lld us (%lld errors)\n",
+    std::fprintf(stderr,
+                 "  voting rep %d, %d clients: prime %.0f/s, vote %.0f/s p99.9 %lld us "
+                 "max %lld us (%lld errors)\n",
                  common.rep, n, prime.Throughput(), vote.Throughput(),
                  static_cast<long long>(vote.latency.Percentile(0.999)),
-                 static_cast<long long>(vote.latency.max()), static_cast<long long>(vote.errors));
+                 static_cast<long long>(vote.latency.max()),
+                 static_cast<long long>(vote.errors));
   }
 
-  auto raw = MeasureRawVotes(options.scratch_dir, options.postgres_uri, run_id, common.rep, options.raw_s);
+  auto raw = MeasureRawVotes(options.scratch_dir, options.postgres_uri, run_id,
+                             common.rep, options.raw_s);
   if (!raw.ok()) return raw.status();
   for (const auto& [name, value] : raw->items()) record["metrics"]["raw." + name] = value;
   for (int n : options.clients) {
     const std::string p = "c" + std::to_string(n);
-    record["metrics"][p + ".vote_over_raw"] =
-        Ratio(record["metrics"][p + ".vote.tput"].get<double>(), (*raw)["tput"].get<double>());
+    record["metrics"][p + ".vote_over_raw"] = Ratio(
+        record["metrics"][p + ".vote.tput"].get<double>(), (*raw)["tput"].get<double>());
   }
   std::fprintf(stderr, "  voting rep %d: raw in-process %.0f tx/s\n", common.rep,
                (*raw)["tput"].get<double>());

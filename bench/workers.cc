@@ -46,8 +46,8 @@ struct PlainPrimeWorker::Replica {
     // The replica multiplexes "prime" and "voting" on one port: the same
     // wire format Beacon's pooled connections speak.
     client = std::make_unique<idl::PrimeClient>(
-        std::make_shared<apache::thrift::protocol::TMultiplexedProtocol>(connection->protocol(),
-                                                                         "prime"));
+        std::make_shared<apache::thrift::protocol::TMultiplexedProtocol>(
+            connection->protocol(), "prime"));
     return Status::Ok();
   }
 };
@@ -58,8 +58,10 @@ PlainPrimeWorker::PlainPrimeWorker(rpc::ClientOptions options, uint64_t seed)
 PlainPrimeWorker::~PlainPrimeWorker() = default;
 
 Result<std::unique_ptr<LoadWorker>> PlainPrimeWorker::Create(
-    const std::vector<Endpoint>& replicas, const rpc::ClientOptions& options, uint64_t seed) {
-  if (replicas.empty()) return InvalidArgument("the plain client needs at least one replica");
+    const std::vector<Endpoint>& replicas, const rpc::ClientOptions& options,
+    uint64_t seed) {
+  if (replicas.empty())
+    return InvalidArgument("the plain client needs at least one replica");
   std::unique_ptr<PlainPrimeWorker> w(new PlainPrimeWorker(options, seed));
   for (const Endpoint& e : replicas) {
     auto r = std::make_unique<Replica>();
@@ -78,7 +80,8 @@ CallOutcome PlainPrimeWorker::Call() {
   }
   bool transport_failed = false;
   CallOutcome out = RunPlain<idl::PrimeError>(
-      r.endpoint, [&] {
+      r.endpoint,
+      [&] {
         idl::PrimeReply reply;
         r.client->isPrime(reply, n);
         return reply.served_by;
@@ -98,9 +101,12 @@ struct PlainRegistryWorker::Connection {
   std::unique_ptr<idl::RegistryClient> client;
 };
 
-PlainRegistryWorker::PlainRegistryWorker(Endpoint registry, rpc::ClientOptions options, Op op,
-                                         std::string service)
-    : registry_(std::move(registry)), options_(options), op_(op), service_(std::move(service)) {}
+PlainRegistryWorker::PlainRegistryWorker(Endpoint registry, rpc::ClientOptions options,
+                                         Op op, std::string service)
+    : registry_(std::move(registry)),
+      options_(options),
+      op_(op),
+      service_(std::move(service)) {}
 
 Status PlainRegistryWorker::Connect() {
   connection_.reset();
@@ -115,9 +121,9 @@ Status PlainRegistryWorker::Connect() {
 
 PlainRegistryWorker::~PlainRegistryWorker() = default;
 
-Result<std::unique_ptr<LoadWorker>> PlainRegistryWorker::Create(const Endpoint& registry,
-                                                                const rpc::ClientOptions& options,
-                                                                Op op, std::string service) {
+Result<std::unique_ptr<LoadWorker>> PlainRegistryWorker::Create(
+    const Endpoint& registry, const rpc::ClientOptions& options, Op op,
+    std::string service) {
   std::unique_ptr<PlainRegistryWorker> w(
       new PlainRegistryWorker(registry, options, op, std::move(service)));
   if (Status s = w->Connect(); !s.ok()) return s;
@@ -130,7 +136,8 @@ CallOutcome PlainRegistryWorker::Call() {
   }
   bool transport_failed = false;
   CallOutcome out = RunPlain<idl::RegistryError>(
-      registry_, [&] {
+      registry_,
+      [&] {
         if (op_ == Op::kLookup) {
           idl::Membership m;
           connection_->client->lookup(m, service_);

@@ -64,14 +64,15 @@ class PlainRegistryWorker final : public LoadWorker {
  public:
   enum class Op { kLookup, kPing };
   static Result<std::unique_ptr<LoadWorker>> Create(const Endpoint& registry,
-                                                    const rpc::ClientOptions& options, Op op,
-                                                    std::string service);
+                                                    const rpc::ClientOptions& options,
+                                                    Op op, std::string service);
   ~PlainRegistryWorker() override;
   CallOutcome Call() override;
 
  private:
   struct Connection;
-  PlainRegistryWorker(Endpoint registry, rpc::ClientOptions options, Op op, std::string service);
+  PlainRegistryWorker(Endpoint registry, rpc::ClientOptions options, Op op,
+                      std::string service);
   Status Connect();
 
   const Endpoint registry_;

@@ -5,7 +5,6 @@
 #include <random>
 #include <sstream>
 
-
 namespace beacon::client_app {
 namespace {
 
@@ -15,8 +14,9 @@ Result<uint64_t> ParseU64(const std::string& field, const std::string& text) {
   uint64_t v = 0;
   const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
-    return InvalidArgument(field + " must be a whole number from 0 to 18446744073709551615, got '" +
-                           text + "'");
+    return InvalidArgument(
+        field + " must be a whole number from 0 to 18446744073709551615, got '" + text +
+        "'");
   }
   return v;
 }
@@ -25,7 +25,8 @@ Result<int64_t> ParsePollId(const std::string& text) {
   int64_t v = 0;
   const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || v < 1) {
-    return InvalidArgument("POLL must be a poll id (a positive whole number), got '" + text + "'");
+    return InvalidArgument("POLL must be a poll id (a positive whole number), got '" +
+                           text + "'");
   }
   return v;
 }
@@ -35,14 +36,16 @@ Result<int64_t> ParsePollId(const std::string& text) {
 std::string NewRequestId() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   std::ostringstream out;
-  out << "req-" << std::hex << std::setw(16) << std::setfill('0') << rng() << std::setw(16)
-      << rng();
+  out << "req-" << std::hex << std::setw(16) << std::setfill('0') << rng()
+      << std::setw(16) << rng();
   return out.str();
 }
 
 json PollJson(const idl::Poll& p) {
-  return json{{"poll_id", p.poll_id},     {"question", p.question},
-              {"options", p.options},     {"closed", p.closed},
+  return json{{"poll_id", p.poll_id},
+              {"question", p.question},
+              {"options", p.options},
+              {"closed", p.closed},
               {"created_at_ms", p.created_at_ms}};
 }
 
@@ -70,7 +73,8 @@ CommandOutput RunCall(const SessionProvider& sessions, Call&& call, Render&& ren
   return render(*r);
 }
 
-CommandOutput Prime(const std::vector<std::string>& args, const SessionProvider& sessions) {
+CommandOutput Prime(const std::vector<std::string>& args,
+                    const SessionProvider& sessions) {
   auto n = ParseU64("N", args[0]);
   if (!n.ok()) return UsageFailure(n.status());
   return RunCall(
@@ -83,34 +87,42 @@ CommandOutput Prime(const std::vector<std::string>& args, const SessionProvider&
       });
 }
 
-CommandOutput CountPrimes(const std::vector<std::string>& args, const SessionProvider& sessions) {
+CommandOutput CountPrimes(const std::vector<std::string>& args,
+                          const SessionProvider& sessions) {
   auto lo = ParseU64("LO", args[0]);
   if (!lo.ok()) return UsageFailure(lo.status());
   auto hi = ParseU64("HI", args[1]);
   if (!hi.ok()) return UsageFailure(hi.status());
   return RunCall(
-      sessions, [&](client::Session& s) { return s.CountPrimes(static_cast<int64_t>(*lo), static_cast<int64_t>(*hi)); },
+      sessions,
+      [&](client::Session& s) {
+        return s.CountPrimes(static_cast<int64_t>(*lo), static_cast<int64_t>(*hi));
+      },
       [&](const idl::CountReply& r) {
         const auto l = static_cast<uint64_t>(r.lo), h = static_cast<uint64_t>(r.hi);
-        return Ok(json{{"lo", l}, {"hi", h}, {"count", r.count}, {"served_by", r.served_by}},
-                  std::to_string(r.count) + " primes in [" + std::to_string(l) + ", " +
-                      std::to_string(h) + "]  (served by " + r.served_by + ")");
+        return Ok(
+            json{{"lo", l}, {"hi", h}, {"count", r.count}, {"served_by", r.served_by}},
+            std::to_string(r.count) + " primes in [" + std::to_string(l) + ", " +
+                std::to_string(h) + "]  (served by " + r.served_by + ")");
       });
 }
 
-CommandOutput CreatePoll(const std::vector<std::string>& args, const SessionProvider& sessions) {
+CommandOutput CreatePoll(const std::vector<std::string>& args,
+                         const SessionProvider& sessions) {
   const std::string question = args[0];
   const std::vector<std::string> options(args.begin() + 1, args.end());
   const std::string request_id = NewRequestId();
   return RunCall(
-      sessions, [&](client::Session& s) { return s.CreatePoll(question, options, request_id); },
+      sessions,
+      [&](client::Session& s) { return s.CreatePoll(question, options, request_id); },
       [&](const idl::CreatePollReply& r) {
         return Ok(json{{"poll", PollJson(r.poll)}, {"served_by", r.served_by}},
                   "created " + PollLine(r.poll) + "  (served by " + r.served_by + ")");
       });
 }
 
-CommandOutput Vote(const std::vector<std::string>& args, const SessionProvider& sessions) {
+CommandOutput Vote(const std::vector<std::string>& args,
+                   const SessionProvider& sessions) {
   auto poll = ParsePollId(args[0]);
   if (!poll.ok()) return UsageFailure(poll.status());
   return RunCall(
@@ -131,7 +143,8 @@ CommandOutput Vote(const std::vector<std::string>& args, const SessionProvider& 
       });
 }
 
-CommandOutput Results(const std::vector<std::string>& args, const SessionProvider& sessions) {
+CommandOutput Results(const std::vector<std::string>& args,
+                      const SessionProvider& sessions) {
   auto poll = ParsePollId(args[0]);
   if (!poll.ok()) return UsageFailure(poll.status());
   return RunCall(
@@ -143,7 +156,8 @@ CommandOutput Results(const std::vector<std::string>& args, const SessionProvide
           counts.push_back(json{{"option", c.option}, {"votes", c.votes}});
           text += "  " + c.option + ": " + std::to_string(c.votes) + "\n";
         }
-        text += "  total: " + std::to_string(r.total) + "  (served by " + r.served_by + ")";
+        text +=
+            "  total: " + std::to_string(r.total) + "  (served by " + r.served_by + ")";
         return Ok(json{{"poll", PollJson(r.poll)},
                        {"counts", counts},
                        {"total", r.total},
@@ -152,12 +166,14 @@ CommandOutput Results(const std::vector<std::string>& args, const SessionProvide
       });
 }
 
-CommandOutput Polls(const std::vector<std::string>& args, const SessionProvider& sessions) {
+CommandOutput Polls(const std::vector<std::string>& args,
+                    const SessionProvider& sessions) {
   int32_t limit = 0;
   if (!args.empty()) {
     auto l = ParseU64("LIMIT", args[0]);
     if (!l.ok() || *l < 1 || *l > 1000) {
-      return UsageFailure(InvalidArgument("LIMIT must be 1..1000, got '" + args[0] + "'"));
+      return UsageFailure(
+          InvalidArgument("LIMIT must be 1..1000, got '" + args[0] + "'"));
     }
     limit = static_cast<int32_t>(*l);
   }
@@ -170,12 +186,14 @@ CommandOutput Polls(const std::vector<std::string>& args, const SessionProvider&
           polls.push_back(PollJson(p));
           text += PollLine(p) + "\n";
         }
-        text += std::to_string(r.polls.size()) + " poll(s)  (served by " + r.served_by + ")";
+        text +=
+            std::to_string(r.polls.size()) + " poll(s)  (served by " + r.served_by + ")";
         return Ok(json{{"polls", polls}, {"served_by", r.served_by}}, text);
       });
 }
 
-CommandOutput ClosePoll(const std::vector<std::string>& args, const SessionProvider& sessions) {
+CommandOutput ClosePoll(const std::vector<std::string>& args,
+                        const SessionProvider& sessions) {
   auto poll = ParsePollId(args[0]);
   if (!poll.ok()) return UsageFailure(poll.status());
   return RunCall(
@@ -186,7 +204,8 @@ CommandOutput ClosePoll(const std::vector<std::string>& args, const SessionProvi
       });
 }
 
-CommandOutput Servers(const std::vector<std::string>& args, const SessionProvider& sessions) {
+CommandOutput Servers(const std::vector<std::string>& args,
+                      const SessionProvider& sessions) {
   auto session = sessions();
   if (!session.ok()) return Failure(session.status());
   discovery::ServerCache& cache = (*session)->cache();
@@ -207,13 +226,14 @@ CommandOutput Servers(const std::vector<std::string>& args, const SessionProvide
     const discovery::ServiceView v = cache.View(name);
     lookups += v.registry_lookups;
     json instances = json::array();
-    text += "service " + v.service_name + ": version " + std::to_string(v.version) + ", " +
-            std::to_string(v.instances.size()) + " instance(s), cache age " +
-            std::to_string(v.age_ms) + " ms, " + std::to_string(v.registry_lookups) +
-            " registry lookup(s), " + std::to_string(v.watch_updates) + " watch update(s), " +
-            v.balancer +
-            (v.holding_last_list ? " (the registry lists none: keeping the last list)" : "") +
-            "\n";
+    text +=
+        "service " + v.service_name + ": version " + std::to_string(v.version) + ", " +
+        std::to_string(v.instances.size()) + " instance(s), cache age " +
+        std::to_string(v.age_ms) + " ms, " + std::to_string(v.registry_lookups) +
+        " registry lookup(s), " + std::to_string(v.watch_updates) + " watch update(s), " +
+        v.balancer +
+        (v.holding_last_list ? " (the registry lists none: keeping the last list)" : "") +
+        "\n";
     for (const auto& i : v.instances) {
       instances.push_back(json{{"id", i.instance.id},
                                {"host", i.instance.host},
@@ -223,11 +243,12 @@ CommandOutput Servers(const std::vector<std::string>& args, const SessionProvide
                                {"failures", i.failures},
                                {"down", i.down},
                                {"down_remaining_ms", i.down_remaining_ms}});
-      text += "  " + i.instance.id + "  " + i.instance.host + ":" +
-              std::to_string(i.instance.port) + "  calls " + std::to_string(i.calls) +
-              (i.failures ? "  failures " + std::to_string(i.failures) : "") +
-              (i.down ? "  DOWN (" + std::to_string(i.down_remaining_ms) + " ms left)" : "") +
-              "\n";
+      text +=
+          "  " + i.instance.id + "  " + i.instance.host + ":" +
+          std::to_string(i.instance.port) + "  calls " + std::to_string(i.calls) +
+          (i.failures ? "  failures " + std::to_string(i.failures) : "") +
+          (i.down ? "  DOWN (" + std::to_string(i.down_remaining_ms) + " ms left)" : "") +
+          "\n";
     }
     out_services.push_back(json{{"service_name", v.service_name},
                                 {"version", v.version},
@@ -251,8 +272,12 @@ CommandOutput Failure(const Status& status) {
   CommandOutput out;
   out.error = status;
   switch (status.code()) {
-    case StatusCode::kUnavailable: out.exit_code = kExitUnavailable; break;
-    default: out.exit_code = kExitServiceError; break;
+    case StatusCode::kUnavailable:
+      out.exit_code = kExitUnavailable;
+      break;
+    default:
+      out.exit_code = kExitServiceError;
+      break;
   }
   return out;
 }
@@ -271,19 +296,22 @@ const std::vector<CommandSpec>& Commands() {
       {"count-primes", "count-primes LO HI", "how many primes in [LO, HI]",
        "A heavier call: HI-LO+1 may be at most 10,000,000.", 2, 2, CountPrimes},
       {"create-poll", "create-poll QUESTION OPTION OPTION...", "create a poll",
-       "2-32 distinct options. Safe to retry: the call carries a request id.", 3, 33, CreatePoll},
+       "2-32 distinct options. Safe to retry: the call carries a request id.", 3, 33,
+       CreatePoll},
       {"vote", "vote POLL VOTER OPTION", "cast VOTER's vote",
-       "One vote per voter and poll; repeating the same vote returns the original receipt;\n"
+       "One vote per voter and poll; repeating the same vote returns the original "
+       "receipt;\n"
        "another option from the same voter is refused (already_voted).",
        3, 3, Vote},
-      {"results", "results POLL", "counts per option", "Any replica sees every acknowledged vote.",
-       1, 1, Results},
-      {"polls", "polls [LIMIT]", "list polls, newest first", "LIMIT 1..1000, default 100.", 0, 1,
-       Polls},
-      {"close-poll", "close-poll POLL", "close a poll to further votes", "Idempotent.", 1, 1,
-       ClosePoll},
+      {"results", "results POLL", "counts per option",
+       "Any replica sees every acknowledged vote.", 1, 1, Results},
+      {"polls", "polls [LIMIT]", "list polls, newest first",
+       "LIMIT 1..1000, default 100.", 0, 1, Polls},
+      {"close-poll", "close-poll POLL", "close a poll to further votes", "Idempotent.", 1,
+       1, ClosePoll},
       {"servers", "servers [SERVICE]", "the session's cached server list",
-       "Instances as the balancer sees them: membership version, cache age, how many times\n"
+       "Instances as the balancer sees them: membership version, cache age, how many "
+       "times\n"
        "this session asked the registry, per-instance calls and down marks.",
        0, 1, Servers},
   };

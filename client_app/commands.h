@@ -3,9 +3,8 @@
 // output.cc; load generation in load.cc.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -26,8 +25,8 @@ inline constexpr int kExitUnavailable = 3;
 struct CommandOutput {
   int exit_code = kExitOk;
   nlohmann::json json;
-  std::string text;   // for people; ends without a newline
-  Status error;       // set when exit_code != 0
+  std::string text;  // for people; ends without a newline
+  Status error;      // set when exit_code != 0
 };
 
 // Creates the session lazily, the first time a command needs one, so usage
@@ -40,8 +39,10 @@ struct CommandSpec {
   std::string summary;  // one line
   std::string details;  // shown by `COMMAND --help`
   int min_args;
-  int max_args;         // -1: unbounded
-  std::function<CommandOutput(const std::vector<std::string>& args, const SessionProvider&)> run;
+  int max_args;  // -1: unbounded
+  std::function<CommandOutput(const std::vector<std::string>& args,
+                              const SessionProvider&)>
+      run;
 };
 
 // Every command that runs against a session (shell and load are handled by

@@ -71,14 +71,16 @@ Result<LoadOptions> ParseLoadArgs(const std::vector<std::string>& args) {
         const std::string name = item.substr(0, eq);
         int weight = 1;
         if (eq != std::string::npos) {
-          if (Status s = ParseNumber("--mix " + name, item.substr(eq + 1), &weight); !s.ok()) {
+          if (Status s = ParseNumber("--mix " + name, item.substr(eq + 1), &weight);
+              !s.ok()) {
             return s;
           }
         }
         if (name != "prime" && name != "count" && name != "vote") {
           return InvalidArgument("--mix knows prime, count and vote, not '" + name + "'");
         }
-        if (weight < 0 || weight > 1000) return InvalidArgument("--mix weights must be 0..1000");
+        if (weight < 0 || weight > 1000)
+          return InvalidArgument("--mix weights must be 0..1000");
         o.mix[name] = weight;
       }
       int total = 0;
@@ -89,7 +91,8 @@ Result<LoadOptions> ParseLoadArgs(const std::vector<std::string>& args) {
     }
   }
   if (!have_clients) return InvalidArgument("--clients is required");
-  if (o.clients < 1 || o.clients > 1024) return InvalidArgument("--clients must be 1..1024");
+  if (o.clients < 1 || o.clients > 1024)
+    return InvalidArgument("--clients must be 1..1024");
   if ((o.requests > 0) == (o.duration_s > 0)) {
     return InvalidArgument("give exactly one of --requests and --duration");
   }
@@ -111,7 +114,8 @@ nlohmann::json LatencyJson(const stats::LatencyHistogram& h) {
 std::string NewRunId() {
   std::mt19937_64 rng{std::random_device{}()};
   char buf[17];
-  std::snprintf(buf, sizeof buf, "%08llx", static_cast<unsigned long long>(rng() & 0xffffffff));
+  std::snprintf(buf, sizeof buf, "%08llx",
+                static_cast<unsigned long long>(rng() & 0xffffffff));
   return buf;
 }
 
@@ -122,8 +126,8 @@ int Weight(const LoadOptions& options, const char* op) {
 
 // The poll the run votes on (created for the run when none is given) and
 // its options.
-Status PreparePoll(const client::SessionOptions& session_options, const std::string& run_id,
-                   client::SessionWorkload* workload) {
+Status PreparePoll(const client::SessionOptions& session_options,
+                   const std::string& run_id, client::SessionWorkload* workload) {
   auto setup = client::Session::Create(session_options);
   if (!setup.ok()) return setup.status();
   client::Session& s = **setup;
@@ -146,7 +150,8 @@ Status PreparePoll(const client::SessionOptions& session_options, const std::str
 // A run with --requests is still bounded in time: by the longest --duration.
 constexpr double kMaxRunSeconds = 3600;
 
-CommandOutput RunLoad(const LoadOptions& options, const client::SessionOptions& session_options) {
+CommandOutput RunLoad(const LoadOptions& options,
+                      const client::SessionOptions& session_options) {
   const std::string run_id = NewRunId();
   client::SessionWorkload workload;
   workload.prime_weight = Weight(options, client::kOpPrime);
@@ -156,7 +161,8 @@ CommandOutput RunLoad(const LoadOptions& options, const client::SessionOptions& 
   workload.poll_id = options.poll_id;
   const bool votes = workload.vote_weight > 0;
   if (votes) {
-    if (Status s = PreparePoll(session_options, run_id, &workload); !s.ok()) return Failure(s);
+    if (Status s = PreparePoll(session_options, run_id, &workload); !s.ok())
+      return Failure(s);
   }
 
   const uint64_t seed = std::random_device{}();
@@ -178,7 +184,8 @@ CommandOutput RunLoad(const LoadOptions& options, const client::SessionOptions& 
   const auto start = std::chrono::steady_clock::now();
   const client::LoadPhaseResult run = engine.Run(phase);
   if (options.progress) std::fprintf(stderr, "\r\033[K");
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   client::LoadTally total = run.tally;
   // A client whose session could not be created counts as one failure.
@@ -186,8 +193,9 @@ CommandOutput RunLoad(const LoadOptions& options, const client::SessionOptions& 
     ++total.failed;
     ++total.errors_by_code[StatusCodeName(setup.code())];
   }
-  const int64_t registry_lookups =
-      total.counters.count("registry_lookups") ? total.counters.at("registry_lookups") : 0;
+  const int64_t registry_lookups = total.counters.count("registry_lookups")
+                                       ? total.counters.at("registry_lookups")
+                                       : 0;
   const int64_t votes_acknowledged =
       total.ok_by_op.count(client::kOpVote) ? total.ok_by_op.at(client::kOpVote) : 0;
   nlohmann::json per_op = nlohmann::json::object();
@@ -211,8 +219,8 @@ CommandOutput RunLoad(const LoadOptions& options, const client::SessionOptions& 
   std::snprintf(line, sizeof line,
                 "%lld ok, %lld failed in %.2f s with %d client(s) (%s): %.0f calls/s\n"
                 "latency us: p50 %lld  p90 %lld  p99 %lld  p99.9 %lld  max %lld\n",
-                static_cast<long long>(total.ok), static_cast<long long>(total.failed), secs,
-                options.clients, session_options.balancer.c_str(),
+                static_cast<long long>(total.ok), static_cast<long long>(total.failed),
+                secs, options.clients, session_options.balancer.c_str(),
                 secs > 0 ? total.ok / secs : 0.0,
                 static_cast<long long>(total.latency.Percentile(0.5)),
                 static_cast<long long>(total.latency.Percentile(0.9)),
@@ -221,23 +229,25 @@ CommandOutput RunLoad(const LoadOptions& options, const client::SessionOptions& 
                 static_cast<long long>(total.latency.max()));
   out.text = line;
   out.text += "calls per replica:";
-  for (const auto& [k, v] : total.per_replica) out.text += " " + k + "=" + std::to_string(v);
+  for (const auto& [k, v] : total.per_replica)
+    out.text += " " + k + "=" + std::to_string(v);
   if (!total.errors_by_code.empty()) {
     out.text += "\nerrors:";
-    for (const auto& [k, v] : total.errors_by_code) out.text += " " + k + "=" + std::to_string(v);
+    for (const auto& [k, v] : total.errors_by_code)
+      out.text += " " + k + "=" + std::to_string(v);
   }
   out.text += "\nretries after transport failures: " + std::to_string(engine.retries()) +
               ", registry lookups: " + std::to_string(registry_lookups);
   if (votes) {
-    out.text += "\nvotes acknowledged: " + std::to_string(votes_acknowledged) + " (poll " +
-                std::to_string(workload.poll_id) + ")";
+    out.text += "\nvotes acknowledged: " + std::to_string(votes_acknowledged) +
+                " (poll " + std::to_string(workload.poll_id) + ")";
   }
   // The report is printed either way; the exit code tells scripts whether
   // every call succeeded: 0 yes; 3 when every failure was a server that
   // could not be reached (as the other commands); 1 for any other failure.
-  out.exit_code = total.failed == 0                  ? kExitOk
+  out.exit_code = total.failed == 0                ? kExitOk
                   : total.AllFailuresUnavailable() ? kExitUnavailable
-                                                     : kExitServiceError;
+                                                   : kExitServiceError;
   return out;
 }
 

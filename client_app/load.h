@@ -14,13 +14,13 @@
 namespace beacon::client_app {
 
 struct LoadOptions {
-  int clients = 4;             // 1..1024
-  int64_t requests = 0;        // total over all clients; 0: run for duration_s
-  double duration_s = 0;       // 0: run for `requests`; at most 3600
+  int clients = 4;        // 1..1024
+  int64_t requests = 0;   // total over all clients; 0: run for duration_s
+  double duration_s = 0;  // 0: run for `requests`; at most 3600
   std::map<std::string, int> mix{{"prime", 1}};  // weights of prime, count, vote
-  int64_t poll_id = 0;         // votes go here; 0: a poll is created for the run
+  int64_t poll_id = 0;           // votes go here; 0: a poll is created for the run
   uint64_t count_width = 10000;  // HI-LO+1 of each count-primes call
-  bool progress = false;       // live progress line on stderr
+  bool progress = false;         // live progress line on stderr
 };
 
 // Parses `load` arguments ("--clients 8 --requests 1000 --mix prime=3,vote=1").

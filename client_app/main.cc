@@ -54,14 +54,20 @@ struct Globals {
 std::string Help() {
   std::string out = kUsage;
   for (const auto& c : Commands()) {
-    out += "  " + c.usage + std::string(c.usage.size() < 40 ? 40 - c.usage.size() : 1, ' ') +
-           c.summary + "\n";
+    out += "  " + c.usage +
+           std::string(c.usage.size() < 40 ? 40 - c.usage.size() : 1, ' ') + c.summary +
+           "\n";
   }
-  out += "  shell                                   read commands from stdin, one session\n";
-  out += "  load --clients C (--requests N | --duration S) [--mix ...]   load generator\n";
-  out += "  probe HOST:PORT registry|replica        exit 0 when the server answers (healthchecks)\n";
-  out += "\nExit codes: 0 ok, 1 the service refused (e.g. not found), 2 usage error,\n"
-         "3 no server reachable.\n";
+  out +=
+      "  shell                                   read commands from stdin, one session\n";
+  out +=
+      "  load --clients C (--requests N | --duration S) [--mix ...]   load generator\n";
+  out +=
+      "  probe HOST:PORT registry|replica        exit 0 when the server answers "
+      "(healthchecks)\n";
+  out +=
+      "\nExit codes: 0 ok, 1 the service refused (e.g. not found), 2 usage error,\n"
+      "3 no server reachable.\n";
   return out;
 }
 
@@ -87,7 +93,8 @@ void Print(const CommandOutput& out, bool json) {
 // Session creation deferred until a command needs one.
 class LazySession {
  public:
-  explicit LazySession(beacon::client::SessionOptions options) : options_(std::move(options)) {}
+  explicit LazySession(beacon::client::SessionOptions options)
+      : options_(std::move(options)) {}
   Result<beacon::client::Session*> Get() {
     if (!session_) {
       auto created = beacon::client::Session::Create(options_);
@@ -106,7 +113,8 @@ CommandOutput Probe(const std::vector<std::string>& args, int timeout_ms) {
   auto ep = beacon::ParseEndpoint("HOST:PORT", args[0]);
   if (!ep.ok()) return UsageFailure(ep.status());
   if (args[1] != "registry" && args[1] != "replica") {
-    return UsageFailure(beacon::InvalidArgument("probe KIND must be registry or replica"));
+    return UsageFailure(
+        beacon::InvalidArgument("probe KIND must be registry or replica"));
   }
   beacon::rpc::ClientOptions options;
   options.call_timeout_ms = timeout_ms;
@@ -116,7 +124,7 @@ CommandOutput Probe(const std::vector<std::string>& args, int timeout_ms) {
   std::string answer = "ok";
   auto r = beacon::rpc::InvokeRpc<bool, beacon::idl::RegistryError>(*ep, [&] {
     if (args[1] == "registry") {
-      beacon::idl::RegistryClient(( *ch)->protocol()).ping();
+      beacon::idl::RegistryClient((*ch)->protocol()).ping();
     } else {
       beacon::rpc::ReplicaConnection conn(std::move(*ch));
       conn.prime().ping(answer);
@@ -131,8 +139,8 @@ CommandOutput Probe(const std::vector<std::string>& args, int timeout_ms) {
 }
 
 // Runs one command line (already split); `sessions` is shared in shell mode.
-int RunCommand(const std::vector<std::string>& words, LazySession& session, const Globals& g,
-               const beacon::client::SessionOptions& session_options) {
+int RunCommand(const std::vector<std::string>& words, LazySession& session,
+               const Globals& g, const beacon::client::SessionOptions& session_options) {
   const std::string& name = words[0];
   const std::vector<std::string> args(words.begin() + 1, words.end());
   const bool wants_help = !args.empty() && (args[0] == "--help" || args[0] == "-h");
@@ -147,7 +155,8 @@ int RunCommand(const std::vector<std::string>& words, LazySession& session, cons
     }
     auto options = ParseLoadArgs(args);
     if (!options.ok()) {
-      std::cerr << "error: " << options.status().message() << "\nusage: " << kLoadUsage << "\n";
+      std::cerr << "error: " << options.status().message() << "\nusage: " << kLoadUsage
+                << "\n";
       return kExitUsage;
     }
     options->progress = !g.json && ::isatty(2);
@@ -157,8 +166,8 @@ int RunCommand(const std::vector<std::string>& words, LazySession& session, cons
   }
   if (name == "probe") {
     if (wants_help || args.size() != 2) {
-      (wants_help ? std::cout : std::cerr)
-          << "usage: probe HOST:PORT registry|replica  (exit 0 when the server answers)\n";
+      (wants_help ? std::cout : std::cerr) << "usage: probe HOST:PORT registry|replica  "
+                                              "(exit 0 when the server answers)\n";
       return wants_help ? kExitOk : kExitUsage;
     }
     const CommandOutput out = Probe(args, g.timeout_ms);
@@ -171,7 +180,9 @@ int RunCommand(const std::vector<std::string>& words, LazySession& session, cons
     return kExitUsage;
   }
   if (wants_help) {
-    std::cout << "usage: " << spec->usage << "\n" << spec->summary << ".\n" << spec->details << "\n";
+    std::cout << "usage: " << spec->usage << "\n"
+              << spec->summary << ".\n"
+              << spec->details << "\n";
     return kExitOk;
   }
   const int n = static_cast<int>(args.size());
@@ -267,8 +278,10 @@ int main(int argc, char** argv) {
   const std::vector<std::string> words(argv + i, argv + argc);
   if (words[0] == "shell") {
     if (words.size() > 1 && (words[1] == "--help" || words[1] == "-h")) {
-      std::cout << "usage: shell\nReads commands from stdin, one per line, in one session (one\n"
-                   "cache, one balancer); `servers` shows the session's state; exit or EOF ends.\n";
+      std::cout << "usage: shell\nReads commands from stdin, one per line, in one "
+                   "session (one\n"
+                   "cache, one balancer); `servers` shows the session's state; exit or "
+                   "EOF ends.\n";
       return kExitOk;
     }
     return Shell(session, g, session_options);

@@ -10,6 +10,7 @@
 //
 // The first input byte picks the configuration (token or not, clock steps),
 // so registrations both succeed and get refused.
+#include <spdlog/spdlog.h>
 #include <thrift/TApplicationException.h>
 #include <thrift/TProcessor.h>
 #include <thrift/Thrift.h>
@@ -17,14 +18,12 @@
 #include <thrift/transport/TBufferTransports.h>
 #include <thrift/transport/TVirtualTransport.h>
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <condition_variable>
 #include <cstdint>
-#include <cstring>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -96,7 +95,8 @@ class FailOnHandlerError : public apache::thrift::TProcessorEventHandler {
 
 // The server's protocol settings (rpc/thrift_server.cc): frames and strings
 // and containers bounded by the message size.
-std::shared_ptr<TBinaryProtocol> ServerProtocol(std::shared_ptr<TFramedTransport> transport) {
+std::shared_ptr<TBinaryProtocol> ServerProtocol(
+    std::shared_ptr<TFramedTransport> transport) {
   auto protocol = std::make_shared<TBinaryProtocol>(transport);
   protocol->setStringSizeLimit(kMaxMessageBytes);
   protocol->setContainerSizeLimit(kMaxMessageBytes);
@@ -110,8 +110,8 @@ void CheckReplies(TMemoryBuffer& written) {
   written.getBuffer(&buf, &len);
   if (len == 0) return;
   auto copy = std::make_shared<TMemoryBuffer>(buf, len, TMemoryBuffer::COPY);
-  auto framed =
-      std::make_shared<TFramedTransport>(copy, beacon::rpc::MakeTransportConfig(16 << 20));
+  auto framed = std::make_shared<TFramedTransport>(
+      copy, beacon::rpc::MakeTransportConfig(16 << 20));
   TBinaryProtocol protocol(framed);
   while (framed->peek()) {
     std::string name;
@@ -152,7 +152,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.max_watch_wait_ms = 1;  // a waiting watch ages leases by at most 1 ms
   if (config & 1) options.token = "fuzz-token";
   beacon::registry::LeaseTable table(clock, options, /*initial_version=*/1000);
-  auto handler = std::make_shared<beacon::registry_svc::RegistryHandler>(table, "fuzzer:0");
+  auto handler =
+      std::make_shared<beacon::registry_svc::RegistryHandler>(table, "fuzzer:0");
   beacon::idl::RegistryProcessor processor(handler);
   processor.setEventHandler(std::make_shared<FailOnHandlerError>());
 

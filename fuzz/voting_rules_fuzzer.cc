@@ -51,16 +51,22 @@ size_t AllowedCharAt(const std::string& s, size_t i) {
   }
   if (left >= 3) {
     bool ok = false;
-    if (b0 == 0xE0) ok = cont(i + 1, 0xA0, 0xBF);
-    else if ((b0 >= 0xE1 && b0 <= 0xEC) || b0 == 0xEE || b0 == 0xEF) ok = cont(i + 1, 0x80, 0xBF);
-    else if (b0 == 0xED) ok = cont(i + 1, 0x80, 0x9F);  // no surrogates
+    if (b0 == 0xE0)
+      ok = cont(i + 1, 0xA0, 0xBF);
+    else if ((b0 >= 0xE1 && b0 <= 0xEC) || b0 == 0xEE || b0 == 0xEF)
+      ok = cont(i + 1, 0x80, 0xBF);
+    else if (b0 == 0xED)
+      ok = cont(i + 1, 0x80, 0x9F);  // no surrogates
     if (ok && cont(i + 2, 0x80, 0xBF)) return 3;
   }
   if (left >= 4) {
     bool ok = false;
-    if (b0 == 0xF0) ok = cont(i + 1, 0x90, 0xBF);
-    else if (b0 >= 0xF1 && b0 <= 0xF3) ok = cont(i + 1, 0x80, 0xBF);
-    else if (b0 == 0xF4) ok = cont(i + 1, 0x80, 0x8F);  // up to U+10FFFF
+    if (b0 == 0xF0)
+      ok = cont(i + 1, 0x90, 0xBF);
+    else if (b0 >= 0xF1 && b0 <= 0xF3)
+      ok = cont(i + 1, 0x80, 0xBF);
+    else if (b0 == 0xF4)
+      ok = cont(i + 1, 0x80, 0x8F);  // up to U+10FFFF
     if (ok && cont(i + 2, 0x80, 0xBF) && cont(i + 3, 0x80, 0xBF)) return 4;
   }
   return 0;
@@ -80,8 +86,8 @@ bool IsRequestId(const std::string& s) {
   if (s.empty()) return true;
   if (s.size() > 64) return false;
   for (unsigned char c : s) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == '-';
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
     if (!ok) return false;
   }
   return true;
@@ -89,7 +95,8 @@ bool IsRequestId(const std::string& s) {
 
 bool ValidPoll(const std::string& question, const std::vector<std::string>& options,
                const std::string& request_id) {
-  if (!IsText(question, 1, 500) || options.size() < 2 || options.size() > 32) return false;
+  if (!IsText(question, 1, 500) || options.size() < 2 || options.size() > 32)
+    return false;
   std::set<std::string> seen;
   for (const auto& o : options) {
     if (!IsText(o, 1, 100) || !seen.insert(o).second) return false;
@@ -105,7 +112,8 @@ class RecordingStore final : public votes::VoteStore {
   std::vector<std::string> last_text;  // the text arguments of the last call
   int64_t last_number = 0;
 
-  Result<Poll> CreatePoll(const std::string& question, const std::vector<std::string>& options,
+  Result<Poll> CreatePoll(const std::string& question,
+                          const std::vector<std::string>& options,
                           const std::string& request_id, int64_t now_ms) override {
     Record({question, request_id}, 0);
     for (const auto& o : options) last_text.push_back(o);
@@ -148,7 +156,8 @@ class RecordingStore final : public votes::VoteStore {
     PollResults out{poll->second, {}, 0};
     for (const auto& o : poll->second.options) {
       int64_t n = 0;
-      for (const auto& [key, r] : votes_) n += key.first == poll_id && r.option == o ? 1 : 0;
+      for (const auto& [key, r] : votes_)
+        n += key.first == poll_id && r.option == o ? 1 : 0;
       out.counts.push_back({o, n});
       out.total += n;
     }
@@ -158,8 +167,8 @@ class RecordingStore final : public votes::VoteStore {
   Result<std::vector<Poll>> ListPolls(int limit) override {
     Record({}, limit);
     std::vector<Poll> out;
-    for (auto it = polls_.rbegin(); it != polls_.rend() && static_cast<int>(out.size()) < limit;
-         ++it) {
+    for (auto it = polls_.rbegin();
+         it != polls_.rend() && static_cast<int>(out.size()) < limit; ++it) {
       out.push_back(it->second);
     }
     return out;
@@ -193,19 +202,22 @@ class RecordingStore final : public votes::VoteStore {
 // Checks one call: `valid` is the reference's verdict, `calls_before` the
 // store's call count before it, `expected` what the store must have seen.
 template <class T>
-void Check(const char* what, const Result<T>& result, bool valid, const RecordingStore& store,
-           int calls_before, const std::vector<std::string>& expected_text,
-           int64_t expected_number) {
+void Check(const char* what, const Result<T>& result, bool valid,
+           const RecordingStore& store, int calls_before,
+           const std::vector<std::string>& expected_text, int64_t expected_number) {
   const bool reached = store.calls == calls_before + 1;
   if (!valid) {
     if (result.ok() || result.status().code() != StatusCode::kInvalidArgument) {
       Fail(std::string(what) + ": invalid arguments not refused with invalid_argument");
     }
-    if (store.calls != calls_before) Fail(std::string(what) + ": invalid arguments reached the store");
-    if (result.status().message().empty()) Fail(std::string(what) + ": refusal without a message");
+    if (store.calls != calls_before)
+      Fail(std::string(what) + ": invalid arguments reached the store");
+    if (result.status().message().empty())
+      Fail(std::string(what) + ": refusal without a message");
     return;
   }
-  if (!reached) Fail(std::string(what) + ": valid arguments did not reach the store once");
+  if (!reached)
+    Fail(std::string(what) + ": valid arguments did not reach the store once");
   if (store.last_text != expected_text || store.last_number != expected_number) {
     Fail(std::string(what) + ": the store saw different arguments");
   }
@@ -229,7 +241,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace beacon::fuzz;
   FuzzInput in(data, size);
   RecordingStore store;
-  beacon::votes::VotingRules rules(store, "fuzz-replica", [] { return int64_t{1700000000000}; });
+  beacon::votes::VotingRules rules(store, "fuzz-replica",
+                                   [] { return int64_t{1700000000000}; });
   for (int op = 0; op < 32 && !in.empty(); ++op) {
     const int before = store.calls;
     switch (in.Byte() % 5) {
@@ -241,10 +254,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         auto r = rules.CreatePoll(question, options, request_id);
         std::vector<std::string> expected = {question, request_id};
         expected.insert(expected.end(), options.begin(), options.end());
-        Check("CreatePoll", r, ValidPoll(question, options, request_id), store, before, expected, 0);
+        Check("CreatePoll", r, ValidPoll(question, options, request_id), store, before,
+              expected, 0);
         // A new poll comes back as asked (a repeated request_id returns the
         // first call's poll, whatever this one asked).
-        if (r.ok() && request_id.empty() && (r->question != question || r->options != options)) {
+        if (r.ok() && request_id.empty() &&
+            (r->question != question || r->options != options)) {
           Fail("CreatePoll: the poll came back changed");
         }
         break;
@@ -267,13 +282,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       case 2: {
         const int64_t poll_id = PickPollId(in, store);
-        Check("Results", rules.Results(poll_id), poll_id >= 1, store, before, {}, poll_id);
+        Check("Results", rules.Results(poll_id), poll_id >= 1, store, before, {},
+              poll_id);
         break;
       }
       case 3: {
         const int32_t limit = static_cast<int32_t>(in.U32());
         const int32_t small = static_cast<int32_t>(in.Byte()) - 20;
-        const int32_t chosen = (limit & 1) ? limit : small * 60;  // around 0..1000 or anything
+        const int32_t chosen =
+            (limit & 1) ? limit : small * 60;  // around 0..1000 or anything
         const bool valid = chosen >= 0 && chosen <= 1000;
         Check("ListPolls", rules.ListPolls(chosen), valid, store, before, {},
               chosen == 0 ? 100 : chosen);
@@ -281,7 +298,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       default: {
         const int64_t poll_id = PickPollId(in, store);
-        Check("ClosePoll", rules.ClosePoll(poll_id), poll_id >= 1, store, before, {}, poll_id);
+        Check("ClosePoll", rules.ClosePoll(poll_id), poll_id >= 1, store, before, {},
+              poll_id);
         break;
       }
     }

@@ -43,21 +43,32 @@ int main(int argc, char** argv) {
   int idle_timeout_ms = 0, sweep_interval_ms = 0;
   int64_t max_connections = 0;
   size_t max_per_service = 0, max_total = 0, max_watchers = 0;
-  desc.add_options()
-      ("help,h", "show this help and exit")
-      ("listen", po::value(&listen)->default_value("0.0.0.0:9090"), "HOST:PORT to serve on (port 0 picks a free port)")
-      ("lease-ttl-ms", po::value(&ttl_ms)->default_value(3000), "lease length granted to instances (ms)")
-      ("log-level", po::value(&log_level)->default_value("info"), "trace, debug, info, warn, error or off")
-      ("token", po::value(&token)->default_value(""), "shared registration token; when set, register/heartbeat/deregister must carry it")
-      ("idle-timeout-ms", po::value(&idle_timeout_ms)->default_value(30000), "close connections silent this long")
-      ("max-connections", po::value(&max_connections)->default_value(2048), "concurrent connections; more wait in the backlog")
-      ("max-instances-per-service", po::value(&max_per_service)->default_value(256), "live instances in one service")
-      ("max-instances", po::value(&max_total)->default_value(4096), "live instances in the whole registry")
-      ("max-watchers", po::value(&max_watchers)->default_value(2048), "concurrent watch calls")
-      ("sweep-interval-ms", po::value(&sweep_interval_ms)->default_value(100), "how often expired leases are swept (and watchers woken)")
-      ("port-file", po::value(&port_file)->default_value(""), "write the port actually bound to this file once serving");
+  desc.add_options()("help,h", "show this help and exit")(
+      "listen", po::value(&listen)->default_value("0.0.0.0:9090"),
+      "HOST:PORT to serve on (port 0 picks a free port)")(
+      "lease-ttl-ms", po::value(&ttl_ms)->default_value(3000),
+      "lease length granted to instances (ms)")(
+      "log-level", po::value(&log_level)->default_value("info"),
+      "trace, debug, info, warn, error or off")(
+      "token", po::value(&token)->default_value(""),
+      "shared registration token; when set, register/heartbeat/deregister must carry it")(
+      "idle-timeout-ms", po::value(&idle_timeout_ms)->default_value(30000),
+      "close connections silent this long")(
+      "max-connections", po::value(&max_connections)->default_value(2048),
+      "concurrent connections; more wait in the backlog")(
+      "max-instances-per-service", po::value(&max_per_service)->default_value(256),
+      "live instances in one service")("max-instances",
+                                       po::value(&max_total)->default_value(4096),
+                                       "live instances in the whole registry")(
+      "max-watchers", po::value(&max_watchers)->default_value(2048),
+      "concurrent watch calls")(
+      "sweep-interval-ms", po::value(&sweep_interval_ms)->default_value(100),
+      "how often expired leases are swept (and watchers woken)")(
+      "port-file", po::value(&port_file)->default_value(""),
+      "write the port actually bound to this file once serving");
 
-  if (auto exit_code = program::StartProgram("registry_svc", argc, argv, desc, log_level)) {
+  if (auto exit_code =
+          program::StartProgram("registry_svc", argc, argv, desc, log_level)) {
     return *exit_code;
   }
   rpc::RouteThriftOutputToDebugLog();
@@ -77,7 +88,8 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   if (sweep_interval_ms < 1 || idle_timeout_ms < 1 || max_connections < 1) {
-    std::cerr << "error: --sweep-interval-ms, --idle-timeout-ms and --max-connections must be >= 1\n";
+    std::cerr << "error: --sweep-interval-ms, --idle-timeout-ms and --max-connections "
+                 "must be >= 1\n";
     return kExitUsage;
   }
 
@@ -98,8 +110,8 @@ int main(int argc, char** argv) {
     spdlog::error("{}", server.status().message());
     return kExitFailure;
   }
-  spdlog::info("serving on {}:{} (lease ttl {} ms{})", endpoint->host, (*server)->port(), ttl_ms,
-               token.empty() ? "" : ", token required");
+  spdlog::info("serving on {}:{} (lease ttl {} ms{})", endpoint->host, (*server)->port(),
+               ttl_ms, token.empty() ? "" : ", token required");
   const auto stop_server = [&server](int drain_ms) { return (*server)->Stop(drain_ms); };
   if (!port_file.empty()) {
     if (Status s = program::WritePortFile(port_file, (*server)->port()); !s.ok()) {

@@ -31,8 +31,8 @@ void RegistryHandler::registerInstance(idl::Lease& out, const std::string& servi
 }
 
 void RegistryHandler::heartbeat(idl::Lease& out, const std::string& service_name,
-                                const std::string& instance_id, const std::string& lease_id,
-                                const std::string& token) {
+                                const std::string& instance_id,
+                                const std::string& lease_id, const std::string& token) {
   auto lease = table_.Heartbeat(service_name, instance_id, lease_id, token);
   if (!lease.ok()) Refuse("heartbeat", lease.status());
   out.lease_id = lease->lease_id;
@@ -40,8 +40,8 @@ void RegistryHandler::heartbeat(idl::Lease& out, const std::string& service_name
 }
 
 void RegistryHandler::deregister(const std::string& service_name,
-                                 const std::string& instance_id, const std::string& lease_id,
-                                 const std::string& token) {
+                                 const std::string& instance_id,
+                                 const std::string& lease_id, const std::string& token) {
   Status s = table_.Deregister(service_name, instance_id, lease_id, token);
   if (!s.ok()) Refuse("deregister", s);
   spdlog::info("deregistered {}/{} (from {})", service_name, instance_id, peer_);
@@ -74,11 +74,13 @@ void RegistryHandler::stats(idl::RegistryStats& out) {
   out.__set_waiting_watchers(static_cast<int32_t>(table_.watcher_count()));
 }
 
-idl::RegistryIf* RegistryHandlerFactory::getHandler(const apache::thrift::TConnectionInfo& info) {
+idl::RegistryIf* RegistryHandlerFactory::getHandler(
+    const apache::thrift::TConnectionInfo& info) {
   // The numeric peer address: getOrigin() would do a reverse DNS lookup per
   // connection.
   std::string peer = "unknown";
-  if (auto socket = std::dynamic_pointer_cast<apache::thrift::transport::TSocket>(info.transport)) {
+  if (auto socket =
+          std::dynamic_pointer_cast<apache::thrift::transport::TSocket>(info.transport)) {
     peer = socket->getPeerAddress() + ":" + std::to_string(socket->getPeerPort());
   }
   return new RegistryHandler(table_, peer);

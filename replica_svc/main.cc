@@ -45,26 +45,44 @@ int main(int argc, char** argv) {
       "answers any call.\n\n"
       "Usage: replica_svc [options]\n\nOptions");
   std::string registry, listen, db, advertise, id, log_level, token, port_file;
-  int drain_timeout_ms = 0, deregister_grace_ms = 0, busy_timeout_ms = 0, idle_timeout_ms = 0;
+  int drain_timeout_ms = 0, deregister_grace_ms = 0, busy_timeout_ms = 0,
+      idle_timeout_ms = 0;
   int64_t max_connections = 0, debug_delay_us = 0;
-  desc.add_options()
-      ("help,h", "show this help and exit")
-      ("registry", po::value(&registry)->default_value("127.0.0.1:9090"), "registry HOST:PORT")
-      ("listen", po::value(&listen)->default_value("0.0.0.0:9100"), "HOST:PORT to serve on (port 0 picks a free port)")
-      ("db", po::value(&db)->default_value("beacon.db"), "database shared by all replicas: an SQLite file path, or a PostgreSQL URI postgresql://USER@HOST:PORT/DB (password from the URI, PGPASSWORD or ~/.pgpass; never logged)")
-      ("advertise", po::value(&advertise)->default_value(""), "HOST[:PORT] clients should use (default: the listen address, 127.0.0.1 for 0.0.0.0)")
-      ("id", po::value(&id)->default_value(""), "instance id (default: HOST-PORT of the advertised address)")
-      ("log-level", po::value(&log_level)->default_value("info"), "trace, debug, info, warn, error or off")
-      ("token", po::value(&token)->default_value(""), "registration token, when the registry requires one")
-      ("busy-timeout-ms", po::value(&busy_timeout_ms)->default_value(2000), "longest wait for the database (SQLite: its write lock; PostgreSQL: a connection and the answer) before a call fails with UNAVAILABLE")
-      ("drain-timeout-ms", po::value(&drain_timeout_ms)->default_value(5000), "at shutdown, longest wait for calls in progress")
-      ("deregister-grace-ms", po::value(&deregister_grace_ms)->default_value(300), "at shutdown, keep serving this long after deregistering so clients hear of it first")
-      ("idle-timeout-ms", po::value(&idle_timeout_ms)->default_value(30000), "close connections silent this long")
-      ("max-connections", po::value(&max_connections)->default_value(1024), "concurrent connections; more wait in the backlog")
-      ("port-file", po::value(&port_file)->default_value(""), "write the port actually bound to this file once serving")
-      ("debug-delay-us", po::value(&debug_delay_us)->default_value(0), "benchmarking aid: sleep this long (0..1000000 us) in every prime call, to play a slow replica");
+  desc.add_options()("help,h", "show this help and exit")(
+      "registry", po::value(&registry)->default_value("127.0.0.1:9090"),
+      "registry HOST:PORT")("listen", po::value(&listen)->default_value("0.0.0.0:9100"),
+                            "HOST:PORT to serve on (port 0 picks a free port)")(
+      "db", po::value(&db)->default_value("beacon.db"),
+      "database shared by all replicas: an SQLite file path, or a PostgreSQL URI "
+      "postgresql://USER@HOST:PORT/DB (password from the URI, PGPASSWORD or ~/.pgpass; "
+      "never logged)")("advertise", po::value(&advertise)->default_value(""),
+                       "HOST[:PORT] clients should use (default: the listen address, "
+                       "127.0.0.1 for 0.0.0.0)")(
+      "id", po::value(&id)->default_value(""),
+      "instance id (default: HOST-PORT of the advertised address)")(
+      "log-level", po::value(&log_level)->default_value("info"),
+      "trace, debug, info, warn, error or off")(
+      "token", po::value(&token)->default_value(""),
+      "registration token, when the registry requires one")(
+      "busy-timeout-ms", po::value(&busy_timeout_ms)->default_value(2000),
+      "longest wait for the database (SQLite: its write lock; PostgreSQL: a connection "
+      "and the answer) before a call fails with UNAVAILABLE")(
+      "drain-timeout-ms", po::value(&drain_timeout_ms)->default_value(5000),
+      "at shutdown, longest wait for calls in progress")(
+      "deregister-grace-ms", po::value(&deregister_grace_ms)->default_value(300),
+      "at shutdown, keep serving this long after deregistering so clients hear of it "
+      "first")("idle-timeout-ms", po::value(&idle_timeout_ms)->default_value(30000),
+               "close connections silent this long")(
+      "max-connections", po::value(&max_connections)->default_value(1024),
+      "concurrent connections; more wait in the backlog")(
+      "port-file", po::value(&port_file)->default_value(""),
+      "write the port actually bound to this file once serving")(
+      "debug-delay-us", po::value(&debug_delay_us)->default_value(0),
+      "benchmarking aid: sleep this long (0..1000000 us) in every prime call, to play a "
+      "slow replica");
 
-  if (auto exit_code = program::StartProgram("replica_svc", argc, argv, desc, log_level)) {
+  if (auto exit_code =
+          program::StartProgram("replica_svc", argc, argv, desc, log_level)) {
     return *exit_code;
   }
   rpc::RouteThriftOutputToDebugLog();
@@ -117,7 +135,8 @@ int main(int argc, char** argv) {
   // registration).
   auto multiplexer = std::make_shared<apache::thrift::TMultiplexedProcessor>();
   auto started = rpc::ThriftServer::Start(
-      server_options, std::make_shared<apache::thrift::TSingletonProcessorFactory>(multiplexer));
+      server_options,
+      std::make_shared<apache::thrift::TSingletonProcessorFactory>(multiplexer));
   if (!started.ok()) {
     spdlog::error("{}", started.status().message());
     return kExitFailure;
@@ -139,8 +158,9 @@ int main(int argc, char** argv) {
   multiplexer->registerProcessor(
       "voting", std::make_shared<idl::VotingProcessor>(
                     std::make_shared<replica_svc::VotingHandler>(*rules, self.id)));
-  spdlog::info("{} serving prime and voting on {}:{} (advertised {}:{}), database {}", self.id,
-               listen_ep->host, server->port(), self.host, self.port, votes::DescribeVoteStore(db));
+  spdlog::info("{} serving prime and voting on {}:{} (advertised {}:{}), database {}",
+               self.id, listen_ep->host, server->port(), self.host, self.port,
+               votes::DescribeVoteStore(db));
   if (!port_file.empty()) {
     if (Status s = program::WritePortFile(port_file, server->port()); !s.ok()) {
       spdlog::error("{}", s.message());

@@ -12,7 +12,8 @@ namespace beacon::replica_svc {
 // Thrift has no unsigned type: numbers travel as i64 and are read as their
 // unsigned 64-bit bits (documented in idl/prime.thrift).
 void PrimeHandler::DebugDelay() const {
-  if (debug_delay_us_ > 0) std::this_thread::sleep_for(std::chrono::microseconds(debug_delay_us_));
+  if (debug_delay_us_ > 0)
+    std::this_thread::sleep_for(std::chrono::microseconds(debug_delay_us_));
 }
 
 void PrimeHandler::isPrime(idl::PrimeReply& out, int64_t n) {

@@ -118,7 +118,8 @@ void Registration::Stop() {
     if (s.ok()) {
       spdlog::info("deregistered {} as {}", service, self_.id);
     } else {
-      spdlog::warn("cannot deregister {}: {} (the lease will expire)", service, s.ToString());
+      spdlog::warn("cannot deregister {}: {} (the lease will expire)", service,
+                   s.ToString());
     }
   }
 }

@@ -31,7 +31,8 @@ class LeaseClient {
   virtual ~LeaseClient() = default;
   virtual Result<Grant> Register(const std::string& service, const InstanceInfo& self,
                                  const std::string& lease_id) = 0;
-  virtual Result<Grant> Heartbeat(const std::string& service, const std::string& instance_id,
+  virtual Result<Grant> Heartbeat(const std::string& service,
+                                  const std::string& instance_id,
                                   const std::string& lease_id) = 0;
   virtual Status Deregister(const std::string& service, const std::string& instance_id,
                             const std::string& lease_id) = 0;
@@ -72,9 +73,9 @@ class Registration {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  bool stopping_ = false;                         // Guarded by mu_
-  std::map<std::string, ServiceLease> leases_;    // Guarded by mu_ (written by the loop)
-  int64_t backoff_ms_ = 0;                        // loop thread only
+  bool stopping_ = false;                       // Guarded by mu_
+  std::map<std::string, ServiceLease> leases_;  // Guarded by mu_ (written by the loop)
+  int64_t backoff_ms_ = 0;                      // loop thread only
   std::thread thread_;
 };
 

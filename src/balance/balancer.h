@@ -29,7 +29,9 @@ class Balancer {
   // Told after each call to `instance_id`: ok = the call reached the server
   // and got an answer (an application error counts as ok). Default: ignore.
   virtual void OnOutcome(const std::string& instance_id, bool ok, int64_t latency_us) {
-    (void)instance_id; (void)ok; (void)latency_us;
+    (void)instance_id;
+    (void)ok;
+    (void)latency_us;
   }
 
   // The policy's name as given on the command line ("round-robin", "lru").

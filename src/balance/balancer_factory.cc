@@ -31,8 +31,8 @@ Result<std::unique_ptr<Balancer>> MakeBalancer(std::string_view name) {
   }
   std::string known;
   for (const std::string& n : BalancerNames()) known += (known.empty() ? "" : ", ") + n;
-  return InvalidArgument("balancer " + QuoteForMessage(name) + " is unknown (known: " +
-                         known + ")");
+  return InvalidArgument("balancer " + QuoteForMessage(name) +
+                         " is unknown (known: " + known + ")");
 }
 
 std::vector<std::string> BalancerNames() {

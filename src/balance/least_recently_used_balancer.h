@@ -40,8 +40,8 @@ class LeastRecentlyUsedBalancer final : public Balancer {
   void PruneLocked(const std::vector<InstanceInfo>& candidates);
 
   mutable std::mutex mu_;
-  uint64_t sequence_ = 0;                               // Guarded by mu_
-  std::unordered_map<std::string, uint64_t> last_pick_; // Guarded by mu_
+  uint64_t sequence_ = 0;                                // Guarded by mu_
+  std::unordered_map<std::string, uint64_t> last_pick_;  // Guarded by mu_
 };
 
 }  // namespace beacon::balance

@@ -4,7 +4,8 @@
 
 namespace beacon::client {
 
-Status Failover::Run(const std::string& service, ServerCall& call, std::string* served_by) {
+Status Failover::Run(const std::string& service, ServerCall& call,
+                     std::string* served_by) {
   if (served_by != nullptr) served_by->clear();
   std::vector<std::string> failed;
   Status last = Unavailable("no attempt made");

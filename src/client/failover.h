@@ -44,7 +44,8 @@ class ServerCall {
 // session, like the session); `cache` and `clock` must outlive it.
 class Failover {
  public:
-  Failover(discovery::ServerCache& cache, const Clock& clock) : cache_(cache), clock_(clock) {}
+  Failover(discovery::ServerCache& cache, const Clock& clock)
+      : cache_(cache), clock_(clock) {}
 
   // Runs `call` against a server of `service` (retrying once after a
   // transport failure). Returns the answered attempt's status (ok or the
@@ -53,7 +54,8 @@ class Failover {
   // kUnavailable naming the last server when both attempts failed in the
   // transport. `served_by`, when given, receives the id of the server that
   // answered ("" when none did).
-  Status Run(const std::string& service, ServerCall& call, std::string* served_by = nullptr);
+  Status Run(const std::string& service, ServerCall& call,
+             std::string* served_by = nullptr);
 
   // Calls that needed the retry after a transport failure.
   int64_t retries() const { return retries_; }

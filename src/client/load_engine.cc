@@ -48,13 +48,15 @@ struct LoadEngine::Slot {
   std::atomic<int64_t> retries{0};
 };
 
-LoadEngine::LoadEngine(int threads, LoadWorkerFactory factory, int64_t max_calls_per_worker)
+LoadEngine::LoadEngine(int threads, LoadWorkerFactory factory,
+                       int64_t max_calls_per_worker)
     : max_calls_per_worker_(max_calls_per_worker) {
   const int n = std::clamp(threads, 1, 4096);
   for (int i = 0; i < n; ++i) slots_.push_back(std::make_unique<Slot>());
   threads_.reserve(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) {
-    threads_.emplace_back([this, i, factory] { RunThread(*slots_[static_cast<size_t>(i)], i, factory); });
+    threads_.emplace_back(
+        [this, i, factory] { RunThread(*slots_[static_cast<size_t>(i)], i, factory); });
   }
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [&] { return ready_ == n; });
@@ -147,7 +149,8 @@ void LoadEngine::RunPhase(Slot& slot, LoadWorker& worker, const LoadPhase& phase
     if (!out.status.ok()) failed_.fetch_add(1, std::memory_order_relaxed);
     slot.retries.store(worker.Retries(), std::memory_order_relaxed);
     if (!phase.counted) continue;
-    const int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0).count();
+    const int64_t us =
+        std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0).count();
     t.latency.Record(us);
     if (out.op != last_op) {
       last_op = out.op;
@@ -188,7 +191,8 @@ LoadPhaseResult LoadEngine::Run(const LoadPhase& phase) {
   done_ = 0;
   phase_ = phase;
   phase_start_ = SteadyClock::now();
-  phase_end_ = phase_start_ + std::chrono::microseconds(static_cast<int64_t>(seconds * 1e6));
+  phase_end_ =
+      phase_start_ + std::chrono::microseconds(static_cast<int64_t>(seconds * 1e6));
   ++phase_number_;
   cv_.notify_all();
   const SteadyTime start = phase_start_;

@@ -106,7 +106,8 @@ class LoadEngine {
   // `factory` on its own thread. Returns once every worker is created (ok or
   // not). A worker makes at most max_calls_per_worker calls over the
   // engine's life (warm-ups included).
-  LoadEngine(int threads, LoadWorkerFactory factory, int64_t max_calls_per_worker = 20'000'000);
+  LoadEngine(int threads, LoadWorkerFactory factory,
+             int64_t max_calls_per_worker = 20'000'000);
   ~LoadEngine();  // Stop(), then joins the threads (their workers are destroyed on them)
 
   LoadEngine(const LoadEngine&) = delete;
@@ -147,12 +148,12 @@ class LoadEngine {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  int ready_ = 0;            // Guarded by mu_: threads done with set-up
-  int done_ = 0;             // Guarded by mu_: threads done with the phase
-  uint64_t phase_number_ = 0;  // Guarded by mu_
-  LoadPhase phase_;          // Guarded by mu_ (copied by each thread)
-  SteadyTime phase_start_;   // Guarded by mu_
-  SteadyTime phase_end_;     // Guarded by mu_
+  int ready_ = 0;               // Guarded by mu_: threads done with set-up
+  int done_ = 0;                // Guarded by mu_: threads done with the phase
+  uint64_t phase_number_ = 0;   // Guarded by mu_
+  LoadPhase phase_;             // Guarded by mu_ (copied by each thread)
+  SteadyTime phase_start_;      // Guarded by mu_
+  SteadyTime phase_end_;        // Guarded by mu_
   bool shutting_down_ = false;  // Guarded by mu_
 };
 

@@ -13,10 +13,10 @@ CallOutcome Outcome(const char* op, const Result<Reply>& r) {
 
 }  // namespace
 
-Result<std::unique_ptr<LoadWorker>> SessionLoadWorker::Create(const SessionOptions& options,
-                                                              SessionWorkload workload,
-                                                              uint64_t seed) {
-  if (workload.prime_weight < 0 || workload.count_weight < 0 || workload.vote_weight < 0 ||
+Result<std::unique_ptr<LoadWorker>> SessionLoadWorker::Create(
+    const SessionOptions& options, SessionWorkload workload, uint64_t seed) {
+  if (workload.prime_weight < 0 || workload.count_weight < 0 ||
+      workload.vote_weight < 0 ||
       workload.prime_weight + workload.count_weight + workload.vote_weight == 0) {
     return InvalidArgument("a load needs non-negative weights, at least one positive");
   }
@@ -32,8 +32,8 @@ Result<std::unique_ptr<LoadWorker>> SessionLoadWorker::Create(const SessionOptio
       new SessionLoadWorker(std::move(session).value(), std::move(workload), seed));
 }
 
-SessionLoadWorker::SessionLoadWorker(std::unique_ptr<Session> session, SessionWorkload workload,
-                                     uint64_t seed)
+SessionLoadWorker::SessionLoadWorker(std::unique_ptr<Session> session,
+                                     SessionWorkload workload, uint64_t seed)
     : session_(std::move(session)),
       workload_(std::move(workload)),
       rng_(seed),
@@ -43,7 +43,9 @@ SessionLoadWorker::SessionLoadWorker(std::unique_ptr<Session> session, SessionWo
   const int weighted = (workload_.prime_weight > 0) + (workload_.count_weight > 0) +
                        (workload_.vote_weight > 0);
   mixed_ = weighted > 1;
-  only_op_ = workload_.prime_weight > 0 ? kPrime : workload_.count_weight > 0 ? kCount : kVote;
+  only_op_ = workload_.prime_weight > 0   ? kPrime
+             : workload_.count_weight > 0 ? kCount
+                                          : kVote;
 }
 
 CallOutcome SessionLoadWorker::Call() {
@@ -55,11 +57,13 @@ CallOutcome SessionLoadWorker::Call() {
       return Outcome(kOpPrime, session_->IsPrime(static_cast<int64_t>(rng_())));
     case kCount: {
       const auto lo = static_cast<int64_t>(rng_() % 1000000000ULL);
-      return Outcome(kOpCount, session_->CountPrimes(
-                                   lo, lo + static_cast<int64_t>(workload_.count_width) - 1));
+      return Outcome(kOpCount,
+                     session_->CountPrimes(
+                         lo, lo + static_cast<int64_t>(workload_.count_width) - 1));
     }
     default: {
-      const std::string voter = workload_.voter_prefix + "-" + std::to_string(votes_cast_++);
+      const std::string voter =
+          workload_.voter_prefix + "-" + std::to_string(votes_cast_++);
       const std::string& option = workload_.options[rng_() % workload_.options.size()];
       return Outcome(kOpVote, session_->CastVote(workload_.poll_id, voter, option));
     }

@@ -39,7 +39,8 @@ class SessionLoadWorker final : public LoadWorker {
   // poll and its options. Equal seeds give equal call sequences (the
   // benchmarks compare a plain client with the same numbers).
   static Result<std::unique_ptr<LoadWorker>> Create(const SessionOptions& options,
-                                                    SessionWorkload workload, uint64_t seed);
+                                                    SessionWorkload workload,
+                                                    uint64_t seed);
 
   CallOutcome Call() override;
   int64_t Retries() const override { return session_->retries(); }
@@ -47,7 +48,8 @@ class SessionLoadWorker final : public LoadWorker {
   std::map<std::string, int64_t> Counters() const override;
 
  private:
-  SessionLoadWorker(std::unique_ptr<Session> session, SessionWorkload workload, uint64_t seed);
+  SessionLoadWorker(std::unique_ptr<Session> session, SessionWorkload workload,
+                    uint64_t seed);
 
   std::unique_ptr<Session> session_;
   const SessionWorkload workload_;

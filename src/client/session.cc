@@ -44,19 +44,21 @@ Result<T> Session::Invoke(const char* service, F&& fn) {
 }
 
 Result<idl::PrimeReply> Session::IsPrime(int64_t n) {
-  return Invoke<idl::PrimeReply, idl::PrimeError>("prime", [&](rpc::ReplicaConnection& c) {
-    idl::PrimeReply r;
-    c.prime().isPrime(r, n);
-    return r;
-  });
+  return Invoke<idl::PrimeReply, idl::PrimeError>("prime",
+                                                  [&](rpc::ReplicaConnection& c) {
+                                                    idl::PrimeReply r;
+                                                    c.prime().isPrime(r, n);
+                                                    return r;
+                                                  });
 }
 
 Result<idl::CountReply> Session::CountPrimes(int64_t lo, int64_t hi) {
-  return Invoke<idl::CountReply, idl::PrimeError>("prime", [&](rpc::ReplicaConnection& c) {
-    idl::CountReply r;
-    c.prime().countPrimes(r, lo, hi);
-    return r;
-  });
+  return Invoke<idl::CountReply, idl::PrimeError>("prime",
+                                                  [&](rpc::ReplicaConnection& c) {
+                                                    idl::CountReply r;
+                                                    c.prime().countPrimes(r, lo, hi);
+                                                    return r;
+                                                  });
 }
 
 Result<idl::CreatePollReply> Session::CreatePoll(const std::string& question,
@@ -72,35 +74,39 @@ Result<idl::CreatePollReply> Session::CreatePoll(const std::string& question,
 
 Result<idl::VoteReceipt> Session::CastVote(int64_t poll_id, const std::string& voter_id,
                                            const std::string& option) {
-  return Invoke<idl::VoteReceipt, idl::VotingError>("voting", [&](rpc::ReplicaConnection& c) {
-    idl::VoteReceipt r;
-    c.voting().castVote(r, poll_id, voter_id, option);
-    return r;
-  });
+  return Invoke<idl::VoteReceipt, idl::VotingError>(
+      "voting", [&](rpc::ReplicaConnection& c) {
+        idl::VoteReceipt r;
+        c.voting().castVote(r, poll_id, voter_id, option);
+        return r;
+      });
 }
 
 Result<idl::PollResults> Session::Results(int64_t poll_id) {
-  return Invoke<idl::PollResults, idl::VotingError>("voting", [&](rpc::ReplicaConnection& c) {
-    idl::PollResults r;
-    c.voting().results(r, poll_id);
-    return r;
-  });
+  return Invoke<idl::PollResults, idl::VotingError>("voting",
+                                                    [&](rpc::ReplicaConnection& c) {
+                                                      idl::PollResults r;
+                                                      c.voting().results(r, poll_id);
+                                                      return r;
+                                                    });
 }
 
 Result<idl::PollList> Session::ListPolls(int32_t limit) {
-  return Invoke<idl::PollList, idl::VotingError>("voting", [&](rpc::ReplicaConnection& c) {
-    idl::PollList r;
-    c.voting().listPolls(r, limit);
-    return r;
-  });
+  return Invoke<idl::PollList, idl::VotingError>("voting",
+                                                 [&](rpc::ReplicaConnection& c) {
+                                                   idl::PollList r;
+                                                   c.voting().listPolls(r, limit);
+                                                   return r;
+                                                 });
 }
 
 Result<idl::ClosePollReply> Session::ClosePoll(int64_t poll_id) {
-  return Invoke<idl::ClosePollReply, idl::VotingError>("voting", [&](rpc::ReplicaConnection& c) {
-    idl::ClosePollReply r;
-    c.voting().closePoll(r, poll_id);
-    return r;
-  });
+  return Invoke<idl::ClosePollReply, idl::VotingError>("voting",
+                                                       [&](rpc::ReplicaConnection& c) {
+                                                         idl::ClosePollReply r;
+                                                         c.voting().closePoll(r, poll_id);
+                                                         return r;
+                                                       });
 }
 
 }  // namespace beacon::client

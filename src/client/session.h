@@ -43,8 +43,8 @@ class Session {
  public:
   // kInvalidArgument for a bad balancer name or timeout. `clock` (latency,
   // down marks, idle connections) must outlive the session.
-  static Result<std::unique_ptr<Session>> Create(const SessionOptions& options,
-                                                 const Clock& clock = SystemClock::Instance());
+  static Result<std::unique_ptr<Session>> Create(
+      const SessionOptions& options, const Clock& clock = SystemClock::Instance());
   ~Session();
 
   // service "prime"
@@ -79,8 +79,9 @@ class Session {
   SessionOptions options_;
   std::shared_ptr<rpc::ThriftRegistryClient> registry_;
   std::unique_ptr<rpc::ReplicaConnectionPool> pool_;
-  std::unique_ptr<discovery::ServerCache> cache_;  // destroyed before the pool and registry
-  std::unique_ptr<Failover> failover_;             // destroyed first (refers to cache_)
+  std::unique_ptr<discovery::ServerCache>
+      cache_;                           // destroyed before the pool and registry
+  std::unique_ptr<Failover> failover_;  // destroyed first (refers to cache_)
 };
 
 }  // namespace beacon::client

@@ -15,8 +15,7 @@ std::string Endpoint::ToString() const {
 }
 
 Result<Endpoint> ParseEndpoint(std::string_view field, std::string_view text,
-                               bool allow_port_zero,
-                               std::string_view default_host) {
+                               bool allow_port_zero, std::string_view default_host) {
   const std::string f(field);
   Endpoint ep;
   std::string_view port_text;
@@ -45,8 +44,8 @@ Result<Endpoint> ParseEndpoint(std::string_view field, std::string_view text,
   if (ep.host.empty()) ep.host = std::string(default_host);
   if (Status s = ValidateHost(f + " host", ep.host); !s.ok()) return s;
   long long port = -1;
-  const auto [ptr, ec] = std::from_chars(port_text.data(),
-                                         port_text.data() + port_text.size(), port);
+  const auto [ptr, ec] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
   if (ec != std::errc() || ptr != port_text.data() + port_text.size() ||
       port_text.empty()) {
     return InvalidArgument(f + " port " + QuoteForMessage(port_text) +

@@ -12,16 +12,16 @@ namespace beacon {
 // Mirrors idl/errors.thrift ErrorCode; each code says when to use it.
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,   // malformed input; the message names the field
-  kNotFound,          // a named poll, option or service does not exist
-  kAlreadyExists,     // an id is held by someone else
-  kUnknownInstance,   // the registry does not hold this instance (register again)
-  kUnavailable,       // transient (database busy, server unreachable): retry
-  kConflict,          // contradicts current state (e.g. poll closed)
-  kAlreadyVoted,      // the voter voted for another option
-  kPermissionDenied,  // wrong token or someone else's lease
-  kResourceExhausted, // a configured limit is reached
-  kInternal,          // a bug or an unexpected failure
+  kInvalidArgument,    // malformed input; the message names the field
+  kNotFound,           // a named poll, option or service does not exist
+  kAlreadyExists,      // an id is held by someone else
+  kUnknownInstance,    // the registry does not hold this instance (register again)
+  kUnavailable,        // transient (database busy, server unreachable): retry
+  kConflict,           // contradicts current state (e.g. poll closed)
+  kAlreadyVoted,       // the voter voted for another option
+  kPermissionDenied,   // wrong token or someone else's lease
+  kResourceExhausted,  // a configured limit is reached
+  kInternal,           // a bug or an unexpected failure
 };
 
 // Stable lower-case name of a code, e.g. "invalid_argument".
@@ -52,15 +52,29 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-inline Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+inline Status InvalidArgument(std::string m) {
+  return {StatusCode::kInvalidArgument, std::move(m)};
+}
 inline Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
-inline Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
-inline Status UnknownInstance(std::string m) { return {StatusCode::kUnknownInstance, std::move(m)}; }
-inline Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
+inline Status AlreadyExists(std::string m) {
+  return {StatusCode::kAlreadyExists, std::move(m)};
+}
+inline Status UnknownInstance(std::string m) {
+  return {StatusCode::kUnknownInstance, std::move(m)};
+}
+inline Status Unavailable(std::string m) {
+  return {StatusCode::kUnavailable, std::move(m)};
+}
 inline Status Conflict(std::string m) { return {StatusCode::kConflict, std::move(m)}; }
-inline Status AlreadyVoted(std::string m) { return {StatusCode::kAlreadyVoted, std::move(m)}; }
-inline Status PermissionDenied(std::string m) { return {StatusCode::kPermissionDenied, std::move(m)}; }
-inline Status ResourceExhausted(std::string m) { return {StatusCode::kResourceExhausted, std::move(m)}; }
+inline Status AlreadyVoted(std::string m) {
+  return {StatusCode::kAlreadyVoted, std::move(m)};
+}
+inline Status PermissionDenied(std::string m) {
+  return {StatusCode::kPermissionDenied, std::move(m)};
+}
+inline Status ResourceExhausted(std::string m) {
+  return {StatusCode::kResourceExhausted, std::move(m)};
+}
 inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 
 // A value of T or a non-ok Status. Accessing value() of a failed Result is a
@@ -68,8 +82,8 @@ inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}            // NOLINT: implicit on purpose
-  Result(Status status) : status_(std::move(status)) {}    // NOLINT: must not be ok
+  Result(T value) : value_(std::move(value)) {}          // NOLINT: implicit on purpose
+  Result(Status status) : status_(std::move(status)) {}  // NOLINT: must not be ok
 
   bool ok() const { return value_.has_value(); }
   const Status& status() const { return status_; }

@@ -7,8 +7,8 @@ namespace beacon {
 namespace {
 
 bool IsNameChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         c == '.' || c == '_' || c == '-';
 }
 
 // Decodes one UTF-8 code point at s[i]; returns its length or 0 if invalid.
@@ -16,11 +16,24 @@ size_t DecodeUtf8(std::string_view s, size_t i, uint32_t* cp) {
   const auto b0 = static_cast<unsigned char>(s[i]);
   size_t len;
   uint32_t min;
-  if (b0 < 0x80) { *cp = b0; return 1; }
-  if ((b0 & 0xE0) == 0xC0) { len = 2; *cp = b0 & 0x1F; min = 0x80; }
-  else if ((b0 & 0xF0) == 0xE0) { len = 3; *cp = b0 & 0x0F; min = 0x800; }
-  else if ((b0 & 0xF8) == 0xF0) { len = 4; *cp = b0 & 0x07; min = 0x10000; }
-  else return 0;
+  if (b0 < 0x80) {
+    *cp = b0;
+    return 1;
+  }
+  if ((b0 & 0xE0) == 0xC0) {
+    len = 2;
+    *cp = b0 & 0x1F;
+    min = 0x80;
+  } else if ((b0 & 0xF0) == 0xE0) {
+    len = 3;
+    *cp = b0 & 0x0F;
+    min = 0x800;
+  } else if ((b0 & 0xF8) == 0xF0) {
+    len = 4;
+    *cp = b0 & 0x07;
+    min = 0x10000;
+  } else
+    return 0;
   if (i + len > s.size()) return 0;
   for (size_t k = 1; k < len; ++k) {
     const auto b = static_cast<unsigned char>(s[i + k]);
@@ -68,12 +81,11 @@ Status ValidateName(std::string_view field, std::string_view value) {
   return Status::Ok();
 }
 
-Status ValidateText(std::string_view field, std::string_view value,
-                    size_t min_bytes, size_t max_bytes) {
+Status ValidateText(std::string_view field, std::string_view value, size_t min_bytes,
+                    size_t max_bytes) {
   if (value.size() < min_bytes || value.size() > max_bytes) {
-    return InvalidArgument(std::string(field) + " must be " +
-                           std::to_string(min_bytes) + "-" +
-                           std::to_string(max_bytes) + " bytes, got " +
+    return InvalidArgument(std::string(field) + " must be " + std::to_string(min_bytes) +
+                           "-" + std::to_string(max_bytes) + " bytes, got " +
                            std::to_string(value.size()));
   }
   for (size_t i = 0; i < value.size();) {

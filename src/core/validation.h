@@ -17,8 +17,8 @@ Status ValidateName(std::string_view field, std::string_view value);
 
 // Valid UTF-8 with no control characters (U+0000-U+001F, U+007F-U+009F),
 // between min_bytes and max_bytes long. Used for poll text and voter ids.
-Status ValidateText(std::string_view field, std::string_view value,
-                    size_t min_bytes, size_t max_bytes);
+Status ValidateText(std::string_view field, std::string_view value, size_t min_bytes,
+                    size_t max_bytes);
 
 // A host name or address: 1-253 bytes, printable ASCII without spaces.
 Status ValidateHost(std::string_view field, std::string_view value);

@@ -69,16 +69,20 @@ struct ServerCache::Snapshot {
   }
 
   size_t Find(const std::string& id) const {
-    auto it = std::lower_bound(instances.begin(), instances.end(), id,
-                               [](const InstanceInfo& i, const std::string& v) { return i.id < v; });
-    return it != instances.end() && it->id == id ? static_cast<size_t>(it - instances.begin())
-                                                 : kNone;
+    auto it = std::lower_bound(
+        instances.begin(), instances.end(), id,
+        [](const InstanceInfo& i, const std::string& v) { return i.id < v; });
+    return it != instances.end() && it->id == id
+               ? static_cast<size_t>(it - instances.begin())
+               : kNone;
   }
 };
 
 struct ServerCache::Service {
   Service(std::string n, std::unique_ptr<balance::Balancer> b)
-      : name(std::move(n)), balancer(std::move(b)), snapshot(std::make_shared<Snapshot>()) {}
+      : name(std::move(n)),
+        balancer(std::move(b)),
+        snapshot(std::make_shared<Snapshot>()) {}
 
   const std::string name;
   const std::unique_ptr<balance::Balancer> balancer;  // itself safe for concurrent use
@@ -94,7 +98,7 @@ struct ServerCache::Service {
   int64_t watch_updates = 0;                 // Guarded by mu
   // When the last synchronous Lookup made because nothing was usable ended;
   // limits such Lookups to one per min_sync_lookup_interval_ms.
-  int64_t last_sync_lookup_us = INT64_MIN;   // Guarded by mu
+  int64_t last_sync_lookup_us = INT64_MIN;  // Guarded by mu
 
   // Held across a synchronous Lookup so that Picks needing one share it.
   std::mutex lookup_mu;
@@ -112,10 +116,10 @@ namespace {
 
 // Chooses among instances that are neither down nor excluded, or nullopt.
 // The common case (every instance usable) allocates nothing.
-std::optional<InstanceInfo> ChooseUsable(balance::Balancer& balancer,
-                                         const std::vector<InstanceInfo>& instances,
-                                         const std::vector<std::shared_ptr<InstanceState>>& states,
-                                         const std::vector<std::string>& exclude, int64_t now_us) {
+std::optional<InstanceInfo> ChooseUsable(
+    balance::Balancer& balancer, const std::vector<InstanceInfo>& instances,
+    const std::vector<std::shared_ptr<InstanceState>>& states,
+    const std::vector<std::string>& exclude, int64_t now_us) {
   const auto usable = [&](size_t i) {
     return !states[i]->DownAt(now_us) && !Contains(exclude, instances[i].id);
   };
@@ -125,8 +129,8 @@ std::optional<InstanceInfo> ChooseUsable(balance::Balancer& balancer,
     if (instances.empty()) return std::nullopt;
     return instances[balancer.Pick(instances)];
   }
-  std::vector<InstanceInfo> candidates(instances.begin(),
-                                       instances.begin() + static_cast<long>(first_unusable));
+  std::vector<InstanceInfo> candidates(
+      instances.begin(), instances.begin() + static_cast<long>(first_unusable));
   for (size_t i = first_unusable + 1; i < instances.size(); ++i) {
     if (usable(i)) candidates.push_back(instances[i]);
   }
@@ -135,9 +139,10 @@ std::optional<InstanceInfo> ChooseUsable(balance::Balancer& balancer,
 }
 
 // The non-excluded instance whose down mark expires first, or nullopt.
-std::optional<InstanceInfo> SoonestBackUp(const std::vector<InstanceInfo>& instances,
-                                          const std::vector<std::shared_ptr<InstanceState>>& states,
-                                          const std::vector<std::string>& exclude) {
+std::optional<InstanceInfo> SoonestBackUp(
+    const std::vector<InstanceInfo>& instances,
+    const std::vector<std::shared_ptr<InstanceState>>& states,
+    const std::vector<std::string>& exclude) {
   size_t best = kNone;
   int64_t best_until = std::numeric_limits<int64_t>::max();
   for (size_t i = 0; i < instances.size(); ++i) {
@@ -154,9 +159,9 @@ std::optional<InstanceInfo> SoonestBackUp(const std::vector<InstanceInfo>& insta
 
 }  // namespace
 
-Result<std::unique_ptr<ServerCache>> ServerCache::Create(std::shared_ptr<RegistryClient> registry,
-                                                         const Clock& clock,
-                                                         ServerCacheOptions options) {
+Result<std::unique_ptr<ServerCache>> ServerCache::Create(
+    std::shared_ptr<RegistryClient> registry, const Clock& clock,
+    ServerCacheOptions options) {
   if (!registry) return InvalidArgument("registry must not be null");
   auto balancer = balance::MakeBalancer(options.balancer);
   if (!balancer.ok()) return balancer.status();
@@ -177,7 +182,8 @@ Result<std::unique_ptr<ServerCache>> ServerCache::Create(std::shared_ptr<Registr
                            std::to_string(options.retry_min_ms) + "), got " +
                            std::to_string(options.retry_max_ms));
   }
-  return std::unique_ptr<ServerCache>(new ServerCache(std::move(registry), clock, std::move(options)));
+  return std::unique_ptr<ServerCache>(
+      new ServerCache(std::move(registry), clock, std::move(options)));
 }
 
 ServerCache::ServerCache(std::shared_ptr<RegistryClient> registry, const Clock& clock,
@@ -272,8 +278,8 @@ Status ServerCache::Load(const std::string& service) {
   return NeverListedError(service, lookup ? *lookup : Status::Ok());
 }
 
-void ServerCache::ReportSuccess(const std::string& service, const std::string& instance_id,
-                                int64_t latency_us) {
+void ServerCache::ReportSuccess(const std::string& service,
+                                const std::string& instance_id, int64_t latency_us) {
   Service* s = FindService(service);
   if (s == nullptr) return;
   const Observed seen = Observe(*s);
@@ -394,7 +400,8 @@ std::optional<Status> ServerCache::EnsureListed(Service& s, Observed& seen) {
   return lookup;
 }
 
-Status ServerCache::NeverListedError(const std::string& service, const Status& lookup) const {
+Status ServerCache::NeverListedError(const std::string& service,
+                                     const Status& lookup) const {
   if (lookup.code() == StatusCode::kUnavailable) {
     return Unavailable("registry " + registry_->Address() +
                        " unreachable and no cached servers: " + lookup.message());
@@ -432,10 +439,13 @@ Status ServerCache::RunLookup(Service& s) {
 void ServerCache::Adopt(Service& s, const Membership& m, bool from_watch) {
   const int64_t now = clock_.NowMicros();
   std::vector<InstanceInfo> sorted = m.instances;
-  std::stable_sort(sorted.begin(), sorted.end(),
-                   [](const InstanceInfo& a, const InstanceInfo& b) { return a.id < b.id; });
+  std::stable_sort(
+      sorted.begin(), sorted.end(),
+      [](const InstanceInfo& a, const InstanceInfo& b) { return a.id < b.id; });
   sorted.erase(std::unique(sorted.begin(), sorted.end(),
-                           [](const InstanceInfo& a, const InstanceInfo& b) { return a.id == b.id; }),
+                           [](const InstanceInfo& a, const InstanceInfo& b) {
+                             return a.id == b.id;
+                           }),
                sorted.end());
   for (;;) {
     std::shared_ptr<const Snapshot> old;
@@ -491,7 +501,8 @@ void ServerCache::StartWorker(Service& s) {
 }
 
 void ServerCache::RunWorker(Service& s) {
-  RetryBackoff backoff(options_.retry_min_ms, options_.retry_max_ms, std::random_device{}());
+  RetryBackoff backoff(options_.retry_min_ms, options_.retry_max_ms,
+                       std::random_device{}());
   // Without a list the caller's Lookup has just failed: wait before retrying.
   bool last_failed = !Observe(s).snapshot->has_list;
   while (true) {

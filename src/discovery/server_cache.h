@@ -49,9 +49,9 @@ struct ServerCacheOptions {
 // One cached server of a service, with this session's statistics.
 struct InstanceView {
   InstanceInfo instance;
-  int64_t calls = 0;     // Report* calls for it (successes and failures)
-  int64_t failures = 0;  // ReportTransportFailure calls for it
-  bool down = false;     // inside its cool-off after a transport failure
+  int64_t calls = 0;              // Report* calls for it (successes and failures)
+  int64_t failures = 0;           // ReportTransportFailure calls for it
+  bool down = false;              // inside its cool-off after a transport failure
   int64_t down_remaining_ms = 0;  // rounded up; 0 when not down
 };
 
@@ -64,7 +64,7 @@ struct ServiceView {
   // last non-empty list it had (e.g. while a restarted registry waits for
   // the replicas to register again).
   bool holding_last_list = false;
-  int64_t age_ms = -1;    // since the registry last confirmed the list; -1 without a list
+  int64_t age_ms = -1;  // since the registry last confirmed the list; -1 without a list
   int64_t registry_lookups = 0;  // Lookup calls made for it (synchronous and background)
   int64_t watch_updates = 0;     // new lists brought by a Watch
   std::string balancer;          // policy name
@@ -87,9 +87,9 @@ class ServerCache {
   // kInvalidArgument naming the field for a null registry, an unknown
   // balancer or out-of-range timings. `clock` (down marks, ages) must outlive
   // the cache; the cache shares ownership of `registry`.
-  static Result<std::unique_ptr<ServerCache>> Create(std::shared_ptr<RegistryClient> registry,
-                                                     const Clock& clock,
-                                                     ServerCacheOptions options);
+  static Result<std::unique_ptr<ServerCache>> Create(
+      std::shared_ptr<RegistryClient> registry, const Clock& clock,
+      ServerCacheOptions options);
 
   // Stops the background threads promptly: wakes them and cancels their
   // watches (RegistryClient::CancelWatches) instead of waiting out

@@ -29,7 +29,7 @@ uint64_t IntegerSqrt(uint64_t n) {
 std::vector<uint64_t> OddPrimesUpTo(uint64_t bound) {
   std::vector<uint64_t> primes;
   if (bound < 3) return primes;
-  const uint64_t odds = (bound - 1) / 2;  // 3, 5, ..., <= bound
+  const uint64_t odds = (bound - 1) / 2;     // 3, 5, ..., <= bound
   std::vector<bool> composite(odds, false);  // index i is 2i + 3
   for (uint64_t i = 0; i < odds; ++i) {
     if (composite[i]) continue;

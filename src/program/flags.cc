@@ -13,7 +13,8 @@ namespace beacon::program {
 std::string EnvironmentName(const std::string& flag) {
   std::string out = "BEACON_";
   for (char c : flag) {
-    out += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    out +=
+        c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   }
   return out;
 }
@@ -80,7 +81,8 @@ Status ParseFlagsBeforeCommand(int argc, const char* const* argv,
   return ParseFlags(*command_index, argv, desc, vm);
 }
 
-std::optional<int> StartProgram(const std::string& program, int argc, const char* const* argv,
+std::optional<int> StartProgram(const std::string& program, int argc,
+                                const char* const* argv,
                                 const po::options_description& desc,
                                 const std::string& log_level) {
   constexpr int kExitUsage = 2;
@@ -104,7 +106,8 @@ std::string EnvironmentHelp(const po::options_description& desc) {
   std::string out = "Every flag can also be set in the environment:\n";
   for (const auto& opt : desc.options()) {
     if (opt->long_name() == "help") continue;
-    out += "  --" + opt->long_name() + "  <->  " + EnvironmentName(opt->long_name()) + "\n";
+    out +=
+        "  --" + opt->long_name() + "  <->  " + EnvironmentName(opt->long_name()) + "\n";
   }
   return out;
 }

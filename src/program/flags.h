@@ -44,7 +44,8 @@ Status ParseFlagsBeforeCommand(int argc, const char* const* argv,
 // bound to `log_level` (a variable desc writes). Returns the exit code when
 // the program should stop now (0 after --help, 2 for bad flags), nullopt to
 // go on.
-std::optional<int> StartProgram(const std::string& program, int argc, const char* const* argv,
+std::optional<int> StartProgram(const std::string& program, int argc,
+                                const char* const* argv,
                                 const boost::program_options::options_description& desc,
                                 const std::string& log_level);
 

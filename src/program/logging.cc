@@ -9,8 +9,9 @@ Status SetUpLogging(const std::string& program, const std::string& level) {
   const auto lvl = spdlog::level::from_str(level);
   // from_str maps unknown names to "off"; only accept it when asked for.
   if (lvl == spdlog::level::off && level != "off") {
-    return InvalidArgument("--log-level must be one of trace, debug, info, warn, error, off; got '" +
-                           level + "'");
+    return InvalidArgument(
+        "--log-level must be one of trace, debug, info, warn, error, off; got '" + level +
+        "'");
   }
   auto logger = spdlog::stderr_logger_mt(program);
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %n: %v");

@@ -1,7 +1,6 @@
 #include "rpc/channel.h"
 
 #include <sys/socket.h>
-
 #include <thrift/protocol/TBinaryProtocol.h>
 #include <thrift/transport/TBufferTransports.h>
 #include <thrift/transport/TSocket.h>
@@ -15,7 +14,7 @@ using apache::thrift::transport::TFramedTransport;
 using apache::thrift::transport::TSocket;
 
 Result<std::unique_ptr<Channel>> Channel::Open(const Endpoint& endpoint,
-                                              const ClientOptions& options) {
+                                               const ClientOptions& options) {
   std::unique_ptr<Channel> ch(new Channel());
   ch->endpoint_ = endpoint;
   auto config = MakeTransportConfig(options.max_message_bytes);
@@ -25,7 +24,8 @@ Result<std::unique_ptr<Channel>> Channel::Open(const Endpoint& endpoint,
   ch->socket_->setSendTimeout(options.call_timeout_ms);
   ch->socket_->setNoDelay(true);
   ch->transport_ = std::make_shared<MessageFramedTransport>(ch->socket_, config);
-  ch->protocol_ = std::make_shared<apache::thrift::protocol::TBinaryProtocol>(ch->transport_);
+  ch->protocol_ =
+      std::make_shared<apache::thrift::protocol::TBinaryProtocol>(ch->transport_);
   try {
     ch->transport_->open();
   } catch (const apache::thrift::transport::TTransportException& e) {

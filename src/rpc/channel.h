@@ -3,28 +3,31 @@
 // Thrift call's exceptions into a Status and a transport-failure flag.
 #pragma once
 
-#include <cstdint>
-#include <memory>
-#include <string>
-#include <utility>
-
 #include <thrift/TApplicationException.h>
 #include <thrift/protocol/TProtocol.h>
 #include <thrift/protocol/TProtocolException.h>
 #include <thrift/transport/TTransportException.h>
 
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+
 #include "core/endpoint.h"
 #include "core/status.h"
 #include "rpc/status_mapping.h"
 
-namespace apache::thrift::transport { class TSocket; class TTransport; }
+namespace apache::thrift::transport {
+class TSocket;
+class TTransport;
+}  // namespace apache::thrift::transport
 
 namespace beacon::rpc {
 
 struct ClientOptions {
   int connect_timeout_ms = 1000;
-  int call_timeout_ms = 5000;          // send and receive of one call
-  int max_message_bytes = 16 << 20;    // replies larger than this are refused
+  int call_timeout_ms = 5000;        // send and receive of one call
+  int max_message_bytes = 16 << 20;  // replies larger than this are refused
 };
 
 // Not thread-safe, except Abort(), which may be called from another thread.
@@ -33,7 +36,7 @@ class Channel {
   // Connects within options.connect_timeout_ms. kUnavailable naming the
   // address and the reason when it cannot.
   static Result<std::unique_ptr<Channel>> Open(const Endpoint& endpoint,
-                                              const ClientOptions& options);
+                                               const ClientOptions& options);
   ~Channel();
 
   std::shared_ptr<apache::thrift::protocol::TProtocol> protocol() { return protocol_; }
@@ -90,16 +93,17 @@ RpcResult<T> InvokeRpc(const Endpoint& endpoint, F&& fn) {
   } catch (const apache::thrift::transport::TTransportException& e) {
     return {Result<T>(Unavailable(endpoint.ToString() + ": " + e.what())), true, false};
   } catch (const apache::thrift::protocol::TProtocolException& e) {
-    return {Result<T>(Unavailable(endpoint.ToString() + ": bad reply: " + e.what())), true,
-            false};
+    return {Result<T>(Unavailable(endpoint.ToString() + ": bad reply: " + e.what())),
+            true, false};
   } catch (const apache::thrift::TApplicationException& e) {
     return {Result<T>(Internal(endpoint.ToString() + ": " + e.what())), false, true};
   } catch (const std::exception& e) {
-    return {Result<T>(Internal(endpoint.ToString() + ": unexpected error: " + e.what())), false,
-            false};
-  } catch (...) {
-    return {Result<T>(Internal(endpoint.ToString() + ": unexpected non-standard exception")),
+    return {Result<T>(Internal(endpoint.ToString() + ": unexpected error: " + e.what())),
             false, false};
+  } catch (...) {
+    return {
+        Result<T>(Internal(endpoint.ToString() + ": unexpected non-standard exception")),
+        false, false};
   }
 }
 

@@ -11,11 +11,11 @@
 // refused as corrupt.
 #pragma once
 
-#include <memory>
-
 #include <thrift/TConfiguration.h>
 #include <thrift/transport/TBufferTransports.h>
 #include <thrift/transport/TTransportException.h>
+
+#include <memory>
 
 namespace beacon::rpc {
 

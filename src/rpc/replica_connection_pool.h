@@ -70,7 +70,8 @@ class ReplicaConnectionPool {
   const Clock& clock_;
   mutable std::mutex mu_;
   // instance id -> idle connections, most recently used last.
-  std::map<std::string, std::vector<std::unique_ptr<ReplicaConnection>>> idle_;  // Guarded by mu_
+  std::map<std::string, std::vector<std::unique_ptr<ReplicaConnection>>>
+      idle_;            // Guarded by mu_
   int64_t opened_ = 0;  // Guarded by mu_
 };
 

@@ -17,18 +17,20 @@ Result<T> ThriftRegistryClient::CallShared(F&& call) {
     const bool reused = channel_ != nullptr;
     if (!channel_) {
       auto ch = Channel::Open(registry_, options_);
-      if (!ch.ok()) return Unavailable("registry " + registry_.ToString() + " unreachable: " +
-                                       ch.status().message());
+      if (!ch.ok())
+        return Unavailable("registry " + registry_.ToString() +
+                           " unreachable: " + ch.status().message());
       channel_ = std::move(ch).value();
       client_ = std::make_unique<idl::RegistryClient>(channel_->protocol());
     }
-    auto out = InvokeRpc<T, idl::RegistryError>(registry_, [&] { return call(*client_); });
+    auto out =
+        InvokeRpc<T, idl::RegistryError>(registry_, [&] { return call(*client_); });
     if (!out.transport_failure) return std::move(out.result);
     client_.reset();
     channel_.reset();
     if (!reused) {
-      return Unavailable("registry " + registry_.ToString() + " unreachable: " +
-                         out.result.status().message());
+      return Unavailable("registry " + registry_.ToString() +
+                         " unreachable: " + out.result.status().message());
     }
   }
   return Unavailable("registry " + registry_.ToString() + " unreachable");
@@ -48,8 +50,8 @@ Result<Membership> ThriftRegistryClient::Watch(const std::string& service,
                                                int64_t known_version, int max_wait_ms) {
   auto ch = Channel::Open(registry_, options_);
   if (!ch.ok()) {
-    return Unavailable("registry " + registry_.ToString() + " unreachable: " +
-                       ch.status().message());
+    return Unavailable("registry " + registry_.ToString() +
+                       " unreachable: " + ch.status().message());
   }
   std::unique_ptr<Channel> channel = std::move(ch).value();
   channel->SetCallTimeout(max_wait_ms + options_.call_timeout_ms);

@@ -53,12 +53,12 @@ class ThriftRegistryClient final : public discovery::RegistryClient {
   const ClientOptions options_;
   const std::string token_;
 
-  std::mutex mu_;                             // serializes short calls
-  std::unique_ptr<Channel> channel_;          // Guarded by mu_
+  std::mutex mu_;                                // serializes short calls
+  std::unique_ptr<Channel> channel_;             // Guarded by mu_
   std::unique_ptr<idl::RegistryClient> client_;  // Guarded by mu_
 
   std::mutex watch_mu_;
-  std::set<Channel*> active_watches_;         // Guarded by watch_mu_
+  std::set<Channel*> active_watches_;  // Guarded by watch_mu_
 };
 
 }  // namespace beacon::rpc

@@ -1,7 +1,5 @@
 #include "rpc/thrift_server.h"
 
-#include "rpc/framed_transport.h"
-
 #include <spdlog/spdlog.h>
 #include <thrift/TConfiguration.h>
 #include <thrift/protocol/TBinaryProtocol.h>
@@ -13,6 +11,8 @@
 #include <chrono>
 #include <future>
 
+#include "rpc/framed_transport.h"
+
 namespace beacon::rpc {
 
 using apache::thrift::TConfiguration;
@@ -22,7 +22,8 @@ namespace {
 
 // TFramedTransportFactory ignores configuration; this one applies ours, with
 // the message budget reset per frame (see framed_transport.h).
-class BoundedFramedTransportFactory : public apache::thrift::transport::TTransportFactory {
+class BoundedFramedTransportFactory
+    : public apache::thrift::transport::TTransportFactory {
  public:
   explicit BoundedFramedTransportFactory(std::shared_ptr<TConfiguration> config)
       : config_(std::move(config)) {}
@@ -59,12 +60,12 @@ Result<std::unique_ptr<ThriftServer>> ThriftServer::Start(
     const ServerOptions& options,
     std::shared_ptr<apache::thrift::TProcessorFactory> processors) {
   auto socket = std::make_shared<apache::thrift::transport::TServerSocket>(options.host,
-                                                                          options.port);
+                                                                           options.port);
   socket->setRecvTimeout(options.idle_timeout_ms);
   socket->setSendTimeout(options.send_timeout_ms);
   socket->setKeepAlive(true);
-  auto transports =
-      std::make_shared<BoundedFramedTransportFactory>(MakeTransportConfig(options.max_message_bytes));
+  auto transports = std::make_shared<BoundedFramedTransportFactory>(
+      MakeTransportConfig(options.max_message_bytes));
   // No string or container can be larger than the frame that carries it.
   // Without these limits a 30-byte frame claiming a 2 GiB string makes the
   // server allocate and zero 2 GiB, and one claiming 2^31 list elements
@@ -94,7 +95,8 @@ Result<std::unique_ptr<ThriftServer>> ThriftServer::Start(
     finished->set_value();
   });
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (ready_future.wait_for(std::chrono::milliseconds(5)) != std::future_status::ready) {
+  while (ready_future.wait_for(std::chrono::milliseconds(5)) !=
+         std::future_status::ready) {
     const bool failed = bind_error_future.wait_for(std::chrono::milliseconds(0)) ==
                         std::future_status::ready;
     if (failed || std::chrono::steady_clock::now() > deadline) {

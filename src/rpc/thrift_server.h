@@ -15,17 +15,19 @@
 
 #include "core/status.h"
 
-namespace apache::thrift::server { class TThreadedServer; }
+namespace apache::thrift::server {
+class TThreadedServer;
+}
 
 namespace beacon::rpc {
 
 struct ServerOptions {
   std::string host = "0.0.0.0";
-  int port = 0;                       // 0: pick a free port; port() tells which
-  int idle_timeout_ms = 30000;        // a connection silent this long is closed
-  int send_timeout_ms = 10000;        // a peer that does not read its reply
-  int64_t max_connections = 1024;     // further connections wait in the backlog
-  int max_message_bytes = 1 << 20;    // larger frames are refused before allocation
+  int port = 0;                     // 0: pick a free port; port() tells which
+  int idle_timeout_ms = 30000;      // a connection silent this long is closed
+  int send_timeout_ms = 10000;      // a peer that does not read its reply
+  int64_t max_connections = 1024;   // further connections wait in the backlog
+  int max_message_bytes = 1 << 20;  // larger frames are refused before allocation
 };
 
 // Owns the listening socket and the serving thread.
@@ -70,6 +72,7 @@ class ThriftServer {
 
 // Frames larger than max_message_bytes are refused (TFramedTransport checks
 // the 4-byte length before allocating).
-std::shared_ptr<apache::thrift::TConfiguration> MakeTransportConfig(int max_message_bytes);
+std::shared_ptr<apache::thrift::TConfiguration> MakeTransportConfig(
+    int max_message_bytes);
 
 }  // namespace beacon::rpc

@@ -7,7 +7,7 @@ namespace beacon::stats {
 
 int LatencyHistogram::Index(uint64_t v) {
   if (v < static_cast<uint64_t>(kSub)) return static_cast<int>(v);
-  const int msb = 63 - __builtin_clzll(v);       // >= kSubBits
+  const int msb = 63 - __builtin_clzll(v);  // >= kSubBits
   const int shift = msb - kSubBits;
   const int sub = static_cast<int>((v >> shift) & (kSub - 1));
   return (shift + 1) * kSub + sub;

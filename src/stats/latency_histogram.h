@@ -23,7 +23,7 @@ class LatencyHistogram {
   int64_t Percentile(double q) const;
 
  private:
-  static constexpr int kSubBits = 6;                 // 64 sub-buckets per power of two
+  static constexpr int kSubBits = 6;  // 64 sub-buckets per power of two
   static constexpr int kSub = 1 << kSubBits;
   static constexpr int kBuckets = (64 - kSubBits + 1) * kSub;
   static int Index(uint64_t v);

@@ -13,7 +13,8 @@ Result<std::unique_ptr<VoteStore>> OpenVoteStore(const std::string& db,
     PostgresOptions postgres;
     postgres.deadline_ms = options.deadline_ms;
     postgres.max_connections = options.max_connections;
-    Result<std::unique_ptr<PostgresVoteStore>> store = PostgresVoteStore::Open(db, postgres);
+    Result<std::unique_ptr<PostgresVoteStore>> store =
+        PostgresVoteStore::Open(db, postgres);
     if (!store.ok()) return store.status();
     return std::unique_ptr<VoteStore>(std::move(store).value());
   }

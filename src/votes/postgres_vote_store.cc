@@ -128,8 +128,9 @@ constexpr Statement kClosePoll = {
     "PREPARE beacon_close_poll (bigint) AS"
     " UPDATE polls SET closed = TRUE WHERE poll_id = $1 AND NOT closed"};
 
-constexpr Statement kAllStatements[] = {kCastVote,  kFindVote, kInsertPoll, kFindPollByRequest,
-                                        kReadPoll,  kResults,  kListPolls,  kClosePoll};
+constexpr Statement kAllStatements[] = {kCastVote,          kFindVote, kInsertPoll,
+                                        kFindPollByRequest, kReadPoll, kResults,
+                                        kListPolls,         kClosePoll};
 
 struct ResultDeleter {
   void operator()(PGresult* r) const { PQclear(r); }
@@ -148,8 +149,12 @@ std::string Text(const PGresult* r, int row, int column) {
 int64_t Int(const PGresult* r, int row, int column) {
   return std::strtoll(PQgetvalue(r, row, column), nullptr, 10);
 }
-bool Bool(const PGresult* r, int row, int column) { return PQgetvalue(r, row, column)[0] == 't'; }
-bool Null(const PGresult* r, int row, int column) { return PQgetisnull(r, row, column) != 0; }
+bool Bool(const PGresult* r, int row, int column) {
+  return PQgetvalue(r, row, column)[0] == 't';
+}
+bool Null(const PGresult* r, int row, int column) {
+  return PQgetisnull(r, row, column) != 0;
+}
 
 // A text[] literal: every element double-quoted, with " and \ escaped.
 std::string TextArray(const std::vector<std::string>& items) {
@@ -220,7 +225,8 @@ std::vector<std::string> SecretsOf(const std::string& uri) {
     PQconninfoFree(options);
   }
   PQfreemem(error);
-  secrets.erase(std::remove(secrets.begin(), secrets.end(), std::string()), secrets.end());
+  secrets.erase(std::remove(secrets.begin(), secrets.end(), std::string()),
+                secrets.end());
   return secrets;
 }
 
@@ -272,13 +278,13 @@ class PostgresVoteStore::Connection {
                                                      bool prepare, TimePoint deadline) {
     const char* keywords[] = {"dbname", "fallback_application_name", nullptr};
     const char* values[] = {store.uri_.c_str(), "beacon_replica", nullptr};
-    std::unique_ptr<Connection> c(
-        new Connection(PQconnectStartParams(keywords, values, /*expand_dbname=*/1),
-                       store.secrets_));
+    std::unique_ptr<Connection> c(new Connection(
+        PQconnectStartParams(keywords, values, /*expand_dbname=*/1), store.secrets_));
     if (c->conn_ == nullptr) return Unavailable("postgresql: out of memory");
     // Notices (such as "relation already exists, skipping") are not errors;
     // libpq would print them on stderr.
-    PQsetNoticeProcessor(c->conn_, [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(
+        c->conn_, [](void*, const char*) {}, nullptr);
     PostgresPollingStatusType polling = PGRES_POLLING_WRITING;
     while (polling != PGRES_POLLING_OK) {
       if (polling == PGRES_POLLING_FAILED || PQstatus(c->conn_) == CONNECTION_BAD) {
@@ -295,8 +301,8 @@ class PostgresVoteStore::Connection {
       return Unavailable("postgresql: " + c->ErrorMessage());
     }
     // The server stops work the caller has given up on.
-    std::string setup = "SET statement_timeout = " +
-                        std::to_string(store.options_.deadline_ms) + ";";
+    std::string setup =
+        "SET statement_timeout = " + std::to_string(store.options_.deadline_ms) + ";";
     if (prepare) {
       for (const Statement& s : kAllStatements) setup += std::string(s.sql) + ";";
     }
@@ -336,10 +342,11 @@ class PostgresVoteStore::Connection {
                        TimePoint deadline, int deadline_ms) {
     std::vector<const char*> values;
     for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-    const int sent = values.empty()
-                         ? PQsendQuery(conn_, sql.c_str())
-                         : PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()),
-                                             nullptr, values.data(), nullptr, nullptr, 0);
+    const int sent =
+        values.empty()
+            ? PQsendQuery(conn_, sql.c_str())
+            : PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()),
+                                nullptr, values.data(), nullptr, nullptr, 0);
     if (!sent) return Lost();
     return Finish(deadline, deadline_ms);
   }
@@ -436,7 +443,8 @@ class PostgresVoteStore::Call {
  public:
   explicit Call(PostgresVoteStore& store)
       : store_(store),
-        deadline_(SteadyClock::now() + std::chrono::milliseconds(store.options_.deadline_ms)) {}
+        deadline_(SteadyClock::now() +
+                  std::chrono::milliseconds(store.options_.deadline_ms)) {}
 
   ~Call() {
     if (!connection_) return;
@@ -474,7 +482,8 @@ class PostgresVoteStore::Call {
 
   Result<PgResult> Execute(const Statement& statement,
                            const std::vector<std::optional<std::string>>& params) {
-    return connection_->Execute(statement, params, deadline_, store_.options_.deadline_ms);
+    return connection_->Execute(statement, params, deadline_,
+                                store_.options_.deadline_ms);
   }
 
  private:
@@ -558,8 +567,8 @@ int PostgresVoteStore::LatestSchemaVersion() {
   return PostgresSchemaMigrations().back().version;
 }
 
-Result<std::unique_ptr<PostgresVoteStore>> PostgresVoteStore::Open(const std::string& uri,
-                                                                  PostgresOptions options) {
+Result<std::unique_ptr<PostgresVoteStore>> PostgresVoteStore::Open(
+    const std::string& uri, PostgresOptions options) {
   if (options.deadline_ms < 1) {
     return InvalidArgument("deadline_ms must be >= 1, got " +
                            std::to_string(options.deadline_ms));
@@ -578,45 +587,48 @@ Result<std::unique_ptr<PostgresVoteStore>> PostgresVoteStore::Open(const std::st
     const std::string why = TrimmedMessage(error);
     PQfreemem(error);
     if (parsed == nullptr) {
-      return InvalidArgument("invalid PostgreSQL URI " + QuoteForMessage(Scrub(uri, secrets)) +
-                             ": " + Scrub(why, secrets));
+      return InvalidArgument("invalid PostgreSQL URI " +
+                             QuoteForMessage(Scrub(uri, secrets)) + ": " +
+                             Scrub(why, secrets));
     }
     PQconninfoFree(parsed);
   }
   std::unique_ptr<PostgresVoteStore> store(
       new PostgresVoteStore(uri, std::move(secrets), options));
   const auto failed = [&](const Status& s) {
-    return Status(s.code(),
-                  "cannot open vote database " + store->redacted_uri_ + ": " + s.message());
+    return Status(s.code(), "cannot open vote database " + store->redacted_uri_ + ": " +
+                                s.message());
   };
 
   // Migrations on a connection of their own (the statements can only be
   // prepared once the tables exist), in one transaction: the advisory lock
   // is released by COMMIT, or by the server when the connection drops.
-  const TimePoint deadline = SteadyClock::now() + std::chrono::milliseconds(options.deadline_ms);
+  const TimePoint deadline =
+      SteadyClock::now() + std::chrono::milliseconds(options.deadline_ms);
   Result<std::unique_ptr<Connection>> c = Connection::Connect(*store, false, deadline);
   if (!c.ok()) return failed(c.status());
   Connection& conn = **c;
   const auto run = [&](const std::string& sql) {
     return conn.Run(sql, {}, deadline, options.deadline_ms);
   };
-  if (Result<PgResult> r = run(std::string("BEGIN; SELECT pg_advisory_xact_lock(") +
-                               kMigrationLockKey +
-                               ");"
-                               " CREATE TABLE IF NOT EXISTS beacon_schema_version ("
-                               "   singleton BOOLEAN PRIMARY KEY DEFAULT TRUE"
-                               "     CHECK (singleton),"
-                               "   version INTEGER NOT NULL);"
-                               " SELECT version FROM beacon_schema_version");
+  if (Result<PgResult> r =
+          run(std::string("BEGIN; SELECT pg_advisory_xact_lock(") + kMigrationLockKey +
+              ");"
+              " CREATE TABLE IF NOT EXISTS beacon_schema_version ("
+              "   singleton BOOLEAN PRIMARY KEY DEFAULT TRUE"
+              "     CHECK (singleton),"
+              "   version INTEGER NOT NULL);"
+              " SELECT version FROM beacon_schema_version");
       !r.ok()) {
     return failed(r.status());
   } else {
     const int latest = LatestSchemaVersion();
-    const int current = PQntuples(r->get()) == 0 ? 0 : static_cast<int>(Int(r->get(), 0, 0));
+    const int current =
+        PQntuples(r->get()) == 0 ? 0 : static_cast<int>(Int(r->get(), 0, 0));
     if (current > latest) {
       return failed(Internal("schema version " + std::to_string(current) +
-                             " is newer than this build knows (" + std::to_string(latest) +
-                             ")"));
+                             " is newer than this build knows (" +
+                             std::to_string(latest) + ")"));
     }
     for (const SchemaMigration& m : PostgresSchemaMigrations()) {
       if (m.version <= current) continue;
@@ -645,7 +657,8 @@ Result<std::unique_ptr<PostgresVoteStore>> PostgresVoteStore::Open(const std::st
 
 Result<Poll> PostgresVoteStore::CreatePoll(const std::string& question,
                                            const std::vector<std::string>& options,
-                                           const std::string& request_id, int64_t now_ms) {
+                                           const std::string& request_id,
+                                           int64_t now_ms) {
   Call call(*this);
   return call.Run<Poll>([&](Call& c) -> Result<Poll> {
     std::optional<std::string> request;
@@ -680,7 +693,8 @@ Result<Poll> PostgresVoteStore::CreatePoll(const std::string& question,
 
 Result<Receipt> PostgresVoteStore::CastVote(int64_t poll_id, const std::string& voter_id,
                                             const std::string& option,
-                                            const std::string& recorded_by, int64_t now_ms) {
+                                            const std::string& recorded_by,
+                                            int64_t now_ms) {
   Call call(*this);
   return call.Run<Receipt>([&](Call& c) -> Result<Receipt> {
     const std::string poll = std::to_string(poll_id);
@@ -695,7 +709,7 @@ Result<Receipt> PostgresVoteStore::CastVote(int64_t poll_id, const std::string& 
                              " is not an option of poll " + poll);
     }
     if (!Null(r, 0, 2)) {  // newly recorded, and committed
-      return Receipt{Int(r, 0, 2), poll_id, voter_id, option, now_ms, recorded_by,
+      return Receipt{Int(r, 0, 2),      poll_id, voter_id, option, now_ms, recorded_by,
                      /*repeated=*/false};
     }
     // The voter has voted already, or the poll is closed; an identical
@@ -728,7 +742,7 @@ Result<Receipt> PostgresVoteStore::CastVote(int64_t poll_id, const std::string& 
       return AlreadyVoted("voter " + QuoteForMessage(voter_id) + " already voted " +
                           QuoteForMessage(recorded_option) + " in poll " + poll);
     }
-    return Receipt{vote_id,    poll_id,           voter_id,          recorded_option,
+    return Receipt{vote_id,    poll_id,           voter_id,         recorded_option,
                    cast_at_ms, first_recorded_by, /*repeated=*/true};
   });
 }
@@ -753,7 +767,8 @@ Result<PollResults> PostgresVoteStore::Results(int64_t poll_id) {
 }
 
 Result<std::vector<Poll>> PostgresVoteStore::ListPolls(int limit) {
-  if (limit < 1) return InvalidArgument("limit must be >= 1, got " + std::to_string(limit));
+  if (limit < 1)
+    return InvalidArgument("limit must be >= 1, got " + std::to_string(limit));
   Call call(*this);
   return call.Run<std::vector<Poll>>([&](Call& c) -> Result<std::vector<Poll>> {
     Result<PgResult> read = c.Execute(kListPolls, {std::to_string(limit)});

@@ -93,7 +93,7 @@ class PostgresVoteStore final : public VoteStore {
   const PostgresOptions options_;
 
   std::mutex pool_mu_;
-  std::condition_variable pool_cv_;  // a connection was returned or dropped
+  std::condition_variable pool_cv_;                // a connection was returned or dropped
   std::vector<std::unique_ptr<Connection>> idle_;  // Guarded by pool_mu_
   size_t open_connections_ = 0;                    // Guarded by pool_mu_
 };

@@ -372,7 +372,7 @@ SqliteVoteStore::~SqliteVoteStore() = default;
 int SqliteVoteStore::LatestSchemaVersion() { return SchemaMigrations().back().version; }
 
 Result<std::unique_ptr<SqliteVoteStore>> SqliteVoteStore::Open(const std::string& path,
-                                                              SqliteOptions options) {
+                                                               SqliteOptions options) {
   if (options.busy_deadline_ms < 0) {
     return InvalidArgument("busy_deadline_ms must be >= 0, got " +
                            std::to_string(options.busy_deadline_ms));
@@ -456,7 +456,8 @@ Result<Poll> SqliteVoteStore::CreatePoll(const std::string& question,
 
 Result<Receipt> SqliteVoteStore::CastVote(int64_t poll_id, const std::string& voter_id,
                                           const std::string& option,
-                                          const std::string& recorded_by, int64_t now_ms) {
+                                          const std::string& recorded_by,
+                                          int64_t now_ms) {
   Call call(*this, Call::Kind::kWrite);
   return call.Run<Receipt>([&](Connection& c) -> Result<Receipt> {
     Statements& st = c.statements();
@@ -480,8 +481,13 @@ Result<Receipt> SqliteVoteStore::CastVote(int64_t poll_id, const std::string& vo
       insert->bind(4, now_ms);
       insert->bind(5, recorded_by);
       if (insert->executeStep()) {  // a row came back: newly recorded
-        return Receipt{insert->getColumn(0).getInt64(), poll_id, voter_id, option, now_ms,
-                       recorded_by, /*repeated=*/false};
+        return Receipt{insert->getColumn(0).getInt64(),
+                       poll_id,
+                       voter_id,
+                       option,
+                       now_ms,
+                       recorded_by,
+                       /*repeated=*/false};
       }
     }
     // The voter has voted already (the insert did nothing), or the poll is
@@ -500,8 +506,12 @@ Result<Receipt> SqliteVoteStore::CastVote(int64_t poll_id, const std::string& vo
                           QuoteForMessage(recorded_option) + " in poll " +
                           std::to_string(poll_id));
     }
-    return Receipt{q->getColumn(0).getInt64(), poll_id, voter_id, recorded_option,
-                   q->getColumn(2).getInt64(), q->getColumn(3).getString(),
+    return Receipt{q->getColumn(0).getInt64(),
+                   poll_id,
+                   voter_id,
+                   recorded_option,
+                   q->getColumn(2).getInt64(),
+                   q->getColumn(3).getString(),
                    /*repeated=*/true};
   });
 }
@@ -526,7 +536,8 @@ Result<PollResults> SqliteVoteStore::Results(int64_t poll_id) {
 }
 
 Result<std::vector<Poll>> SqliteVoteStore::ListPolls(int limit) {
-  if (limit < 1) return InvalidArgument("limit must be >= 1, got " + std::to_string(limit));
+  if (limit < 1)
+    return InvalidArgument("limit must be >= 1, got " + std::to_string(limit));
   Call call(*this, Call::Kind::kRead);
   return call.Run<std::vector<Poll>>([&](Connection& c) -> Result<std::vector<Poll>> {
     std::vector<Poll> polls;

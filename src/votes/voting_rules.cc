@@ -45,7 +45,8 @@ VotingRules::VotingRules(VoteStore& store, std::string instance_id, NowMillisFn 
 Result<Poll> VotingRules::CreatePoll(const std::string& question,
                                      const std::vector<std::string>& options,
                                      const std::string& request_id) {
-  if (Status s = ValidateText("question", question, 1, kMaxQuestionBytes); !s.ok()) return s;
+  if (Status s = ValidateText("question", question, 1, kMaxQuestionBytes); !s.ok())
+    return s;
   if (Status s = ValidateOptions(options); !s.ok()) return s;
   if (!request_id.empty()) {
     if (Status s = ValidateName("request_id", request_id); !s.ok()) return s;
@@ -56,7 +57,8 @@ Result<Poll> VotingRules::CreatePoll(const std::string& question,
 Result<Receipt> VotingRules::CastVote(int64_t poll_id, const std::string& voter_id,
                                       const std::string& option) {
   if (Status s = ValidatePollId(poll_id); !s.ok()) return s;
-  if (Status s = ValidateText("voter_id", voter_id, 1, kMaxVoterIdBytes); !s.ok()) return s;
+  if (Status s = ValidateText("voter_id", voter_id, 1, kMaxVoterIdBytes); !s.ok())
+    return s;
   if (Status s = ValidateText("option", option, 1, kMaxOptionBytes); !s.ok()) return s;
   return store_.CastVote(poll_id, voter_id, option, instance_id_, now_ms_());
 }
@@ -69,9 +71,9 @@ Result<PollResults> VotingRules::Results(int64_t poll_id) {
 Result<std::vector<Poll>> VotingRules::ListPolls(int32_t limit) {
   if (limit == 0) limit = kDefaultListLimit;
   if (limit < 1 || limit > kMaxListLimit) {
-    return InvalidArgument("limit must be 0 (default " + std::to_string(kDefaultListLimit) +
-                           ") or 1-" + std::to_string(kMaxListLimit) + ", got " +
-                           std::to_string(limit));
+    return InvalidArgument(
+        "limit must be 0 (default " + std::to_string(kDefaultListLimit) + ") or 1-" +
+        std::to_string(kMaxListLimit) + ", got " + std::to_string(limit));
   }
   return store_.ListPolls(limit);
 }

@@ -24,8 +24,8 @@ using faults::CallHeader;
 using faults::Frame;
 using faults::FrameHeader;
 using faults::MillisSince;
-using faults::RawSocket;
 using faults::PeakResidentKiB;
+using faults::RawSocket;
 using faults::ResidentKiB;
 using testing::Cluster;
 
@@ -91,12 +91,13 @@ std::vector<Payload> HostilePayloads(const Target& t) {
   const std::string with_string = t.replica ? "voting:castVote" : "lookup";
   const int16_t string_field = t.replica ? 2 : 1;
   // A string field that claims 2 GiB inside a small frame.
-  const std::string huge_string =
-      CallHeader(with_string) + FieldHeader(kString, string_field) + FrameHeader(0x7ffffff0) + "abc";
+  const std::string huge_string = CallHeader(with_string) +
+                                  FieldHeader(kString, string_field) +
+                                  FrameHeader(0x7ffffff0) + "abc";
   // A container that claims 2^31-1 elements.
   const std::string huge_container =
-      t.replica ? CallHeader("voting:createPoll") + FieldHeader(kList, 2) + std::string{kString} +
-                      FrameHeader(0x7fffffff) + "abc"
+      t.replica ? CallHeader("voting:createPoll") + FieldHeader(kList, 2) +
+                      std::string{kString} + FrameHeader(0x7fffffff) + "abc"
                 : CallHeader("registerInstance") + FieldHeader(kStruct, 2) +
                       FieldHeader(kMap, 4) + std::string{kString, kString} +
                       FrameHeader(0x7fffffff) + "abc";
@@ -114,8 +115,9 @@ std::vector<Payload> HostilePayloads(const Target& t) {
       {"frame claiming a negative size", FrameHeader(0xffffffff) + noise.substr(0, 100)},
       {"frame of 1 MiB + 1", FrameHeader((1u << 20) + 1) + std::string(64 * 1024, 'x')},
       {"HTTP GET", "GET / HTTP/1.1\r\nHost: beacon\r\nConnection: keep-alive\r\n\r\n"},
-      {"unknown method", Frame(CallHeader(t.replica ? "voting:noSuchMethod" : "noSuchMethod") +
-                               std::string{kStop})},
+      {"unknown method",
+       Frame(CallHeader(t.replica ? "voting:noSuchMethod" : "noSuchMethod") +
+             std::string{kStop})},
       {"string claiming 2 GiB", Frame(huge_string)},
       {"container claiming 2^31 elements", Frame(huge_container)},
       {"100,000 nested structs", Frame(nested)},
@@ -135,13 +137,14 @@ void Attack(const Target& t, int rounds) {
       const auto sent_at = std::chrono::steady_clock::now();
       sock->Send(p.bytes);  // may fail half-way: the server can close first
       if (p.half_close) sock->ShutdownWrite();
-      EXPECT_TRUE(sock->WaitForClose(kIdleTimeoutMs + CloseSlackMs())) << "connection left open";
+      EXPECT_TRUE(sock->WaitForClose(kIdleTimeoutMs + CloseSlackMs()))
+          << "connection left open";
       slowest_close = std::max(slowest_close, MillisSince(sent_at));
     }
     const int64_t ping = PingMs(t);
-    std::printf("[%s] %-34s x%d: closed within %4lld ms; ping after: %lld ms\n", t.name.c_str(),
-                p.name.c_str(), rounds, static_cast<long long>(slowest_close),
-                static_cast<long long>(ping));
+    std::printf("[%s] %-34s x%d: closed within %4lld ms; ping after: %lld ms\n",
+                t.name.c_str(), p.name.c_str(), rounds,
+                static_cast<long long>(slowest_close), static_cast<long long>(ping));
     ASSERT_TRUE(t.process->Running()) << t.process->Log();
     EXPECT_GE(ping, 0);
   }
@@ -159,13 +162,16 @@ Memory MemoryOf(const Target& t) {
 }
 
 void ReportGrowth(const Target& t, const Memory& before, const Memory& after) {
-  std::printf("[%s] VmRSS before %ld KiB, after %ld KiB (growth %ld KiB); peak VmHWM %ld -> %ld KiB\n",
-              t.name.c_str(), before.resident_kib, after.resident_kib,
-              after.resident_kib - before.resident_kib, before.peak_kib, after.peak_kib);
+  std::printf(
+      "[%s] VmRSS before %ld KiB, after %ld KiB (growth %ld KiB); peak VmHWM %ld -> %ld "
+      "KiB\n",
+      t.name.c_str(), before.resident_kib, after.resident_kib,
+      after.resident_kib - before.resident_kib, before.peak_kib, after.peak_kib);
   ASSERT_GT(before.resident_kib, 0);
   ASSERT_GT(after.resident_kib, 0);
   EXPECT_LT(after.resident_kib - before.resident_kib, kMaxGrowthKiB);
-  EXPECT_LT(after.peak_kib - before.resident_kib, kMaxGrowthKiB) << "a transient allocation";
+  EXPECT_LT(after.peak_kib - before.resident_kib, kMaxGrowthKiB)
+      << "a transient allocation";
 }
 
 void HostileBytesLeaveTheServerUpAndBounded(const Target& t) {
@@ -209,12 +215,15 @@ void SlowLorisIsBoundedAndTimedOut(const Target& t) {
   }
   const long during = ResidentKiB(t.process->pid());
   int closed = 0;
-  for (auto& sock : silent) closed += sock->WaitForClose(kIdleTimeoutMs + CloseSlackMs()) ? 1 : 0;
+  for (auto& sock : silent)
+    closed += sock->WaitForClose(kIdleTimeoutMs + CloseSlackMs()) ? 1 : 0;
   const int64_t all_closed_ms = MillisSince(opened_at);
-  std::printf("[%s] %d silent connections: slowest ping meanwhile %lld ms; %d closed by the "
-              "server, the last %lld ms after opening (idle timeout %d ms); VmRSS during %ld KiB\n",
-              t.name.c_str(), kSlowLorisConnections, static_cast<long long>(slowest_ping), closed,
-              static_cast<long long>(all_closed_ms), kIdleTimeoutMs, during);
+  std::printf(
+      "[%s] %d silent connections: slowest ping meanwhile %lld ms; %d closed by the "
+      "server, the last %lld ms after opening (idle timeout %d ms); VmRSS during %ld "
+      "KiB\n",
+      t.name.c_str(), kSlowLorisConnections, static_cast<long long>(slowest_ping), closed,
+      static_cast<long long>(all_closed_ms), kIdleTimeoutMs, during);
   EXPECT_LT(slowest_ping, faults::Scaled(1000));
   EXPECT_EQ(closed, kSlowLorisConnections);
   EXPECT_LE(all_closed_ms, kIdleTimeoutMs + CloseSlackMs() + 2000);
@@ -233,7 +242,8 @@ class BadInput : public ::testing::Test {
     ASSERT_TRUE(cluster_.replicas()[0]->ok());
   }
   Target Registry() {
-    return {"registry", cluster_.registry().port(), &cluster_.registry().process(), false};
+    return {"registry", cluster_.registry().port(), &cluster_.registry().process(),
+            false};
   }
   Target Replica() {
     auto& r = *cluster_.replicas()[0];
@@ -284,19 +294,23 @@ TEST_F(BadInput, IdleConnectionsAreClosedAfterTheIdleTimeout) {
 // nothing away from the server for about a second.)
 TEST(ConnectionLimit, NewcomersWaitForAFreedSlotInsteadOfFailing) {
   constexpr int kLimit = 4;
-  Cluster cluster(0, {"--idle-timeout-ms", "1000", "--max-connections", std::to_string(kLimit)});
+  Cluster cluster(
+      0, {"--idle-timeout-ms", "1000", "--max-connections", std::to_string(kLimit)});
   ASSERT_TRUE(cluster.registry().ok());
-  const Target t{"registry", cluster.registry().port(), &cluster.registry().process(), false};
+  const Target t{"registry", cluster.registry().port(), &cluster.registry().process(),
+                 false};
   std::vector<std::unique_ptr<RawSocket>> holders;
   for (int i = 0; i < kLimit; ++i) {
     holders.push_back(RawSocket::Connect(t.port));
     ASSERT_NE(holders.back(), nullptr);
     ASSERT_TRUE(holders.back()->Send(std::string("\x00\x00", 2)));  // half a frame header
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let the server accept them
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(100));  // let the server accept them
   const int64_t ms = PingMs(t, 10000);
-  std::printf("[connection limit %d] newcomer answered after %lld ms (idle timeout 1000 ms)\n",
-              kLimit, static_cast<long long>(ms));
+  std::printf(
+      "[connection limit %d] newcomer answered after %lld ms (idle timeout 1000 ms)\n",
+      kLimit, static_cast<long long>(ms));
   ASSERT_GE(ms, 0);
   EXPECT_GE(ms, 500) << "the limit was not applied";
   EXPECT_LE(ms, 1000 + CloseSlackMs());

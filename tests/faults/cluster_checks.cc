@@ -33,7 +33,8 @@ int64_t CreatePoll(testing::ReplicaProcess& via, const std::string& question,
   return reply.poll.poll_id;
 }
 
-::testing::AssertionResult TallyMatchesReceipts(testing::ReplicaProcess& via, int64_t poll_id,
+::testing::AssertionResult TallyMatchesReceipts(testing::ReplicaProcess& via,
+                                                int64_t poll_id,
                                                 const std::vector<AckedVote>& votes) {
   std::string error;
   const auto acknowledged = AcknowledgedOptions(votes, &error);
@@ -42,7 +43,8 @@ int64_t CreatePoll(testing::ReplicaProcess& via, const std::string& question,
   for (const auto& [voter, option] : acknowledged) ++expected[option];
 
   auto conn = via.Connect();
-  if (conn == nullptr) return ::testing::AssertionFailure() << "cannot connect to " << via.id();
+  if (conn == nullptr)
+    return ::testing::AssertionFailure() << "cannot connect to " << via.id();
   idl::PollResults results;
   try {
     conn->voting().results(results, poll_id);
@@ -78,12 +80,14 @@ bool Lists(const testing::Cluster& cluster, const std::string& service,
 
 void PrintRun(const std::string& what, const LoadRun& run) {
   std::string per_replica;
-  for (const auto& [id, n] : run.served_by()) per_replica += " " + id + "=" + std::to_string(n);
-  std::printf("[%s] calls=%lld failures=%lld inconsistencies=%lld retries=%lld served:%s\n",
-              what.c_str(), static_cast<long long>(run.calls()),
-              static_cast<long long>(run.failures()),
-              static_cast<long long>(run.inconsistencies()),
-              static_cast<long long>(run.retries()), per_replica.c_str());
+  for (const auto& [id, n] : run.served_by())
+    per_replica += " " + id + "=" + std::to_string(n);
+  std::printf(
+      "[%s] calls=%lld failures=%lld inconsistencies=%lld retries=%lld served:%s\n",
+      what.c_str(), static_cast<long long>(run.calls()),
+      static_cast<long long>(run.failures()),
+      static_cast<long long>(run.inconsistencies()),
+      static_cast<long long>(run.retries()), per_replica.c_str());
   for (const auto& s : run.samples()) std::printf("  %s\n", s.c_str());
   std::fflush(stdout);
 }

@@ -21,7 +21,8 @@ int64_t CreatePoll(testing::ReplicaProcess& via, const std::string& question,
 // Ok when the poll's counts, read through `via`, are exactly the acknowledged
 // votes: every voter counted once, for the option on its receipts. Otherwise
 // a message saying what differs.
-::testing::AssertionResult TallyMatchesReceipts(testing::ReplicaProcess& via, int64_t poll_id,
+::testing::AssertionResult TallyMatchesReceipts(testing::ReplicaProcess& via,
+                                                int64_t poll_id,
                                                 const std::vector<AckedVote>& votes);
 
 // Whether `service`'s live membership lists `instance_id` (false when the
@@ -40,8 +41,8 @@ int Scaled(int ms);
 
 // Milliseconds since `start` on the steady clock.
 inline int64_t MillisSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                               start)
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now() - start)
       .count();
 }
 

@@ -24,7 +24,7 @@ using testing::Cluster;
 
 constexpr int kClients = 16;
 constexpr int kVotesPerClient = 500;
-constexpr int kVoters = 600;          // per poll; 8000 votes over 1200 pairs
+constexpr int kVoters = 600;           // per poll; 8000 votes over 1200 pairs
 constexpr int kOtherChoiceEvery = 10;  // 1 vote in 10 picks a random option
 
 class ConcurrentVoting : public ::testing::TestWithParam<faults::Store> {};
@@ -44,10 +44,10 @@ TEST_P(ConcurrentVoting, TallyEqualsDistinctPollVoterPairs) {
   for (int64_t p : polls) ASSERT_GT(p, 0);
 
   std::mutex mu;
-  std::map<int64_t, std::vector<AckedVote>> receipts;      // by poll. Guarded by mu
-  std::map<int64_t, std::set<std::string>> attempted;      // by poll. Guarded by mu
-  std::map<std::string, int64_t> served;                   // Guarded by mu
-  std::vector<std::string> failures;                       // Guarded by mu
+  std::map<int64_t, std::vector<AckedVote>> receipts;  // by poll. Guarded by mu
+  std::map<int64_t, std::set<std::string>> attempted;  // by poll. Guarded by mu
+  std::map<std::string, int64_t> served;               // Guarded by mu
+  std::vector<std::string> failures;                   // Guarded by mu
   std::atomic<int64_t> already_voted{0};
 
   std::vector<std::thread> clients;
@@ -66,16 +66,16 @@ TEST_P(ConcurrentVoting, TallyEqualsDistinctPollVoterPairs) {
         const int64_t poll = polls[rng() % polls.size()];
         const std::string voter = "voter-" + std::to_string(rng() % kVoters);
         // Each voter has a favourite per poll; now and then one tries another.
-        const size_t favourite = std::hash<std::string>{}(voter + std::to_string(poll)) % 3;
+        const size_t favourite =
+            std::hash<std::string>{}(voter + std::to_string(poll)) % 3;
         const std::string option =
             options[rng() % kOtherChoiceEvery == 0 ? rng() % options.size() : favourite];
         auto receipt = (*session)->CastVote(poll, voter, option);
         std::lock_guard<std::mutex> lock(mu);
         if (receipt.ok()) {
           attempted[poll].insert(voter);
-          receipts[poll].push_back(
-              AckedVote{voter, receipt->option, receipt->vote_id, receipt->repeated,
-                        receipt->served_by});
+          receipts[poll].push_back(AckedVote{voter, receipt->option, receipt->vote_id,
+                                             receipt->repeated, receipt->served_by});
           ++served[receipt->served_by];
         } else if (receipt.status().code() == StatusCode::kAlreadyVoted) {
           attempted[poll].insert(voter);  // refused because a vote is recorded
@@ -89,12 +89,14 @@ TEST_P(ConcurrentVoting, TallyEqualsDistinctPollVoterPairs) {
   for (auto& t : clients) t.join();
 
   int64_t acknowledged = 0;
-  for (const auto& [poll, list] : receipts) acknowledged += static_cast<int64_t>(list.size());
-  std::printf("[concurrent voting] %d votes: %lld acknowledged, %lld already_voted, %zu failed;"
-              " pairs %zu + %zu\n",
-              kClients * kVotesPerClient, static_cast<long long>(acknowledged),
-              static_cast<long long>(already_voted.load()), failures.size(),
-              attempted[polls[0]].size(), attempted[polls[1]].size());
+  for (const auto& [poll, list] : receipts)
+    acknowledged += static_cast<int64_t>(list.size());
+  std::printf(
+      "[concurrent voting] %d votes: %lld acknowledged, %lld already_voted, %zu failed;"
+      " pairs %zu + %zu\n",
+      kClients * kVotesPerClient, static_cast<long long>(acknowledged),
+      static_cast<long long>(already_voted.load()), failures.size(),
+      attempted[polls[0]].size(), attempted[polls[1]].size());
   ASSERT_TRUE(failures.empty()) << failures.size() << " failed, first: " << failures[0];
   EXPECT_EQ(acknowledged + already_voted.load(), kClients * kVotesPerClient);
   ASSERT_EQ(served.size(), 3u) << "votes should spread over every replica";
@@ -105,10 +107,12 @@ TEST_P(ConcurrentVoting, TallyEqualsDistinctPollVoterPairs) {
   for (int64_t poll : polls) {
     // Every pair that was attempted holds exactly one vote, and it is the one
     // every receipt for that pair named.
-    EXPECT_TRUE(faults::TallyMatchesReceipts(*cluster.replicas()[2], poll, receipts[poll]));
+    EXPECT_TRUE(
+        faults::TallyMatchesReceipts(*cluster.replicas()[2], poll, receipts[poll]));
     idl::PollResults results;
     via->voting().results(results, poll);
-    EXPECT_EQ(results.total, static_cast<int64_t>(attempted[poll].size())) << "poll " << poll;
+    EXPECT_EQ(results.total, static_cast<int64_t>(attempted[poll].size()))
+        << "poll " << poll;
     for (const auto& v : receipts[poll]) vote_ids.insert(v.vote_id);
   }
   // Vote ids are unique across both polls.
@@ -116,7 +120,8 @@ TEST_P(ConcurrentVoting, TallyEqualsDistinctPollVoterPairs) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, ConcurrentVoting,
-                         ::testing::Values(faults::Store::kSqlite, faults::Store::kPostgres),
+                         ::testing::Values(faults::Store::kSqlite,
+                                           faults::Store::kPostgres),
                          faults::StoreName);
 
 }  // namespace

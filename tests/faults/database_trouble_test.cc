@@ -60,8 +60,8 @@ TEST(DatabaseTrouble, UnwritableDatabaseExitsNonZeroWithTheReasonAndNeverRegiste
     const auto started = std::chrono::steady_clock::now();
     auto replica = ChildProcess::Start(
         BEACON_REPLICA_SVC,
-        {"--listen", "127.0.0.1:0", "--registry", cluster.registry().address(), "--db", c.path,
-         "--busy-timeout-ms", "500"},
+        {"--listen", "127.0.0.1:0", "--registry", cluster.registry().address(), "--db",
+         c.path, "--busy-timeout-ms", "500"},
         cluster.dir().File("unwritable" + std::to_string(n++) + ".log"));
     ASSERT_NE(replica, nullptr);
     auto code = replica->WaitForExit(10000);
@@ -71,7 +71,8 @@ TEST(DatabaseTrouble, UnwritableDatabaseExitsNonZeroWithTheReasonAndNeverRegiste
     EXPECT_EQ(*code, 1);
     const std::string log = replica->Log();
     EXPECT_NE(log.find("cannot open database"), std::string::npos) << log;
-    EXPECT_NE(log.find(c.path), std::string::npos) << "the message names the path: " << log;
+    EXPECT_NE(log.find(c.path), std::string::npos)
+        << "the message names the path: " << log;
     EXPECT_TRUE(cluster.RegistryClient()->Lookup("voting")->instances.empty());
     EXPECT_TRUE(cluster.RegistryClient()->Lookup("prime")->instances.empty());
   }
@@ -129,14 +130,18 @@ TEST(DatabaseTrouble, WriteThatCannotGetTheLockInTimeIsUnavailableAndChangesNoth
   HeldWriteLock lock(cluster.db());
   ASSERT_TRUE(lock.held());
   idl::VoteReceipt receipt;
-  auto [code, ms] = CodeOf([&] { conn->voting().castVote(receipt, poll, "alice", "yes"); });
-  std::printf("[db locked] castVote answered code %d after %lld ms (busy timeout %d ms)\n", code,
-              static_cast<long long>(ms), kBusyTimeoutMs);
+  auto [code, ms] =
+      CodeOf([&] { conn->voting().castVote(receipt, poll, "alice", "yes"); });
+  std::printf(
+      "[db locked] castVote answered code %d after %lld ms (busy timeout %d ms)\n", code,
+      static_cast<long long>(ms), kBusyTimeoutMs);
   EXPECT_EQ(code, idl::ErrorCode::UNAVAILABLE);
   EXPECT_GE(ms, kBusyTimeoutMs * 3 / 4) << "it should have waited for the lock";
   EXPECT_LE(ms, RefusalBoundMs());
   idl::CreatePollReply created;
-  EXPECT_EQ(CodeOf([&] { conn->voting().createPoll(created, "q?", {"a", "b"}, ""); }).first,
+  EXPECT_EQ(CodeOf([&] {
+              conn->voting().createPoll(created, "q?", {"a", "b"}, "");
+            }).first,
             idl::ErrorCode::UNAVAILABLE);
   idl::ClosePollReply closed;
   EXPECT_EQ(CodeOf([&] { conn->voting().closePoll(closed, poll); }).first,
@@ -175,8 +180,9 @@ TEST(DatabaseTrouble, ManyWritersBehindAHeldLockAllGetUnavailableWithoutHanging)
       auto conn = replica.Connect();
       if (conn == nullptr) return std::pair<int, int64_t>{-2, 0};
       idl::VoteReceipt receipt;
-      return CodeOf(
-          [&] { conn->voting().castVote(receipt, poll, "voter" + std::to_string(i), "yes"); });
+      return CodeOf([&] {
+        conn->voting().castVote(receipt, poll, "voter" + std::to_string(i), "yes");
+      });
     }));
   }
   for (auto& call : calls) {

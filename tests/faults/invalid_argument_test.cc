@@ -23,10 +23,10 @@ using testing::Cluster;
 
 // One row of the table: a call that must be refused.
 struct Refusal {
-  std::string what;               // the case, for the failure message
-  std::function<void()> call;     // throws the service's typed error
+  std::string what;            // the case, for the failure message
+  std::function<void()> call;  // throws the service's typed error
   ErrorCode::type code;
-  std::string names;              // the message must contain this
+  std::string names;  // the message must contain this
 };
 
 // Runs every row; E is the service's IDL exception.
@@ -45,8 +45,9 @@ void ExpectRefusals(const std::vector<Refusal>& rows) {
   }
 }
 
-idl::Instance MakeInstance(const std::string& id = "r1", const std::string& host = "127.0.0.1",
-                           int port = 7001, std::map<std::string, std::string> metadata = {}) {
+idl::Instance MakeInstance(const std::string& id = "r1",
+                           const std::string& host = "127.0.0.1", int port = 7001,
+                           std::map<std::string, std::string> metadata = {}) {
   idl::Instance i;
   i.id = id;
   i.host = host;
@@ -94,7 +95,8 @@ TEST_F(InvalidArguments, EveryRegistryMethodNamesTheBadField) {
                  const std::string& lease_id = "") {
     return [=, &lease] { registry_->registerInstance(lease, service, i, lease_id, ""); };
   };
-  auto hb = [&](const std::string& service, const std::string& id, const std::string& lease_id) {
+  auto hb = [&](const std::string& service, const std::string& id,
+                const std::string& lease_id) {
     return [=, &lease] { registry_->heartbeat(lease, service, id, lease_id, ""); };
   };
   auto dereg = [&](const std::string& service, const std::string& id,
@@ -111,12 +113,17 @@ TEST_F(InvalidArguments, EveryRegistryMethodNamesTheBadField) {
   const ErrorCode::type kInvalid = ErrorCode::INVALID_ARGUMENT;
   ExpectRefusals<idl::RegistryError>({
       {"register: empty service", reg("", MakeInstance()), kInvalid, "service_name"},
-      {"register: 65-char service", reg(long_name, MakeInstance()), kInvalid, "service_name"},
-      {"register: service with '/'", reg("a/b", MakeInstance()), kInvalid, "service_name"},
+      {"register: 65-char service", reg(long_name, MakeInstance()), kInvalid,
+       "service_name"},
+      {"register: service with '/'", reg("a/b", MakeInstance()), kInvalid,
+       "service_name"},
       {"register: empty id", reg("prime", MakeInstance("")), kInvalid, "instance.id"},
-      {"register: id with space", reg("prime", MakeInstance("a b")), kInvalid, "instance.id"},
-      {"register: 65-char id", reg("prime", MakeInstance(long_name)), kInvalid, "instance.id"},
-      {"register: empty host", reg("prime", MakeInstance("r1", "")), kInvalid, "instance.host"},
+      {"register: id with space", reg("prime", MakeInstance("a b")), kInvalid,
+       "instance.id"},
+      {"register: 65-char id", reg("prime", MakeInstance(long_name)), kInvalid,
+       "instance.id"},
+      {"register: empty host", reg("prime", MakeInstance("r1", "")), kInvalid,
+       "instance.host"},
       {"register: host with space", reg("prime", MakeInstance("r1", "a b")), kInvalid,
        "instance.host"},
       {"register: host with newline", reg("prime", MakeInstance("r1", "a\nb")), kInvalid,
@@ -127,8 +134,8 @@ TEST_F(InvalidArguments, EveryRegistryMethodNamesTheBadField) {
        "instance.port"},
       {"register: port -1", reg("prime", MakeInstance("r1", "127.0.0.1", -1)), kInvalid,
        "instance.port"},
-      {"register: port 65536", reg("prime", MakeInstance("r1", "127.0.0.1", 65536)), kInvalid,
-       "instance.port"},
+      {"register: port 65536", reg("prime", MakeInstance("r1", "127.0.0.1", 65536)),
+       kInvalid, "instance.port"},
       {"register: 33 metadata entries",
        reg("prime", MakeInstance("r1", "127.0.0.1", 7001, ManyEntries(33))), kInvalid,
        "instance.metadata"},
@@ -139,7 +146,8 @@ TEST_F(InvalidArguments, EveryRegistryMethodNamesTheBadField) {
        reg("prime", MakeInstance("r1", "127.0.0.1", 7001, {{"", "v"}})), kInvalid,
        "instance.metadata key"},
       {"register: 257-byte metadata value",
-       reg("prime", MakeInstance("r1", "127.0.0.1", 7001, {{"k", std::string(257, 'v')}})),
+       reg("prime",
+           MakeInstance("r1", "127.0.0.1", 7001, {{"k", std::string(257, 'v')}})),
        kInvalid, "instance.metadata value"},
       {"register: metadata value with a control character",
        reg("prime", MakeInstance("r1", "127.0.0.1", 7001, {{"k", "a\x01"}})), kInvalid,
@@ -152,11 +160,12 @@ TEST_F(InvalidArguments, EveryRegistryMethodNamesTheBadField) {
       {"heartbeat: empty service", hb("", "r1", "x"), kInvalid, "service_name"},
       {"heartbeat: bad id", hb("prime", "a b", "x"), kInvalid, "instance_id"},
       {"heartbeat: 65-char lease id", hb("prime", "r1", long_name), kInvalid, "lease_id"},
-      {"heartbeat: unknown instance", hb("prime", "nobody", "x"), ErrorCode::UNKNOWN_INSTANCE,
-       "nobody"},
+      {"heartbeat: unknown instance", hb("prime", "nobody", "x"),
+       ErrorCode::UNKNOWN_INSTANCE, "nobody"},
       {"deregister: bad service", dereg("a b", "r1", "x"), kInvalid, "service_name"},
       {"deregister: empty id", dereg("prime", "", "x"), kInvalid, "instance_id"},
-      {"deregister: 65-char lease id", dereg("prime", "r1", long_name), kInvalid, "lease_id"},
+      {"deregister: 65-char lease id", dereg("prime", "r1", long_name), kInvalid,
+       "lease_id"},
       {"lookup: empty service", lookup(""), kInvalid, "service_name"},
       {"lookup: 65-char service", lookup(long_name), kInvalid, "service_name"},
       {"lookup: service with a quote", lookup("x'--"), kInvalid, "service_name"},
@@ -206,10 +215,12 @@ TEST_F(InvalidArguments, EveryVotingMethodNamesTheBadFieldOrTheUnknownId) {
   idl::PollList list;
   auto create = [&](const std::string& q, const std::vector<std::string>& options,
                     const std::string& request_id = "") {
-    return [=, &created] { replica_->voting().createPoll(created, q, options, request_id); };
+    return
+        [=, &created] { replica_->voting().createPoll(created, q, options, request_id); };
   };
   auto vote = [&](int64_t poll_id, const std::string& voter, const std::string& option) {
-    return [=, &receipt] { replica_->voting().castVote(receipt, poll_id, voter, option); };
+    return
+        [=, &receipt] { replica_->voting().castVote(receipt, poll_id, voter, option); };
   };
   const ErrorCode::type kInvalid = ErrorCode::INVALID_ARGUMENT;
   const std::vector<std::string> two = {"a", "b"};
@@ -220,21 +231,24 @@ TEST_F(InvalidArguments, EveryVotingMethodNamesTheBadFieldOrTheUnknownId) {
       {"createPoll: question with a control character", create("a\x07?", two), kInvalid,
        "question"},
       {"createPoll: question not UTF-8", create("caf\xe9?", two), kInvalid, "question"},
-      {"createPoll: question with an overlong UTF-8 '/'", create("a\xc0\xaf", two), kInvalid,
-       "question"},
+      {"createPoll: question with an overlong UTF-8 '/'", create("a\xc0\xaf", two),
+       kInvalid, "question"},
       {"createPoll: no options", create("q?", {}), kInvalid, "options"},
       {"createPoll: one option", create("q?", {"a"}), kInvalid, "options"},
       {"createPoll: 33 options", create("q?", ManyOptions(33)), kInvalid, "options"},
       {"createPoll: empty option", create("q?", {"a", ""}), kInvalid, "options[1]"},
-      {"createPoll: 101-byte option", create("q?", {std::string(101, 'o'), "b"}), kInvalid,
-       "options[0]"},
-      {"createPoll: duplicate option", create("q?", {"a", "b", "a"}), kInvalid, "options[2]"},
+      {"createPoll: 101-byte option", create("q?", {std::string(101, 'o'), "b"}),
+       kInvalid, "options[0]"},
+      {"createPoll: duplicate option", create("q?", {"a", "b", "a"}), kInvalid,
+       "options[2]"},
       {"createPoll: option with a newline", create("q?", {"a\nb", "c"}), kInvalid,
        "options[0]"},
-      {"createPoll: option not UTF-8", create("q?", {"a", "\x80"}), kInvalid, "options[1]"},
-      {"createPoll: request id with space", create("q?", two, "a b"), kInvalid, "request_id"},
-      {"createPoll: 65-char request id", create("q?", two, std::string(65, 'r')), kInvalid,
+      {"createPoll: option not UTF-8", create("q?", {"a", "\x80"}), kInvalid,
+       "options[1]"},
+      {"createPoll: request id with space", create("q?", two, "a b"), kInvalid,
        "request_id"},
+      {"createPoll: 65-char request id", create("q?", two, std::string(65, 'r')),
+       kInvalid, "request_id"},
       {"castVote: poll 0", vote(0, "alice", "red"), kInvalid, "poll_id"},
       {"castVote: poll -5", vote(-5, "alice", "red"), kInvalid, "poll_id"},
       {"castVote: unknown poll", vote(987654321, "alice", "red"), ErrorCode::NOT_FOUND,
@@ -247,22 +261,25 @@ TEST_F(InvalidArguments, EveryVotingMethodNamesTheBadFieldOrTheUnknownId) {
       {"castVote: empty option", vote(poll, "alice", ""), kInvalid, "option"},
       {"castVote: 101-byte option", vote(poll, "alice", std::string(101, 'o')), kInvalid,
        "option"},
-      {"castVote: option not in the poll", vote(poll, "alice", "purple"), kInvalid, "purple"},
+      {"castVote: option not in the poll", vote(poll, "alice", "purple"), kInvalid,
+       "purple"},
       {"castVote: closed poll", vote(closed_poll.poll.poll_id, "alice", "yes"),
        ErrorCode::CONFLICT, "closed"},
       {"castVote: voter chose another option", vote(poll, "carol", "green"),
        ErrorCode::ALREADY_VOTED, "carol"},
-      {"results: poll 0", [&] { replica_->voting().results(results, 0); }, kInvalid, "poll_id"},
+      {"results: poll 0", [&] { replica_->voting().results(results, 0); }, kInvalid,
+       "poll_id"},
       {"results: unknown poll", [&] { replica_->voting().results(results, 987654321); },
        ErrorCode::NOT_FOUND, "987654321"},
       {"listPolls: limit -1", [&] { replica_->voting().listPolls(list, -1); }, kInvalid,
        "limit"},
-      {"listPolls: limit 1001", [&] { replica_->voting().listPolls(list, 1001); }, kInvalid,
-       "limit"},
+      {"listPolls: limit 1001", [&] { replica_->voting().listPolls(list, 1001); },
+       kInvalid, "limit"},
       {"closePoll: poll -1", [&] { replica_->voting().closePoll(closed, -1); }, kInvalid,
        "poll_id"},
-      {"closePoll: unknown poll", [&] { replica_->voting().closePoll(closed, 987654321); },
-       ErrorCode::NOT_FOUND, "987654321"},
+      {"closePoll: unknown poll",
+       [&] { replica_->voting().closePoll(closed, 987654321); }, ErrorCode::NOT_FOUND,
+       "987654321"},
   });
   // None of it changed anything: one poll open with carol's vote, and the
   // boundaries are accepted.
@@ -272,7 +289,8 @@ TEST_F(InvalidArguments, EveryVotingMethodNamesTheBadFieldOrTheUnknownId) {
   EXPECT_EQ(list.polls.size(), 2u);
   replica_->voting().createPoll(created, std::string(500, 'q'), ManyOptions(32),
                                 std::string(64, 'r'));
-  replica_->voting().castVote(receipt, created.poll.poll_id, std::string(64, 'v'), "option31");
+  replica_->voting().castVote(receipt, created.poll.poll_id, std::string(64, 'v'),
+                              "option31");
   EXPECT_EQ(receipt.option, "option31");
 }
 
@@ -288,11 +306,14 @@ TEST(VerbatimText, SqlMetacharactersAndNonAsciiAreStoredAndReturnedUnchanged) {
   ASSERT_NE(reader, nullptr);
 
   const std::string question =
-      "Robert'); DROP TABLE votes; -- ¿Qué opinas? 日本語 \"quoted\" 100% _x_ \\ 🗳️";
+      "Robert'); DROP TABLE votes; -- ¿Qué opinas? 日本語 \"quoted\" 100% _x_ \\ "
+      "🗳️";
   const std::vector<std::string> options = {
-      "' OR '1'='1", "Ünïcödé ✓", "%", "_", "\\", "🙂🙃", "NULL", "a\"b;--", "; DELETE FROM polls"};
+      "' OR '1'='1", "Ünïcödé ✓",          "%", "_", "\\", "🙂🙃", "NULL",
+      "a\"b;--",     "; DELETE FROM polls"};
   const std::vector<std::string> voters = {
-      "x'; DELETE FROM votes; --", "Zoë 🐙", "%%", "_", "\\'", "NULL", "👩‍👩‍👧‍👦", "ﬁ ligature", " "};
+      "x'; DELETE FROM votes; --", "Zoë 🐙",      "%%", "_", "\\'", "NULL",
+      "👩‍👩‍👧‍👦", "ﬁ ligature", " "};
   idl::CreatePollReply created;
   writer->voting().createPoll(created, question, options, "");
   EXPECT_EQ(created.poll.question, question);

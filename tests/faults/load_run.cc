@@ -31,12 +31,12 @@ constexpr double kMaxRunSeconds = 600;
 class LoadRun::Worker final : public client::LoadWorker {
  public:
   Worker(LoadRun& run, int index, std::unique_ptr<client::Session> session)
-      : run_(run), index_(index), session_(std::move(session)),
+      : run_(run),
+        index_(index),
+        session_(std::move(session)),
         rng_(static_cast<uint64_t>(index) * 7919 + 17) {}
 
-  client::CallOutcome Call() override {
-    return (calls_++ % 2 == 0) ? Prime() : Vote();
-  }
+  client::CallOutcome Call() override { return (calls_++ % 2 == 0) ? Prime() : Vote(); }
   int64_t Retries() const override { return session_->retries(); }
 
  private:
@@ -44,7 +44,8 @@ class LoadRun::Worker final : public client::LoadWorker {
     const uint64_t n = 1'000'000'000ULL + rng_() % 1'000'000ULL;
     auto reply = session_->IsPrime(static_cast<int64_t>(n));
     if (!reply.ok()) {
-      run_.Record("isPrime(" + std::to_string(n) + "): " + reply.status().ToString(), true);
+      run_.Record("isPrime(" + std::to_string(n) + "): " + reply.status().ToString(),
+                  true);
       return {"prime", reply.status(), ""};
     }
     if (reply->is_prime != primes::IsPrime(n)) {
@@ -70,17 +71,19 @@ class LoadRun::Worker final : public client::LoadWorker {
     ++votes_cast_;
     auto receipt = session_->CastVote(run_.options_.poll_id, vote.voter_id, vote.option);
     if (!receipt.ok()) {
-      run_.Record("castVote(" + vote.voter_id + "): " + receipt.status().ToString(), true);
+      run_.Record("castVote(" + vote.voter_id + "): " + receipt.status().ToString(),
+                  true);
       return {"vote", receipt.status(), ""};
     }
     vote.vote_id = receipt->vote_id;
     vote.repeated = receipt->repeated;
     vote.served_by = receipt->served_by;
     if (receipt->voter_id != vote.voter_id || receipt->option != vote.option ||
-        (earlier != nullptr && (receipt->vote_id != earlier->vote_id || !receipt->repeated))) {
+        (earlier != nullptr &&
+         (receipt->vote_id != earlier->vote_id || !receipt->repeated))) {
       run_.Record("castVote(" + vote.voter_id + ", " + vote.option + ") got vote " +
-                      std::to_string(receipt->vote_id) + " for " + receipt->voter_id + "/" +
-                      receipt->option + (receipt->repeated ? " (repeated)" : ""),
+                      std::to_string(receipt->vote_id) + " for " + receipt->voter_id +
+                      "/" + receipt->option + (receipt->repeated ? " (repeated)" : ""),
                   false);
     }
     run_.Acknowledged(vote);
@@ -106,7 +109,8 @@ LoadRun::LoadRun(LoadRunOptions options) : options_(std::move(options)) {
       [this, session_options](int index) -> Result<std::unique_ptr<client::LoadWorker>> {
         auto session = client::Session::Create(session_options);
         if (!session.ok()) {
-          Record("session " + std::to_string(index) + ": " + session.status().ToString(), true);
+          Record("session " + std::to_string(index) + ": " + session.status().ToString(),
+                 true);
           return session.status();
         }
         return std::unique_ptr<client::LoadWorker>(
@@ -132,7 +136,8 @@ void LoadRun::Stop() {
 }
 
 bool LoadRun::WaitForCalls(int64_t n, int timeout_ms) const {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (calls() < n) {
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -167,8 +172,8 @@ void LoadRun::Acknowledged(const AckedVote& vote) {
   votes_.push_back(vote);
 }
 
-std::map<std::string, std::string> AcknowledgedOptions(const std::vector<AckedVote>& votes,
-                                                       std::string* error) {
+std::map<std::string, std::string> AcknowledgedOptions(
+    const std::vector<AckedVote>& votes, std::string* error) {
   std::map<std::string, std::string> option_of;
   std::map<std::string, int64_t> vote_id_of;
   std::map<int64_t, std::string> voter_of;
@@ -177,14 +182,14 @@ std::map<std::string, std::string> AcknowledgedOptions(const std::vector<AckedVo
     auto [id, unused] = vote_id_of.emplace(v.voter_id, v.vote_id);
     (void)unused;
     if (!new_voter && (option->second != v.option || id->second != v.vote_id)) {
-      *error = "voter " + v.voter_id + " has receipts for vote " + std::to_string(id->second) +
-               " and vote " + std::to_string(v.vote_id);
+      *error = "voter " + v.voter_id + " has receipts for vote " +
+               std::to_string(id->second) + " and vote " + std::to_string(v.vote_id);
       return {};
     }
     auto [holder, new_id] = voter_of.emplace(v.vote_id, v.voter_id);
     if (!new_id && holder->second != v.voter_id) {
-      *error = "vote " + std::to_string(v.vote_id) + " acknowledged to both " + holder->second +
-               " and " + v.voter_id;
+      *error = "vote " + std::to_string(v.vote_id) + " acknowledged to both " +
+               holder->second + " and " + v.voter_id;
       return {};
     }
   }

@@ -103,7 +103,7 @@ class LoadRun {
 // A receipt check for a finished run: every voter's receipts name one vote
 // id and one option, and no two voters share a vote id. Returns the
 // acknowledged option per voter, or an error message in *error.
-std::map<std::string, std::string> AcknowledgedOptions(const std::vector<AckedVote>& votes,
-                                                       std::string* error);
+std::map<std::string, std::string> AcknowledgedOptions(
+    const std::vector<AckedVote>& votes, std::string* error);
 
 }  // namespace beacon::faults

@@ -58,8 +58,8 @@ TEST_F(PostgresOutage, ReplicaThatCannotReachTheDatabaseExitsOneAndNeverRegister
       {"wrong password", "postgresql://beacon:sekret-2@127.0.0.1:" + port + "/beacon",
        "sekret-2"},
       {"no such database",
-       "postgresql://beacon:" + std::string(PostgresServer::kPassword) + "@127.0.0.1:" + port +
-           "/missing",
+       "postgresql://beacon:" + std::string(PostgresServer::kPassword) +
+           "@127.0.0.1:" + port + "/missing",
        PostgresServer::kPassword},
   };
   int n = 0;
@@ -68,13 +68,14 @@ TEST_F(PostgresOutage, ReplicaThatCannotReachTheDatabaseExitsOneAndNeverRegister
     const auto started = std::chrono::steady_clock::now();
     auto replica = ChildProcess::Start(
         BEACON_REPLICA_SVC,
-        {"--listen", "127.0.0.1:0", "--registry", cluster_.registry().address(), "--db", c.uri},
+        {"--listen", "127.0.0.1:0", "--registry", cluster_.registry().address(), "--db",
+         c.uri},
         cluster_.dir().File("unreachable" + std::to_string(n++) + ".log"));
     ASSERT_NE(replica, nullptr);
     auto code = replica->WaitForExit(Scaled(10000));
     ASSERT_TRUE(code.has_value()) << "still running";
-    std::printf("[postgres unreachable] %s: exit %d after %lld ms\n", c.why.c_str(), *code,
-                static_cast<long long>(MillisSince(started)));
+    std::printf("[postgres unreachable] %s: exit %d after %lld ms\n", c.why.c_str(),
+                *code, static_cast<long long>(MillisSince(started)));
     EXPECT_EQ(*code, 1);
     const std::string log = replica->Log();
     EXPECT_NE(log.find("cannot open database"), std::string::npos) << log;
@@ -116,10 +117,12 @@ TEST_F(PostgresOutage, RestartUnderLoadFailsVotesOnlyWhileDownAndReplicasRecover
   const auto restarted_at = std::chrono::steady_clock::now();
   // Calls already waiting when the server came back may still fail; after
   // one deadline every replica must have recovered, without restarting.
-  ASSERT_TRUE(WaitUntil([&] { return MillisSince(restarted_at) >= kDeadlineMs; }, 5000, 20));
+  ASSERT_TRUE(
+      WaitUntil([&] { return MillisSince(restarted_at) >= kDeadlineMs; }, 5000, 20));
   const int64_t failures_after_recovery = load.failures();
   const int64_t calls_after_recovery = load.calls();
-  ASSERT_TRUE(load.WaitForCalls(calls_after_recovery + 1500, Scaled(30000))) << load.calls();
+  ASSERT_TRUE(load.WaitForCalls(calls_after_recovery + 1500, Scaled(30000)))
+      << load.calls();
   load.Stop();
   faults::PrintRun("postgres restart", load);
   std::printf("[postgres restart] %lld calls failed while down, %lld after recovery\n",
@@ -133,7 +136,8 @@ TEST_F(PostgresOutage, RestartUnderLoadFailsVotesOnlyWhileDownAndReplicasRecover
   }
   for (auto& r : cluster_.replicas()) EXPECT_TRUE(r->process().Running()) << r->id();
   EXPECT_TRUE(cluster_.WaitForInstances("voting", 3, Scaled(5000)));
-  EXPECT_TRUE(faults::TallyMatchesReceipts(*cluster_.replicas()[0], poll_id, load.votes()));
+  EXPECT_TRUE(
+      faults::TallyMatchesReceipts(*cluster_.replicas()[0], poll_id, load.votes()));
 }
 
 // Voter threads with direct connections to one replica each (no balancing,
@@ -151,9 +155,11 @@ TEST_P(StoppedReplica, OtherReplicasKeepRecordingVotesWhileOneIsStopped) {
   // SQLite's busy deadline above the stop windows, so the measure is the
   // stall, not refusals.
   for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(faults::AddReplica(cluster, store.db(), {"--busy-timeout-ms", "5000"}).ok());
+    ASSERT_TRUE(
+        faults::AddReplica(cluster, store.db(), {"--busy-timeout-ms", "5000"}).ok());
   }
-  const int64_t poll_id = faults::CreatePoll(*cluster.replicas()[0], "Stopped?", {"a", "b"});
+  const int64_t poll_id =
+      faults::CreatePoll(*cluster.replicas()[0], "Stopped?", {"a", "b"});
   ASSERT_GT(poll_id, 0);
 
   std::atomic<bool> stop{false};
@@ -172,8 +178,8 @@ TEST_P(StoppedReplica, OtherReplicasKeepRecordingVotesWhileOneIsStopped) {
           try {
             idl::VoteReceipt receipt;
             conn->voting().castVote(receipt, poll_id,
-                                    "r" + std::to_string(r) + "t" + std::to_string(t) + "-" +
-                                        std::to_string(i),
+                                    "r" + std::to_string(r) + "t" + std::to_string(t) +
+                                        "-" + std::to_string(i),
                                     i % 2 ? "a" : "b");
             if (r != 0) ++others_recorded;
           } catch (const std::exception&) {
@@ -202,9 +208,10 @@ TEST_P(StoppedReplica, OtherReplicasKeepRecordingVotesWhileOneIsStopped) {
   for (auto& t : voters) t.join();
   EXPECT_EQ(failures.load(), 0);
   const int64_t worst = *std::min_element(during.begin(), during.end());
-  std::printf("[stopped replica, %s] votes recorded by the 2 other replicas in each %d ms"
-              " SIGSTOP window:",
-              GetParam() == Store::kSqlite ? "sqlite" : "postgres", kWindowMs);
+  std::printf(
+      "[stopped replica, %s] votes recorded by the 2 other replicas in each %d ms"
+      " SIGSTOP window:",
+      GetParam() == Store::kSqlite ? "sqlite" : "postgres", kWindowMs);
   for (int64_t n : during) std::printf(" %lld", static_cast<long long>(n));
   std::printf("\n");
   if (GetParam() == Store::kPostgres) {
@@ -218,7 +225,8 @@ TEST_P(StoppedReplica, OtherReplicasKeepRecordingVotesWhileOneIsStopped) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, StoppedReplica,
-                         ::testing::Values(Store::kSqlite, Store::kPostgres), faults::StoreName);
+                         ::testing::Values(Store::kSqlite, Store::kPostgres),
+                         faults::StoreName);
 
 }  // namespace
 }  // namespace beacon

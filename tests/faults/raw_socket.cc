@@ -64,7 +64,8 @@ bool RawSocket::Send(std::string_view bytes) {
 }
 
 bool RawSocket::WaitForClose(int timeout_ms) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   char buf[4096];
   while (true) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -15,9 +15,9 @@ namespace beacon {
 namespace {
 
 using faults::LoadRun;
-using faults::StandardLoad;
 using faults::MillisSince;
 using faults::Scaled;
+using faults::StandardLoad;
 using testing::Cluster;
 using testing::RegistryProcess;
 using testing::WaitUntil;
@@ -42,7 +42,8 @@ std::set<std::string> Listed(const Cluster& cluster, const std::string& service)
 }
 
 TEST(RegistryRestart, ClientsRideOutTheOutageAndReplicasRegisterAgainWithinAHeartbeat) {
-  const std::vector<std::string> registry_flags = {"--lease-ttl-ms", std::to_string(kLeaseTtlMs)};
+  const std::vector<std::string> registry_flags = {"--lease-ttl-ms",
+                                                   std::to_string(kLeaseTtlMs)};
   Cluster cluster(3, registry_flags);
   for (auto& r : cluster.replicas()) ASSERT_TRUE(r->ok());
   ASSERT_TRUE(cluster.WaitForInstances("prime", 3, faults::Scaled(10000)));
@@ -60,7 +61,8 @@ TEST(RegistryRestart, ClientsRideOutTheOutageAndReplicasRegisterAgainWithinAHear
   ASSERT_TRUE(cluster.registry().process().Signal(SIGKILL));
   ASSERT_TRUE(cluster.registry().process().WaitForExit(5000).has_value());
   const int64_t calls_at_kill = load.calls();
-  std::this_thread::sleep_for(kOutage);  // the outage itself: clients live on their caches
+  std::this_thread::sleep_for(
+      kOutage);  // the outage itself: clients live on their caches
   const int64_t calls_in_outage = load.calls() - calls_at_kill;
   std::printf("[registry down] %lld calls in %lld ms, %lld failed\n",
               static_cast<long long>(calls_in_outage),
@@ -74,13 +76,15 @@ TEST(RegistryRestart, ClientsRideOutTheOutageAndReplicasRegisterAgainWithinAHear
   const auto restarted_at = std::chrono::steady_clock::now();
   ASSERT_TRUE(WaitUntil(
       [&] {
-        return Listed(cluster, "prime") == replica_ids && Listed(cluster, "voting") == replica_ids;
+        return Listed(cluster, "prime") == replica_ids &&
+               Listed(cluster, "voting") == replica_ids;
       },
       Scaled(10000), 20));
   const int64_t registered_ms = MillisSince(restarted_at);
-  std::printf("[registry restarted] all 3 replicas registered again after %lld ms "
-              "(heartbeat interval %d ms)\n",
-              static_cast<long long>(registered_ms), kHeartbeatIntervalMs);
+  std::printf(
+      "[registry restarted] all 3 replicas registered again after %lld ms "
+      "(heartbeat interval %d ms)\n",
+      static_cast<long long>(registered_ms), kHeartbeatIntervalMs);
   EXPECT_LE(registered_ms, kMaxHeartbeatGapMs + Scaled(kRegisterSlackMs));
 
   // A client that starts now finds every replica and can reach each.
@@ -102,7 +106,8 @@ TEST(RegistryRestart, ClientsRideOutTheOutageAndReplicasRegisterAgainWithinAHear
   faults::PrintRun("registry restart", load);
   EXPECT_EQ(load.failures(), 0);
   EXPECT_EQ(load.inconsistencies(), 0);
-  EXPECT_TRUE(faults::TallyMatchesReceipts(*cluster.replicas()[0], poll_id, load.votes()));
+  EXPECT_TRUE(
+      faults::TallyMatchesReceipts(*cluster.replicas()[0], poll_id, load.votes()));
 }
 
 // A registry that restarts at once answers the clients' next watch or lookup
@@ -111,7 +116,8 @@ TEST(RegistryRestart, ClientsRideOutTheOutageAndReplicasRegisterAgainWithinAHear
 // window, however many times it happens.
 TEST(RegistryRestart, QuickRestartsDoNotEmptyTheClientsServerLists) {
   constexpr int kRestarts = 5;
-  const std::vector<std::string> registry_flags = {"--lease-ttl-ms", std::to_string(kLeaseTtlMs)};
+  const std::vector<std::string> registry_flags = {"--lease-ttl-ms",
+                                                   std::to_string(kLeaseTtlMs)};
   Cluster cluster(3, registry_flags);
   for (auto& r : cluster.replicas()) ASSERT_TRUE(r->ok());
   ASSERT_TRUE(cluster.WaitForInstances("prime", 3, faults::Scaled(10000)));
@@ -137,13 +143,15 @@ TEST(RegistryRestart, QuickRestartsDoNotEmptyTheClientsServerLists) {
     ASSERT_TRUE(cluster.WaitForInstances("voting", 3, Scaled(10000)));
     ASSERT_TRUE(load.WaitForCalls(load.calls() + 200, Scaled(30000)));
     std::printf("[quick restart %d] %lld calls so far, %lld failed\n", i,
-                static_cast<long long>(load.calls()), static_cast<long long>(load.failures()));
+                static_cast<long long>(load.calls()),
+                static_cast<long long>(load.failures()));
   }
   load.Stop();
   faults::PrintRun("quick registry restarts", load);
   EXPECT_EQ(load.failures(), 0);
   EXPECT_EQ(load.inconsistencies(), 0);
-  EXPECT_TRUE(faults::TallyMatchesReceipts(*cluster.replicas()[0], poll_id, load.votes()));
+  EXPECT_TRUE(
+      faults::TallyMatchesReceipts(*cluster.replicas()[0], poll_id, load.votes()));
 }
 
 }  // namespace

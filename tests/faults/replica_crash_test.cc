@@ -13,9 +13,9 @@ namespace beacon {
 namespace {
 
 using faults::LoadRun;
-using faults::StandardLoad;
 using faults::MillisSince;
 using faults::Scaled;
+using faults::StandardLoad;
 using testing::Cluster;
 using testing::WaitUntil;
 
@@ -71,11 +71,13 @@ TEST_P(ReplicaCrash, SigkillUnderLoadFailsNoCallAndLosesOrDoublesNoAcknowledgedV
   // and some had to fail over.
   EXPECT_GT(load.served_by()[victim_id], 0);
   EXPECT_GT(load.retries(), 0);
-  EXPECT_TRUE(faults::TallyMatchesReceipts(*cluster.replicas()[0], poll_id, load.votes()));
+  EXPECT_TRUE(
+      faults::TallyMatchesReceipts(*cluster.replicas()[0], poll_id, load.votes()));
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, ReplicaCrash,
-                         ::testing::Values(faults::Store::kSqlite, faults::Store::kPostgres),
+                         ::testing::Values(faults::Store::kSqlite,
+                                           faults::Store::kPostgres),
                          faults::StoreName);
 
 }  // namespace

@@ -21,8 +21,8 @@ namespace beacon {
 namespace {
 
 using faults::LoadRun;
-using faults::StandardLoad;
 using faults::Scaled;
+using faults::StandardLoad;
 using testing::Cluster;
 using testing::WaitUntil;
 
@@ -72,9 +72,10 @@ TEST_P(RollingRestart, ReplacingEveryReplicaUnderLoadFailsNoCall) {
     EXPECT_EQ(*code, 0) << old.process().Log();
     ASSERT_TRUE(cluster.WaitForInstances("prime", 3, faults::Scaled(10000)));
     ASSERT_TRUE(load.WaitForCalls(load.calls() + 300, Scaled(30000)));
-    std::printf("[rolling] step %d: %s replaced by %s, %lld calls so far, %lld failed\n", step,
-                old_ids.back().c_str(), new_ids.back().c_str(),
-                static_cast<long long>(load.calls()), static_cast<long long>(load.failures()));
+    std::printf("[rolling] step %d: %s replaced by %s, %lld calls so far, %lld failed\n",
+                step, old_ids.back().c_str(), new_ids.back().c_str(),
+                static_cast<long long>(load.calls()),
+                static_cast<long long>(load.failures()));
   }
   load.Stop();
   faults::PrintRun("rolling restart", load);
@@ -84,11 +85,13 @@ TEST_P(RollingRestart, ReplacingEveryReplicaUnderLoadFailsNoCall) {
   const auto served = load.served_by();
   for (const auto& id : old_ids) EXPECT_GT(served.count(id) ? served.at(id) : 0, 0) << id;
   for (const auto& id : new_ids) EXPECT_GT(served.count(id) ? served.at(id) : 0, 0) << id;
-  EXPECT_TRUE(faults::TallyMatchesReceipts(*cluster.replicas().back(), poll_id, load.votes()));
+  EXPECT_TRUE(
+      faults::TallyMatchesReceipts(*cluster.replicas().back(), poll_id, load.votes()));
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, RollingRestart,
-                         ::testing::Values(faults::Store::kSqlite, faults::Store::kPostgres),
+                         ::testing::Values(faults::Store::kSqlite,
+                                           faults::Store::kPostgres),
                          faults::StoreName);
 
 }  // namespace

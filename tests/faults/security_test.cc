@@ -50,8 +50,8 @@ TEST(RegistrationToken, ReplicasWithoutTheTokenAreRefusedAndNothingLogsTheSecret
   ASSERT_GT(env_port, 0);
   const std::string env_id = "127.0.0.1-" + std::to_string(env_port);
 
-  ASSERT_TRUE(WaitUntil([&] { return Listed(cluster, trusted.id()) && Listed(cluster, env_id); },
-                        5000));
+  ASSERT_TRUE(WaitUntil(
+      [&] { return Listed(cluster, trusted.id()) && Listed(cluster, env_id); }, 5000));
   EXPECT_TRUE(cluster.WaitForInstances("prime", 2));
   EXPECT_TRUE(cluster.WaitForInstances("voting", 2));
   // The others keep trying and keep being refused.
@@ -67,12 +67,13 @@ TEST(RegistrationToken, ReplicasWithoutTheTokenAreRefusedAndNothingLogsTheSecret
   EXPECT_TRUE(wrong.process().Running());
 
   const std::string registry_log = cluster.registry().process().Log();
-  EXPECT_NE(registry_log.find("refused registerInstance from 127.0.0.1:"), std::string::npos)
+  EXPECT_NE(registry_log.find("refused registerInstance from 127.0.0.1:"),
+            std::string::npos)
       << registry_log;
   EXPECT_NE(registry_log.find("permission_denied"), std::string::npos);
   for (const std::string& log :
-       {registry_log, anonymous.process().Log(), wrong.process().Log(), trusted.process().Log(),
-        from_env->Log()}) {
+       {registry_log, anonymous.process().Log(), wrong.process().Log(),
+        trusted.process().Log(), from_env->Log()}) {
     EXPECT_EQ(log.find(kToken), std::string::npos) << "the token leaked into a log";
     EXPECT_EQ(log.find(kWrongToken), std::string::npos) << "a token leaked into a log";
   }
@@ -86,7 +87,8 @@ TEST(RegistrationToken, OnlyTheLeaseHolderMayHeartbeatOrDeregisterItsInstance) {
   ASSERT_TRUE(cluster.registry().ok());
   const Endpoint registry{"127.0.0.1", cluster.registry().port()};
   rpc::ThriftRegistryClient owner(registry, rpc::ClientOptions{}, kToken);
-  rpc::ThriftRegistryClient insider(registry, rpc::ClientOptions{}, kToken);  // has the token
+  rpc::ThriftRegistryClient insider(registry, rpc::ClientOptions{},
+                                    kToken);  // has the token
   rpc::ThriftRegistryClient outsider(registry, rpc::ClientOptions{});
 
   const InstanceInfo self{"r1", "127.0.0.1", 7001, {}};
@@ -100,7 +102,8 @@ TEST(RegistrationToken, OnlyTheLeaseHolderMayHeartbeatOrDeregisterItsInstance) {
             StatusCode::kPermissionDenied);
   EXPECT_EQ(insider.Heartbeat("prime", "r1", guessed).status().code(),
             StatusCode::kPermissionDenied);
-  EXPECT_EQ(insider.Deregister("prime", "r1", guessed).code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(insider.Deregister("prime", "r1", guessed).code(),
+            StatusCode::kPermissionDenied);
   EXPECT_EQ(insider.Deregister("prime", "r1", "").code(), StatusCode::kPermissionDenied);
   // Taking the id over from another address is refused while the lease lives.
   const InstanceInfo impostor{"r1", "10.9.9.9", 7001, {}};
@@ -141,7 +144,8 @@ TEST(RegistryLimits, InstancesBeyondTheLimitsAreRefusedUntilThereIsRoom) {
       << per_service.status().message();
   ASSERT_TRUE(client->Register("voting", instance(4), "").ok());
   auto total = client->Register("other", instance(5), "");
-  EXPECT_EQ(total.status().code(), StatusCode::kResourceExhausted) << total.status().ToString();
+  EXPECT_EQ(total.status().code(), StatusCode::kResourceExhausted)
+      << total.status().ToString();
   EXPECT_EQ(client->Lookup("prime")->instances.size(), 2u);
   EXPECT_TRUE(client->Lookup("other")->instances.empty());
   // Refreshing an instance that is already in is not growth.
@@ -150,7 +154,8 @@ TEST(RegistryLimits, InstancesBeyondTheLimitsAreRefusedUntilThereIsRoom) {
   ASSERT_TRUE(client->Deregister("prime", "r1", first->lease_id).ok());
   EXPECT_TRUE(client->Register("prime", instance(3), "").ok());
   const std::string log = cluster.registry().process().Log();
-  EXPECT_NE(log.find("refused registerInstance from 127.0.0.1:"), std::string::npos) << log;
+  EXPECT_NE(log.find("refused registerInstance from 127.0.0.1:"), std::string::npos)
+      << log;
   EXPECT_NE(log.find("resource_exhausted"), std::string::npos) << log;
 }
 
@@ -186,10 +191,13 @@ TEST(RegistryLimits, WatchersBeyondTheLimitAreRefusedAtOnce) {
   const auto start = std::chrono::steady_clock::now();
   refused = extra.Watch("prime", version, 3000);
   EXPECT_EQ(refused.status().code(), StatusCode::kResourceExhausted);
-  EXPECT_LT(MillisSince(start), faults::Scaled(1000)) << "refused at once, not after waiting";
+  EXPECT_LT(MillisSince(start), faults::Scaled(1000))
+      << "refused at once, not after waiting";
   // Lookups are unaffected, and a change wakes the parked watchers.
   EXPECT_TRUE(cluster.RegistryClient()->Lookup("prime").ok());
-  ASSERT_TRUE(cluster.RegistryClient()->Register("prime", {"r1", "127.0.0.1", 7001, {}}, "").ok());
+  ASSERT_TRUE(cluster.RegistryClient()
+                  ->Register("prime", {"r1", "127.0.0.1", 7001, {}}, "")
+                  .ok());
   for (auto& w : waiting) {
     ASSERT_EQ(w.wait_for(std::chrono::seconds(5)), std::future_status::ready);
     auto m = w.get();

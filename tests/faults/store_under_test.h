@@ -47,4 +47,3 @@ testing::ReplicaProcess& AddReplica(testing::Cluster& cluster, const std::string
                                     const std::vector<std::string>& extra_flags = {});
 
 }  // namespace beacon::faults
-

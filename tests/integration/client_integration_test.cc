@@ -11,13 +11,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -90,7 +89,8 @@ struct ClientRun {
 // Runs client_app --registry `registry` ARGS with `stdin_text` on stdin,
 // stdout and stderr kept apart. Bounded: killed after 60 s.
 ClientRun RunClientApp(const TempDir& dir, const std::string& registry,
-                       const std::vector<std::string>& args, const std::string& stdin_text = "") {
+                       const std::vector<std::string>& args,
+                       const std::string& stdin_text = "") {
   static int runs = 0;
   const std::string base = dir.File("app" + std::to_string(runs++));
   { std::ofstream(base + ".in") << stdin_text; }
@@ -238,7 +238,8 @@ std::set<std::string> ReplicaIds(Cluster& cluster) {
   return ids;
 }
 
-std::unique_ptr<client::Session> NewSession(Cluster& cluster, const std::string& balancer) {
+std::unique_ptr<client::Session> NewSession(Cluster& cluster,
+                                            const std::string& balancer) {
   // Expected connect failures are not test output.
   static const bool routed = (rpc::RouteThriftOutputToDebugLog(), true);
   (void)routed;
@@ -252,7 +253,8 @@ std::unique_ptr<client::Session> NewSession(Cluster& cluster, const std::string&
 }
 
 // Makes `calls` prime calls; every one must succeed. served_by -> count.
-std::map<std::string, int> PrimeCalls(client::Session& session, int calls, int64_t first_n) {
+std::map<std::string, int> PrimeCalls(client::Session& session, int calls,
+                                      int64_t first_n) {
   std::map<std::string, int> spread;
   for (int i = 0; i < calls; ++i) {
     auto r = session.IsPrime(first_n + i);
@@ -301,7 +303,8 @@ TEST_P(ClientShellPolicy, ThirtyPrimeCallsMakeOneLookupAndSpreadTenTenTen) {
   for (int i = 0; i < 30; ++i) script += "prime " + std::to_string(1000 + i) + "\n";
   script += "servers prime\n";
 
-  const ClientRun run = RunClientApp(cluster, {"--json", "--lb", GetParam(), "shell"}, script);
+  const ClientRun run =
+      RunClientApp(cluster, {"--json", "--lb", GetParam(), "shell"}, script);
   ASSERT_EQ(run.code, 0) << run.err;
   EXPECT_EQ(run.err, "");
   const std::vector<json> docs = Documents(run.out);
@@ -347,7 +350,8 @@ TEST(ClientShell, SessionUsingPrimeAndVotingLooksUpEachServiceOnce) {
   std::string script;
   for (int i = 0; i < 10; ++i) {
     script += "prime " + std::to_string(7 + i) + "\n";
-    script += "vote " + p + " voter" + std::to_string(i) + " " + (i % 3 ? "pizza" : "soup") + "\n";
+    script += "vote " + p + " voter" + std::to_string(i) + " " +
+              (i % 3 ? "pizza" : "soup") + "\n";
   }
   script += "results " + p + "\npolls\nservers\n";
   const ClientRun run = RunClientApp(cluster, {"--json", "shell"}, script);
@@ -405,7 +409,10 @@ TEST_P(ClientReplicaKilled, NoCallFailsAndTheDeadReplicaIsNotPickedAgain) {
 
   // Its lease runs out and the session's list loses it.
   EXPECT_TRUE(WaitUntil(
-      [&] { return FindInstance(session->cache().View("prime"), victim.id()) == nullptr; }, 5000))
+      [&] {
+        return FindInstance(session->cache().View("prime"), victim.id()) == nullptr;
+      },
+      5000))
       << "the dead replica is still cached";
   EXPECT_EQ(session->cache().View("prime").instances.size(), 2u);
 
@@ -424,15 +431,16 @@ TEST(ClientShell, UserSeesNoErrorWhenAReplicaIsKilledMidSession) {
   Cluster cluster(kReplicas, {"--lease-ttl-ms", "2000"});
   ASSERT_TRUE(Ready(cluster, kReplicas));
   const std::string err_path = cluster.dir().File("shell.err");
-  ShellProcess shell({"--registry", cluster.registry().address(), "--json", "shell"}, err_path);
+  ShellProcess shell({"--registry", cluster.registry().address(), "--json", "shell"},
+                     err_path);
 
   auto exchange = [&](int calls, int64_t first_n) {
     std::map<std::string, int> spread;
     for (int i = 0; i < calls; ++i) {
       EXPECT_TRUE(shell.Send("prime " + std::to_string(first_n + i)));
       const std::optional<std::string> line = shell.ReadLine(10000);
-      EXPECT_TRUE(line.has_value()) << "no reply to call " << i << "; stderr: "
-                                    << ReadFile(err_path);
+      EXPECT_TRUE(line.has_value())
+          << "no reply to call " << i << "; stderr: " << ReadFile(err_path);
       if (!line) break;
       const json doc = json::parse(*line, nullptr, false);
       EXPECT_TRUE(doc.contains("served_by")) << *line;
@@ -482,7 +490,8 @@ TEST(ClientRegistryKilled, SessionKeepsCallingFromItsCache) {
   const auto start = std::chrono::steady_clock::now();
   const std::map<std::string, int> after = PrimeCalls(*session, 30, 200);
   for (int i = 0; i < 6; ++i) {
-    auto v = session->CastVote(poll_id, "voter" + std::to_string(i), i % 2 ? "yes" : "no");
+    auto v =
+        session->CastVote(poll_id, "voter" + std::to_string(i), i % 2 ? "yes" : "no");
     EXPECT_TRUE(v.ok()) << v.status().ToString();
   }
   const auto elapsed = std::chrono::steady_clock::now() - start;
@@ -512,15 +521,16 @@ TEST(ClientRegistryKilled, NewSessionFailsWithAClearError) {
   auto r = session->IsPrime(7);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
-  EXPECT_EQ(r.status().message().rfind("registry " + address + " unreachable and no cached servers",
-                                       0),
+  EXPECT_EQ(r.status().message().rfind(
+                "registry " + address + " unreachable and no cached servers", 0),
             0u)
       << r.status().message();
 
   const ClientRun run = RunClientApp(cluster, {"prime", "7"});
   EXPECT_EQ(run.code, 3);
   EXPECT_EQ(run.out, "");
-  EXPECT_EQ(run.err.rfind("error: registry " + address + " unreachable and no cached servers", 0),
+  EXPECT_EQ(run.err.rfind(
+                "error: registry " + address + " unreachable and no cached servers", 0),
             0u)
       << run.err;
   EXPECT_EQ(Lines(run.err).size(), 1u) << run.err;
@@ -534,9 +544,9 @@ class ClientLoad : public ::testing::TestWithParam<std::string> {};
 TEST_P(ClientLoad, EightClientsMakeNoErrorsAndEveryVoteIsCountedOnce) {
   Cluster cluster(kReplicas);
   ASSERT_TRUE(Ready(cluster, kReplicas));
-  const ClientRun run = RunClientApp(cluster, {"--json", "--lb", GetParam(), "load", "--clients",
-                                               "8", "--requests", "2000", "--mix",
-                                               "prime=2,vote=1"});
+  const ClientRun run =
+      RunClientApp(cluster, {"--json", "--lb", GetParam(), "load", "--clients", "8",
+                             "--requests", "2000", "--mix", "prime=2,vote=1"});
   ASSERT_EQ(run.code, 0) << run.out << run.err;
   const json report = json::parse(run.out);
   EXPECT_EQ(report.at("balancer"), GetParam());
@@ -562,7 +572,8 @@ TEST_P(ClientLoad, EightClientsMakeNoErrorsAndEveryVoteIsCountedOnce) {
   const int64_t acknowledged = report.at("votes_acknowledged").get<int64_t>();
   EXPECT_GT(acknowledged, 0);
   const ClientRun results = RunClientApp(
-      cluster, {"--json", "results", std::to_string(report.at("poll_id").get<int64_t>())});
+      cluster,
+      {"--json", "results", std::to_string(report.at("poll_id").get<int64_t>())});
   ASSERT_EQ(results.code, 0) << results.err;
   const json counted = json::parse(results.out);
   EXPECT_EQ(counted.at("total").get<int64_t>(), acknowledged);
@@ -571,8 +582,8 @@ TEST_P(ClientLoad, EightClientsMakeNoErrorsAndEveryVoteIsCountedOnce) {
   EXPECT_EQ(by_option, acknowledged);
 }
 
-INSTANTIATE_TEST_SUITE_P(BothPolicies, ClientLoad, ::testing::Values("round-robin", "lru"),
-                         PolicyName);
+INSTANTIATE_TEST_SUITE_P(BothPolicies, ClientLoad,
+                         ::testing::Values("round-robin", "lru"), PolicyName);
 
 // ---------------------------------------------------------------------------
 // The command line.
@@ -642,7 +653,8 @@ TEST(ClientCli, JsonErrorIsADocumentWithCodeAndMessage) {
   EXPECT_EQ(run.code, 1);
   const std::vector<json> docs = Documents(run.out);
   ASSERT_EQ(docs.size(), 1u) << run.out;
-  EXPECT_EQ(docs[0], (json{{"error", {{"code", "not_found"}, {"message", "poll 7 not found"}}}}));
+  EXPECT_EQ(docs[0],
+            (json{{"error", {{"code", "not_found"}, {"message", "poll 7 not found"}}}}));
   EXPECT_EQ(run.err, "error: poll 7 not found\n");
 }
 
@@ -653,7 +665,8 @@ TEST(ClientCli, UnreachableRegistryExitsThreeNamingTheRegistry) {
   EXPECT_EQ(run.code, 3);
   EXPECT_EQ(run.out, "");
   EXPECT_EQ(Lines(run.err).size(), 1u) << run.err;
-  EXPECT_EQ(run.err.rfind("error: registry " + registry + " unreachable and no cached servers", 0),
+  EXPECT_EQ(run.err.rfind(
+                "error: registry " + registry + " unreachable and no cached servers", 0),
             0u)
       << run.err;
 
@@ -665,8 +678,8 @@ TEST(ClientCli, UnreachableRegistryExitsThreeNamingTheRegistry) {
 
 TEST(ClientCli, LoadWhoseEveryFailureIsUnavailableExitsThreeWithItsReport) {
   TempDir dir;
-  const ClientRun run =
-      RunClientApp(dir, DeadRegistry(), {"--json", "load", "--clients", "2", "--requests", "6"});
+  const ClientRun run = RunClientApp(
+      dir, DeadRegistry(), {"--json", "load", "--clients", "2", "--requests", "6"});
   EXPECT_EQ(run.code, 3) << run.out << run.err;
   const json report = json::parse(run.out);
   EXPECT_EQ(report.at("ok"), 0);
@@ -681,9 +694,11 @@ TEST(ClientCli, HelpOnTheProgramAndOnEveryCommandExitsZero) {
   EXPECT_EQ(program.code, 0);
   EXPECT_NE(program.out.find("Usage: client_app"), std::string::npos) << program.out;
   EXPECT_EQ(program.err, "");
-  for (const char* command : {"prime", "count-primes", "create-poll", "vote", "results", "polls",
-                              "close-poll", "servers", "shell", "load", "probe"}) {
-    EXPECT_NE(program.out.find(std::string("  ") + command + " "), std::string::npos) << command;
+  for (const char* command :
+       {"prime", "count-primes", "create-poll", "vote", "results", "polls", "close-poll",
+        "servers", "shell", "load", "probe"}) {
+    EXPECT_NE(program.out.find(std::string("  ") + command + " "), std::string::npos)
+        << command;
     for (const char* flag : {"--help", "-h"}) {
       const ClientRun run = RunClientApp(dir, registry, {command, flag});
       EXPECT_EQ(run.code, 0) << command << " " << flag << ": " << run.err;
@@ -696,7 +711,8 @@ TEST(ClientCli, HelpOnTheProgramAndOnEveryCommandExitsZero) {
 TEST(ClientCli, NonAsciiAndSqlMetacharactersRoundTripVerbatim) {
   Cluster cluster(kReplicas);
   ASSERT_TRUE(Ready(cluster, kReplicas));
-  const std::string question = "Robert'); DROP TABLE votes;-- ¿Qué tal? 日本語 🎉 \"quoted\" \\";
+  const std::string question =
+      "Robert'); DROP TABLE votes;-- ¿Qué tal? 日本語 🎉 \"quoted\" \\";
   const std::vector<std::string> options = {"naïve café", "O'Brien; DELETE FROM polls",
                                             "50% _wild_ %", "\" OR 1=1 --"};
   const std::string voter = "vöter'--\"; SELECT *";
@@ -710,7 +726,8 @@ TEST(ClientCli, NonAsciiAndSqlMetacharactersRoundTripVerbatim) {
   EXPECT_EQ(poll.at("options"), json(options));
   const std::string id = std::to_string(poll.at("poll_id").get<int64_t>());
 
-  const ClientRun voted = RunClientApp(cluster, {"--json", "vote", id, voter, options[1]});
+  const ClientRun voted =
+      RunClientApp(cluster, {"--json", "vote", id, voter, options[1]});
   ASSERT_EQ(voted.code, 0) << voted.err;
   const json receipt = json::parse(voted.out);
   EXPECT_EQ(receipt.at("voter_id"), voter);
@@ -743,9 +760,9 @@ TEST(ClientCli, NonAsciiAndSqlMetacharactersRoundTripVerbatim) {
 TEST(ClientCli, ShellQuotingReachesTheServiceVerbatim) {
   Cluster cluster(1);
   ASSERT_TRUE(Ready(cluster, 1));
-  const ClientRun run = RunClientApp(
-      cluster, {"--json", "shell"},
-      "create-poll \"Où dîne-t-on? \\\"ce soir\\\"\" 'chez l''ami' plain\\ word \"a;b\" ''x\n");
+  const ClientRun run = RunClientApp(cluster, {"--json", "shell"},
+                                     "create-poll \"Où dîne-t-on? \\\"ce soir\\\"\" "
+                                     "'chez l''ami' plain\\ word \"a;b\" ''x\n");
   ASSERT_EQ(run.code, 0) << run.err;
   const json poll = json::parse(run.out).at("poll");
   EXPECT_EQ(poll.at("question"), "Où dîne-t-on? \"ce soir\"");

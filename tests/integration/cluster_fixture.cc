@@ -4,16 +4,17 @@
 
 namespace beacon::testing {
 
-ReplicaProcess::ReplicaProcess(const TempDir& dir, const std::string& name, int registry_port,
-                               const std::string& db,
+ReplicaProcess::ReplicaProcess(const TempDir& dir, const std::string& name,
+                               int registry_port, const std::string& db,
                                const std::vector<std::string>& extra_flags, int port) {
   const std::string port_file = dir.File(name + ".port");
   ::unlink(port_file.c_str());
-  std::vector<std::string> args = {"--listen",   "127.0.0.1:" + std::to_string(port),
-                                   "--registry", "127.0.0.1:" + std::to_string(registry_port),
-                                   "--db",       db,
-                                   "--port-file", port_file,
-                                   "--log-level", "debug"};
+  std::vector<std::string> args = {
+      "--listen",    "127.0.0.1:" + std::to_string(port),
+      "--registry",  "127.0.0.1:" + std::to_string(registry_port),
+      "--db",        db,
+      "--port-file", port_file,
+      "--log-level", "debug"};
   args.insert(args.end(), extra_flags.begin(), extra_flags.end());
   process_ = ChildProcess::Start(BEACON_REPLICA_SVC, args, dir.File(name + ".log"));
   if (!process_) {
@@ -38,21 +39,23 @@ Cluster::Cluster(int replicas, const std::vector<std::string>& registry_flags,
   for (int i = 0; i < replicas; ++i) AddReplica();
 }
 
-ReplicaProcess& Cluster::AddReplica(const std::vector<std::string>& extra_flags, int port) {
+ReplicaProcess& Cluster::AddReplica(const std::vector<std::string>& extra_flags,
+                                    int port) {
   std::vector<std::string> flags = replica_flags_;
   flags.insert(flags.end(), extra_flags.begin(), extra_flags.end());
   replicas_.push_back(std::make_unique<ReplicaProcess>(
-      dir_, "replica" + std::to_string(replicas_.size() + 1), registry_->port(), db(), flags,
-      port));
+      dir_, "replica" + std::to_string(replicas_.size() + 1), registry_->port(), db(),
+      flags, port));
   return *replicas_.back();
 }
 
 std::unique_ptr<rpc::ThriftRegistryClient> Cluster::RegistryClient() const {
-  return std::make_unique<rpc::ThriftRegistryClient>(Endpoint{"127.0.0.1", registry_->port()},
-                                                     rpc::ClientOptions{});
+  return std::make_unique<rpc::ThriftRegistryClient>(
+      Endpoint{"127.0.0.1", registry_->port()}, rpc::ClientOptions{});
 }
 
-bool Cluster::WaitForInstances(const std::string& service, size_t n, int timeout_ms) const {
+bool Cluster::WaitForInstances(const std::string& service, size_t n,
+                               int timeout_ms) const {
   auto client = RegistryClient();
   return WaitUntil(
       [&] {

@@ -47,9 +47,11 @@ class Cluster {
   std::string db() const { return dir_.File("votes.db"); }
   std::unique_ptr<rpc::ThriftRegistryClient> RegistryClient() const;
   // Starts one more replica on the shared database.
-  ReplicaProcess& AddReplica(const std::vector<std::string>& extra_flags = {}, int port = 0);
+  ReplicaProcess& AddReplica(const std::vector<std::string>& extra_flags = {},
+                             int port = 0);
   // Polls lookup(service) until exactly `n` instances are listed.
-  bool WaitForInstances(const std::string& service, size_t n, int timeout_ms = 10000) const;
+  bool WaitForInstances(const std::string& service, size_t n,
+                        int timeout_ms = 10000) const;
 
  private:
   TempDir dir_;

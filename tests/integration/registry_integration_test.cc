@@ -21,9 +21,10 @@ InstanceInfo MakeInstance(const std::string& id, int port) {
   return InstanceInfo{id, "127.0.0.1", port, {{"zone", "a"}}};
 }
 
-rpc::ThriftRegistryClient Client(const RegistryProcess& reg, const std::string& token = "") {
-  return rpc::ThriftRegistryClient(Endpoint{"127.0.0.1", reg.port()}, rpc::ClientOptions{},
-                                   token);
+rpc::ThriftRegistryClient Client(const RegistryProcess& reg,
+                                 const std::string& token = "") {
+  return rpc::ThriftRegistryClient(Endpoint{"127.0.0.1", reg.port()},
+                                   rpc::ClientOptions{}, token);
 }
 
 // Polls the registry's stats() until `n` watch calls are parked in it.
@@ -157,7 +158,9 @@ TEST(RegistryService, LeaseExpiresWithoutHeartbeatsAndHeartbeatThenSaysUnknown) 
   auto hb = client.Heartbeat("prime", "r1", lease->lease_id);
   EXPECT_EQ(hb.status().code(), StatusCode::kUnknownInstance);
   EXPECT_TRUE(WaitUntil(
-      [&] { return reg.process().Log().find("lease expired: prime/r1") != std::string::npos; },
+      [&] {
+        return reg.process().Log().find("lease expired: prime/r1") != std::string::npos;
+      },
       3000));
 }
 
@@ -226,7 +229,8 @@ TEST(RegistryService, TokenGuardsWritesButNotLookups) {
   EXPECT_EQ(trusted.Lookup("prime")->instances.size(), 1u);
   // The refusal is logged with the peer and without the secret.
   const std::string log = reg.process().Log();
-  EXPECT_NE(log.find("refused registerInstance from 127.0.0.1"), std::string::npos) << log;
+  EXPECT_NE(log.find("refused registerInstance from 127.0.0.1"), std::string::npos)
+      << log;
   EXPECT_EQ(log.find("s3cret"), std::string::npos);
 }
 

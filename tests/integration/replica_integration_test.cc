@@ -130,7 +130,8 @@ TEST(ReplicaService, ReplicaStartedBeforeTheRegistryRegistersWhenItComesUp) {
   EXPECT_TRUE(reply.is_prime);
   RegistryProcess registry(dir, {}, registry_port);
   ASSERT_TRUE(registry.ok());
-  rpc::ThriftRegistryClient client(Endpoint{"127.0.0.1", registry_port}, rpc::ClientOptions{});
+  rpc::ThriftRegistryClient client(Endpoint{"127.0.0.1", registry_port},
+                                   rpc::ClientOptions{});
   EXPECT_TRUE(WaitUntil(
       [&] {
         auto m = client.Lookup("voting");
@@ -154,7 +155,8 @@ TEST(ReplicaService, UnusableDatabaseExitsNonZeroAndNeverRegisters) {
   auto code = replica->WaitForExit(10000);
   ASSERT_TRUE(code.has_value());
   EXPECT_NE(*code, 0);
-  EXPECT_NE(replica->Log().find("cannot open database"), std::string::npos) << replica->Log();
+  EXPECT_NE(replica->Log().find("cannot open database"), std::string::npos)
+      << replica->Log();
   EXPECT_TRUE(cluster.RegistryClient()->Lookup("prime")->instances.empty());
 }
 

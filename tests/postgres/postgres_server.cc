@@ -2,13 +2,13 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <libpq-fe.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -97,7 +97,8 @@ pid_t Spawn(const std::vector<std::string>& args, const std::string& log_path) {
 
 // Waits for our child; its exit code, or -1 after timeout_ms.
 int WaitChild(pid_t pid, int timeout_ms) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   for (;;) {
     int status = 0;
     const pid_t r = ::waitpid(pid, &status, WNOHANG);
@@ -137,8 +138,9 @@ std::unique_ptr<PostgresServer> PostgresServer::Start(std::string* error, bool* 
   server->bin_dir_ = FindBinDir();
   if (server->bin_dir_.empty()) {
     *missing = true;
-    *error = "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin"
-             " (scripts/install-deps installs them; or set BEACON_PG_BINDIR)";
+    *error =
+        "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin"
+        " (scripts/install-deps installs them; or set BEACON_PG_BINDIR)";
     return nullptr;
   }
   std::string pattern = (fs::temp_directory_path() / "beacon_pg_XXXXXX").string();
@@ -150,20 +152,22 @@ std::unique_ptr<PostgresServer> PostgresServer::Start(std::string* error, bool* 
   const std::string pwfile = server->dir_ + "/password";
   { std::ofstream(pwfile) << kPassword << "\n"; }
   ::chmod(pwfile.c_str(), 0600);
-  if (!ChownToPostgres(server->dir_, error) || !ChownToPostgres(pwfile, error)) return nullptr;
+  if (!ChownToPostgres(server->dir_, error) || !ChownToPostgres(pwfile, error))
+    return nullptr;
 
-  const pid_t initdb = Spawn({server->bin_dir_ + "/initdb", "-D", server->dir_ + "/data", "-U",
-                              kUser, "--pwfile=" + pwfile, "--auth-host=scram-sha-256",
-                              "--auth-local=trust", "-E", "UTF8", "--locale=C", "--no-sync"},
-                             server->dir_ + "/initdb.log");
+  const pid_t initdb =
+      Spawn({server->bin_dir_ + "/initdb", "-D", server->dir_ + "/data", "-U", kUser,
+             "--pwfile=" + pwfile, "--auth-host=scram-sha-256", "--auth-local=trust",
+             "-E", "UTF8", "--locale=C", "--no-sync"},
+            server->dir_ + "/initdb.log");
   const int code = WaitChild(initdb, 120000);
   if (code != 0) {
     if (code == -1) {
       ::kill(initdb, SIGKILL);
       WaitChild(initdb, 5000);
     }
-    *error = "initdb failed (" + std::to_string(code) + "): " +
-             ReadFile(server->dir_ + "/initdb.log");
+    *error = "initdb failed (" + std::to_string(code) +
+             "): " + ReadFile(server->dir_ + "/initdb.log");
     return nullptr;
   }
   for (int attempt = 0; attempt < 3; ++attempt) {
@@ -175,10 +179,11 @@ std::unique_ptr<PostgresServer> PostgresServer::Start(std::string* error, bool* 
 
 bool PostgresServer::Launch(std::string* error) {
   const std::string data = dir_ + "/data";
-  runner_ = Spawn({bin_dir_ + "/postgres", "-D", data, "-p", std::to_string(port_), "-c",
-                   "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=" + dir_, "-c",
-                   "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200"},
-                  dir_ + "/postgres.log");
+  runner_ =
+      Spawn({bin_dir_ + "/postgres", "-D", data, "-p", std::to_string(port_), "-c",
+             "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=" + dir_, "-c",
+             "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200"},
+            dir_ + "/postgres.log");
   const std::string ping = "host=127.0.0.1 port=" + std::to_string(port_) +
                            " dbname=postgres user=" + kUser + " connect_timeout=2";
   const bool ready = WaitUntil(
@@ -235,7 +240,8 @@ std::string PostgresServer::Uri(const std::string& db) const {
 }
 
 std::string PostgresServer::UriWithoutPassword(const std::string& db) const {
-  return std::string("postgresql://") + kUser + "@127.0.0.1:" + std::to_string(port_) + "/" + db;
+  return std::string("postgresql://") + kUser + "@127.0.0.1:" + std::to_string(port_) +
+         "/" + db;
 }
 
 std::string PostgresServer::Log() const { return ReadFile(dir_ + "/postgres.log"); }

@@ -40,7 +40,8 @@ class PostgresServer {
   bool CreateDatabase(const std::string& name, std::string* error);
   // Runs SQL on `db` and returns the first column of the first row ("" when
   // there is none); *error is set (and "" returned) on failure.
-  std::string Query(const std::string& db, const std::string& sql, std::string* error) const;
+  std::string Query(const std::string& db, const std::string& sql,
+                    std::string* error) const;
 
   // Stops the server (fast shutdown: clients are disconnected) and waits
   // until it has exited; the data stays. False when it did not stop.

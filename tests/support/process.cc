@@ -23,10 +23,9 @@ extern char** environ;
 
 namespace beacon::testing {
 
-std::unique_ptr<ChildProcess> ChildProcess::Start(const std::string& path,
-                                                  const std::vector<std::string>& args,
-                                                  const std::string& log_path,
-                                                  const std::vector<std::string>& extra_env) {
+std::unique_ptr<ChildProcess> ChildProcess::Start(
+    const std::string& path, const std::vector<std::string>& args,
+    const std::string& log_path, const std::vector<std::string>& extra_env) {
   std::vector<std::string> argv_s = {path};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -55,7 +54,8 @@ std::unique_ptr<ChildProcess> ChildProcess::Start(const std::string& path,
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
 
   pid_t pid = -1;
-  const int rc = posix_spawn(&pid, path.c_str(), &actions, &attr, argv.data(), envp.data());
+  const int rc =
+      posix_spawn(&pid, path.c_str(), &actions, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) {
@@ -87,7 +87,8 @@ bool ChildProcess::Running() {
 
 std::optional<int> ChildProcess::WaitForExit(int timeout_ms) {
   if (exit_code_) return exit_code_;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (true) {
     int status = 0;
     const pid_t r = ::waitpid(pid_, &status, WNOHANG);
@@ -112,7 +113,8 @@ std::string ChildProcess::Log() const {
 }
 
 bool WaitUntil(const std::function<bool()>& cond, int timeout_ms, int poll_ms) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (true) {
     if (cond()) return true;
     if (std::chrono::steady_clock::now() >= deadline) return false;

@@ -20,10 +20,9 @@ class ChildProcess {
   // Starts `path` with `args`; stdout and stderr go to log_path (appended).
   // extra_env entries ("NAME=value") are added to the inherited environment.
   // Returns nullptr (and prints why) when the program cannot be started.
-  static std::unique_ptr<ChildProcess> Start(const std::string& path,
-                                             const std::vector<std::string>& args,
-                                             const std::string& log_path,
-                                             const std::vector<std::string>& extra_env = {});
+  static std::unique_ptr<ChildProcess> Start(
+      const std::string& path, const std::vector<std::string>& args,
+      const std::string& log_path, const std::vector<std::string>& extra_env = {});
   ~ChildProcess();
 
   pid_t pid() const { return pid_; }

@@ -12,7 +12,8 @@ namespace beacon::balance::testing {
 inline std::vector<InstanceInfo> Servers(const std::vector<std::string>& ids) {
   std::vector<InstanceInfo> out;
   int port = 7000;
-  for (const std::string& id : ids) out.push_back(InstanceInfo{id, "127.0.0.1", port++, {}});
+  for (const std::string& id : ids)
+    out.push_back(InstanceInfo{id, "127.0.0.1", port++, {}});
   return out;
 }
 

@@ -12,7 +12,8 @@ namespace {
 
 using testing::Servers;
 
-std::vector<std::string> PickIds(Balancer& b, const std::vector<InstanceInfo>& list, int n) {
+std::vector<std::string> PickIds(Balancer& b, const std::vector<InstanceInfo>& list,
+                                 int n) {
   std::vector<std::string> ids;
   for (int i = 0; i < n; ++i) ids.push_back(list.at(b.Pick(list)).id);
   return ids;
@@ -73,8 +74,10 @@ TEST(LeastRecentlyUsedBalancer, FairnessIsRestoredAfterListGrows) {
   LeastRecentlyUsedBalancer lru;
   PickIds(lru, Servers({"a", "b"}), 5);
   std::map<std::string, int> counts;
-  for (const std::string& id : PickIds(lru, Servers({"a", "b", "c", "d"}), 40)) ++counts[id];
-  EXPECT_EQ(counts, (std::map<std::string, int>{{"a", 10}, {"b", 10}, {"c", 10}, {"d", 10}}));
+  for (const std::string& id : PickIds(lru, Servers({"a", "b", "c", "d"}), 40))
+    ++counts[id];
+  EXPECT_EQ(counts,
+            (std::map<std::string, int>{{"a", 10}, {"b", 10}, {"c", 10}, {"d", 10}}));
 }
 
 TEST(LeastRecentlyUsedBalancer, ChurningIdsKeepMemoryBounded) {

@@ -12,7 +12,8 @@ namespace {
 
 using testing::Servers;
 
-std::vector<std::string> PickIds(Balancer& b, const std::vector<InstanceInfo>& list, int n) {
+std::vector<std::string> PickIds(Balancer& b, const std::vector<InstanceInfo>& list,
+                                 int n) {
   std::vector<std::string> ids;
   for (int i = 0; i < n; ++i) ids.push_back(list.at(b.Pick(list)).id);
   return ids;
@@ -55,7 +56,8 @@ TEST(RoundRobinBalancer, FairnessIsRestoredAfterListGrows) {
   auto grown = Servers({"a", "b", "c", "d"});
   std::map<std::string, int> counts;
   for (const std::string& id : PickIds(rr, grown, 40)) ++counts[id];
-  EXPECT_EQ(counts, (std::map<std::string, int>{{"a", 10}, {"b", 10}, {"c", 10}, {"d", 10}}));
+  EXPECT_EQ(counts,
+            (std::map<std::string, int>{{"a", 10}, {"b", 10}, {"c", 10}, {"d", 10}}));
 }
 
 TEST(RoundRobinBalancer, ReorderedListKeepsEvenShares) {
@@ -64,7 +66,8 @@ TEST(RoundRobinBalancer, ReorderedListKeepsEvenShares) {
   auto forward = Servers({"a", "b", "c"});
   auto backward = Servers({"c", "b", "a"});
   for (int round = 0; round < 10; ++round) {
-    for (const std::string& id : PickIds(rr, round % 2 ? backward : forward, 3)) ++counts[id];
+    for (const std::string& id : PickIds(rr, round % 2 ? backward : forward, 3))
+      ++counts[id];
   }
   EXPECT_EQ(counts, (std::map<std::string, int>{{"a", 10}, {"b", 10}, {"c", 10}}));
 }

@@ -133,7 +133,8 @@ TEST_F(FailoverTest, AllDownFailsAfterExactlyTwoAttemptsNamingTheLastServer) {
   EXPECT_EQ(s.code(), StatusCode::kUnavailable);
   ASSERT_EQ(call.called.size(), 2u);
   EXPECT_NE(call.called[0], call.called[1]);
-  EXPECT_NE(s.message().find("server " + call.called[1] + " failed: refused"), std::string::npos)
+  EXPECT_NE(s.message().find("server " + call.called[1] + " failed: refused"),
+            std::string::npos)
       << s.message();
   EXPECT_EQ(served_by, "");
   EXPECT_EQ(failover_->retries(), 1);

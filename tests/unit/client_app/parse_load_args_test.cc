@@ -56,7 +56,8 @@ TEST(ParseLoadArgs, BoundariesAreAccepted) {
   EXPECT_EQ(ErrorOf({"--clients", "1", "--requests", "1"}), "");
   EXPECT_EQ(ErrorOf({"--clients", "1024", "--requests", "100000000"}), "");
   EXPECT_EQ(ErrorOf({"--clients", "1", "--duration", "3600"}), "");
-  EXPECT_EQ(ErrorOf({"--clients", "1", "--requests", "1", "--mix", "count=1000,prime=0"}), "");
+  EXPECT_EQ(ErrorOf({"--clients", "1", "--requests", "1", "--mix", "count=1000,prime=0"}),
+            "");
 }
 
 TEST(ParseLoadArgs, ClientsIsRequired) {
@@ -66,8 +67,10 @@ TEST(ParseLoadArgs, ClientsIsRequired) {
 
 TEST(ParseLoadArgs, ClientsOutOfRangeIsRefused) {
   EXPECT_EQ(ErrorOf({"--clients", "0", "--requests", "10"}), "--clients must be 1..1024");
-  EXPECT_EQ(ErrorOf({"--clients", "1025", "--requests", "10"}), "--clients must be 1..1024");
-  EXPECT_EQ(ErrorOf({"--clients", "-3", "--requests", "10"}), "--clients must be 1..1024");
+  EXPECT_EQ(ErrorOf({"--clients", "1025", "--requests", "10"}),
+            "--clients must be 1..1024");
+  EXPECT_EQ(ErrorOf({"--clients", "-3", "--requests", "10"}),
+            "--clients must be 1..1024");
 }
 
 TEST(ParseLoadArgs, ExactlyOneOfRequestsAndDuration) {
@@ -77,7 +80,8 @@ TEST(ParseLoadArgs, ExactlyOneOfRequestsAndDuration) {
 }
 
 TEST(ParseLoadArgs, RequestsOutOfRangeIsRefused) {
-  EXPECT_EQ(ErrorOf({"--clients", "1", "--requests", "0"}), "--requests must be 1..100000000");
+  EXPECT_EQ(ErrorOf({"--clients", "1", "--requests", "0"}),
+            "--requests must be 1..100000000");
   EXPECT_EQ(ErrorOf({"--clients", "1", "--requests", "100000001"}),
             "--requests must be 1..100000000");
 }
@@ -94,8 +98,10 @@ TEST(ParseLoadArgs, DurationOutOfRangeIsRefused) {
 TEST(ParseLoadArgs, MalformedNumbersNameTheFlagAndTheText) {
   EXPECT_EQ(ErrorOf({"--clients", "eight", "--requests", "1"}),
             "--clients needs a number, got 'eight'");
-  EXPECT_EQ(ErrorOf({"--clients", "8x", "--requests", "1"}), "--clients needs a number, got '8x'");
-  EXPECT_EQ(ErrorOf({"--clients", "", "--requests", "1"}), "--clients needs a number, got ''");
+  EXPECT_EQ(ErrorOf({"--clients", "8x", "--requests", "1"}),
+            "--clients needs a number, got '8x'");
+  EXPECT_EQ(ErrorOf({"--clients", "", "--requests", "1"}),
+            "--clients needs a number, got ''");
   EXPECT_EQ(ErrorOf({"--clients", "99999999999", "--requests", "1"}),
             "--clients needs a number, got '99999999999'");
   EXPECT_EQ(ErrorOf({"--clients", "1", "--requests", "1e3"}),

@@ -32,7 +32,8 @@ TEST(ParseEndpoint, PortZeroOnlyWhenAllowed) {
 }
 
 TEST(ParseEndpoint, RejectsGarbageNamingTheFlag) {
-  for (const char* bad : {"", "host", "host:", "host:abc", "host:70000", "::1:80", "[::1]80", "a b:1"}) {
+  for (const char* bad :
+       {"", "host", "host:", "host:abc", "host:70000", "::1:80", "[::1]80", "a b:1"}) {
     auto ep = ParseEndpoint("--registry", bad);
     ASSERT_FALSE(ep.ok()) << bad;
     EXPECT_NE(ep.status().message().find("--registry"), std::string::npos) << bad;

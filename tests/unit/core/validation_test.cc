@@ -24,7 +24,10 @@ TEST(ValidateName, RejectsEmptyTooLongAndBadCharactersNamingTheField) {
 }
 
 TEST(ValidateText, AcceptsUnicodeAndSqlMetacharacters) {
-  EXPECT_TRUE(ValidateText("q", "Qu'est-ce que c'est? \xF0\x9F\x98\x80 ; DROP TABLE votes;--", 1, 500).ok());
+  EXPECT_TRUE(ValidateText("q",
+                           "Qu'est-ce que c'est? \xF0\x9F\x98\x80 ; DROP TABLE votes;--",
+                           1, 500)
+                  .ok());
 }
 
 TEST(ValidateText, RejectsInvalidUtf8ControlCharsAndBadLengths) {

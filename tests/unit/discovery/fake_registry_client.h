@@ -15,7 +15,8 @@
 
 namespace beacon::discovery::testing {
 
-inline InstanceInfo Server(const std::string& id, int port, const std::string& host = "127.0.0.1") {
+inline InstanceInfo Server(const std::string& id, int port,
+                           const std::string& host = "127.0.0.1") {
   return InstanceInfo{id, host, port, {}};
 }
 

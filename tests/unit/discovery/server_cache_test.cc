@@ -92,7 +92,8 @@ TEST_F(ServerCacheTest, CreateRejectsOutOfRangeTimingsNamingTheField) {
       {"down_cooloff_ms", [](ServerCacheOptions& o) { o.down_cooloff_ms = -1; }},
       {"watch_max_wait_ms", [](ServerCacheOptions& o) { o.watch_max_wait_ms = 0; }},
       {"retry_min_ms", [](ServerCacheOptions& o) { o.retry_min_ms = 0; }},
-      {"retry_max_ms", [](ServerCacheOptions& o) { o.retry_max_ms = o.retry_min_ms - 1; }},
+      {"retry_max_ms",
+       [](ServerCacheOptions& o) { o.retry_max_ms = o.retry_min_ms - 1; }},
   };
   for (const auto& [field, spoil] : cases) {
     ServerCacheOptions options;
@@ -133,7 +134,8 @@ TEST_F(ServerCacheTest, ConcurrentFirstPicksShareOneLookup) {
       for (int i = 0; i < 10; ++i) succeeded += cache->Pick("prime").ok();
     });
   }
-  EXPECT_TRUE(Eventually([&] { return started == 8 && registry_->LookupsInProgress() == 1; }));
+  EXPECT_TRUE(
+      Eventually([&] { return started == 8 && registry_->LookupsInProgress() == 1; }));
   registry_->ReleaseLookups();
   for (auto& th : threads) th.join();
   EXPECT_EQ(succeeded, 80);
@@ -143,7 +145,8 @@ TEST_F(ServerCacheTest, ConcurrentFirstPicksShareOneLookup) {
 // ---- Balancing over the cached list ----
 
 TEST_F(ServerCacheTest, PicksRotateEvenlyOverCachedInstances) {
-  registry_->SetInstances("prime", {Server("p1", 7001), Server("p2", 7002), Server("p3", 7003)});
+  registry_->SetInstances("prime",
+                          {Server("p1", 7001), Server("p2", 7002), Server("p3", 7003)});
   auto cache = Make();
   std::vector<std::string> first;
   std::map<std::string, int> counts;
@@ -162,14 +165,16 @@ TEST_F(ServerCacheTest, LruPicksNewlyWatchedServerFirst) {
   options.balancer = "lru";
   auto cache = Make(options);
   for (int i = 0; i < 5; ++i) PickId(*cache);
-  registry_->SetInstances("prime", {Server("p1", 7001), Server("p2", 7002), Server("p3", 7003)});
+  registry_->SetInstances("prime",
+                          {Server("p1", 7001), Server("p2", 7002), Server("p3", 7003)});
   ASSERT_TRUE(Eventually([&] { return cache->View("prime").version == 2; }));
   EXPECT_EQ(cache->View("prime").balancer, "lru");
   EXPECT_EQ(PickId(*cache), "p3");
 }
 
 TEST_F(ServerCacheTest, ExcludedInstanceIsNeverPicked) {
-  registry_->SetInstances("prime", {Server("p1", 7001), Server("p2", 7002), Server("p3", 7003)});
+  registry_->SetInstances("prime",
+                          {Server("p1", 7001), Server("p2", 7002), Server("p3", 7003)});
   auto cache = Make();
   for (int i = 0; i < 20; ++i) EXPECT_NE(PickId(*cache, "prime", {"p2"}), "p2");
 }
@@ -183,7 +188,8 @@ TEST_F(ServerCacheTest, SingleInstanceIsAlwaysPicked) {
 // ---- Down marks ----
 
 TEST_F(ServerCacheTest, FailedInstanceIsSkippedUntilCooloffPasses) {
-  registry_->SetInstances("prime", {Server("p1", 7001), Server("p2", 7002), Server("p3", 7003)});
+  registry_->SetInstances("prime",
+                          {Server("p1", 7001), Server("p2", 7002), Server("p3", 7003)});
   auto cache = Make();
   PickId(*cache);
   cache->ReportTransportFailure("prime", "p2");
@@ -346,7 +352,8 @@ TEST_F(ServerCacheTest, InstanceAtSameAddressKeepsItsDownMark) {
   auto cache = Make();
   PickId(*cache);
   cache->ReportTransportFailure("prime", "p1");
-  registry_->SetInstances("prime", {Server("p1", 7001), Server("p2", 7002), Server("p3", 7003)});
+  registry_->SetInstances("prime",
+                          {Server("p1", 7001), Server("p2", 7002), Server("p3", 7003)});
   ASSERT_TRUE(Eventually([&] { return cache->View("prime").version == 2; }));
   EXPECT_TRUE(Find(cache->View("prime"), "p1")->down);
 }
@@ -668,7 +675,8 @@ TEST_F(ServerCacheTest, DestructorInterruptsRetryBackoff) {
 // ---- Concurrency ----
 
 TEST_F(ServerCacheTest, ConcurrentPicksAndReportsKeepExactCounts) {
-  registry_->SetInstances("prime", {Server("p1", 7001), Server("p2", 7002), Server("p3", 7003)});
+  registry_->SetInstances("prime",
+                          {Server("p1", 7001), Server("p2", 7002), Server("p3", 7003)});
   auto cache = Make();
   constexpr int kThreads = 8;
   constexpr int kCallsPerThread = 2000;

@@ -100,9 +100,10 @@ TEST(IsPrime, CarmichaelNumbersAreComposite) {
 TEST(IsPrime, StrongPseudoprimesToSmallerBaseSetsAreComposite) {
   // Each passes Miller-Rabin for the listed bases; only the full witness
   // set (or a larger one) exposes it.
-  EXPECT_FALSE(IsPrime(3825123056546413051ull));  // spsp(2..23) = 149491 * 747451 * 34233211
-  EXPECT_FALSE(IsPrime(3215031751ull));  // spsp(2, 3, 5, 7)
-  EXPECT_FALSE(IsPrime(2152302898747ull));  // spsp(2..11)
+  EXPECT_FALSE(
+      IsPrime(3825123056546413051ull));       // spsp(2..23) = 149491 * 747451 * 34233211
+  EXPECT_FALSE(IsPrime(3215031751ull));       // spsp(2, 3, 5, 7)
+  EXPECT_FALSE(IsPrime(2152302898747ull));    // spsp(2..11)
   EXPECT_FALSE(IsPrime(341550071728321ull));  // spsp(2..17)
 }
 
@@ -112,10 +113,10 @@ TEST(IsPrime, LargestPrimesBelowPowersOfTwo) {
   for (uint64_t n = 18446744073709551557ull + 1; n != 0; ++n) {
     EXPECT_FALSE(IsPrime(n)) << n;  // nothing above it is prime
   }
-  EXPECT_TRUE(IsPrime(9223372036854775783ull));  // 2^63 - 25
+  EXPECT_TRUE(IsPrime(9223372036854775783ull));   // 2^63 - 25
   EXPECT_TRUE(IsPrime((uint64_t{1} << 61) - 1));  // Mersenne prime
-  EXPECT_TRUE(IsPrime(4294967291ull));             // 2^32 - 5
-  EXPECT_TRUE(IsPrime(4294967311ull));             // 2^32 + 15
+  EXPECT_TRUE(IsPrime(4294967291ull));            // 2^32 - 5
+  EXPECT_TRUE(IsPrime(4294967311ull));            // 2^32 + 15
 }
 
 TEST(IsPrime, ProductsOfLargePrimesAreComposite) {

@@ -86,7 +86,8 @@ TEST(CountPrimes, AgreesWithIsPrimeAroundSquaresOfBasePrimes) {
   // Ranges starting and ending on p^2, p^2 +- 1 for primes near the bounds.
   for (uint64_t p : {65521ull, 65537ull, 4294967291ull}) {
     const uint64_t sq = p * p;
-    EXPECT_EQ(CountOrDie(sq - 1000, sq + 1000), CountByIsPrime(sq - 1000, sq + 1000)) << p;
+    EXPECT_EQ(CountOrDie(sq - 1000, sq + 1000), CountByIsPrime(sq - 1000, sq + 1000))
+        << p;
     EXPECT_EQ(CountOrDie(sq, sq), 0u) << p;
   }
 }

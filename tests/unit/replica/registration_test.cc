@@ -69,10 +69,22 @@ class FakeLeaseClient : public LeaseClient {
     std::lock_guard<std::mutex> lock(mu_);
     leases_.clear();
   }
-  int registers(const std::string& s) { std::lock_guard<std::mutex> l(mu_); return registers_[s]; }
-  int heartbeats(const std::string& s) { std::lock_guard<std::mutex> l(mu_); return heartbeats_[s]; }
-  int deregisters(const std::string& s) { std::lock_guard<std::mutex> l(mu_); return deregisters_[s]; }
-  bool holds(const std::string& s) { std::lock_guard<std::mutex> l(mu_); return leases_.count(s) > 0; }
+  int registers(const std::string& s) {
+    std::lock_guard<std::mutex> l(mu_);
+    return registers_[s];
+  }
+  int heartbeats(const std::string& s) {
+    std::lock_guard<std::mutex> l(mu_);
+    return heartbeats_[s];
+  }
+  int deregisters(const std::string& s) {
+    std::lock_guard<std::mutex> l(mu_);
+    return deregisters_[s];
+  }
+  bool holds(const std::string& s) {
+    std::lock_guard<std::mutex> l(mu_);
+    return leases_.count(s) > 0;
+  }
 
  private:
   const int64_t ttl_ms_;

@@ -1,12 +1,11 @@
 // rpc::InvokeRpc: every exception a generated-client call can throw becomes a
 // Status; none escapes (the session's calls rely on it).
-#include "rpc/channel.h"
-
 #include <gtest/gtest.h>
 
 #include <new>
 
 #include "errors_types.h"
+#include "rpc/channel.h"
 
 namespace beacon::rpc {
 namespace {
@@ -45,7 +44,8 @@ TEST(InvokeRpc, ExpectedIdlErrorBecomesItsStatusAndKeepsTheConnection) {
 }
 
 TEST(InvokeRpc, TransportErrorIsUnavailableAndDropsTheConnection) {
-  RpcResult<int> r = Invoke([] { throw TTransportException(TTransportException::END_OF_FILE); });
+  RpcResult<int> r =
+      Invoke([] { throw TTransportException(TTransportException::END_OF_FILE); });
   EXPECT_EQ(r.result.status().code(), StatusCode::kUnavailable);
   EXPECT_NE(r.result.status().message().find("127.0.0.1:7001"), std::string::npos);
   EXPECT_TRUE(r.transport_failure);

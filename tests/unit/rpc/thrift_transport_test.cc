@@ -43,7 +43,8 @@ std::unique_ptr<ThriftServer> StartServer(size_t reply_bytes) {
 
 idl::PrimeClient Client(Channel& ch) {
   return idl::PrimeClient(
-      std::make_shared<apache::thrift::protocol::TMultiplexedProtocol>(ch.protocol(), "prime"));
+      std::make_shared<apache::thrift::protocol::TMultiplexedProtocol>(ch.protocol(),
+                                                                       "prime"));
 }
 
 TEST(ThriftTransport, ManyMessagesOnOneConnectionStayWithinThePerMessageLimit) {
@@ -70,11 +71,12 @@ TEST(ThriftTransport, AReplyOverTheLimitIsRefusedAsATransportFailure) {
   auto ch = Channel::Open(Endpoint{"127.0.0.1", server->port()}, options);
   ASSERT_TRUE(ch.ok());
   auto client = Client(**ch);
-  auto out = InvokeRpc<std::string, idl::PrimeError>(Endpoint{"127.0.0.1", server->port()}, [&] {
-    std::string reply;
-    client.ping(reply);
-    return reply;
-  });
+  auto out =
+      InvokeRpc<std::string, idl::PrimeError>(Endpoint{"127.0.0.1", server->port()}, [&] {
+        std::string reply;
+        client.ping(reply);
+        return reply;
+      });
   EXPECT_TRUE(out.transport_failure);
   EXPECT_EQ(out.result.status().code(), StatusCode::kUnavailable);
 }

@@ -55,7 +55,8 @@ TEST(PostgresOpen, MalformedUriIsInvalidArgumentWithoutThePassword) {
   EXPECT_EQ(store.status().code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(store.status().message(), HasSubstr("no_such_option"));
   EXPECT_THAT(store.status().message(), Not(HasSubstr("sekret")));
-  EXPECT_EQ(PostgresVoteStore::Open("votes.db").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(PostgresVoteStore::Open("votes.db").status().code(),
+            StatusCode::kInvalidArgument);
   PostgresOptions no_deadline;
   no_deadline.deadline_ms = 0;
   EXPECT_EQ(PostgresVoteStore::Open("postgresql://u@h/db", no_deadline).status().code(),
@@ -84,7 +85,8 @@ class RawSession {
   ~RawSession() { PQfinish(conn_); }
   bool Exec(const std::string& sql) {
     PGresult* r = PQexec(conn_, sql.c_str());
-    const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+    const bool ok =
+        PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
     if (!ok) ADD_FAILURE() << sql << ": " << PQresultErrorMessage(r);
     PQclear(r);
     return ok;
@@ -121,7 +123,8 @@ class PostgresVoteStoreTest : public ::testing::Test {
   }
 
   std::unique_ptr<PostgresVoteStore> OpenOrDie(PostgresOptions options = {}) {
-    Result<std::unique_ptr<PostgresVoteStore>> store = PostgresVoteStore::Open(uri_, options);
+    Result<std::unique_ptr<PostgresVoteStore>> store =
+        PostgresVoteStore::Open(uri_, options);
     EXPECT_TRUE(store.ok()) << store.status().ToString();
     return store.ok() ? std::move(store).value() : nullptr;
   }
@@ -176,8 +179,9 @@ TEST_F(PostgresVoteStoreTest, OpenFailsWhenSchemaIsNewerThanThisBuild) {
 }
 
 TEST_F(PostgresVoteStoreTest, WrongPasswordIsUnavailableAndNeverEchoed) {
-  const std::string uri = "postgresql://beacon:not-the-pw@127.0.0.1:" +
-                          std::to_string(server_->port()) + "/" + db_name_;
+  const std::string uri =
+      "postgresql://beacon:not-the-pw@127.0.0.1:" + std::to_string(server_->port()) +
+      "/" + db_name_;
   Result<std::unique_ptr<PostgresVoteStore>> store = PostgresVoteStore::Open(uri);
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), StatusCode::kUnavailable);
@@ -232,8 +236,9 @@ TEST_F(PostgresVoteStoreTest, CallsFailWithUnavailableWhileServerIsDownAndRecove
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 20; ++i) {
-        EXPECT_TRUE(store->CastVote(poll->poll_id, "v" + std::to_string(t * 100 + i), "a", "r",
-                                    kT0)
+        EXPECT_TRUE(store
+                        ->CastVote(poll->poll_id, "v" + std::to_string(t * 100 + i), "a",
+                                   "r", kT0)
                         .ok());
       }
     });
@@ -243,7 +248,8 @@ TEST_F(PostgresVoteStoreTest, CallsFailWithUnavailableWhileServerIsDownAndRecove
   ASSERT_TRUE(server_->Stop());
   for (int i = 0; i < 3; ++i) {
     const auto start = std::chrono::steady_clock::now();
-    Status s = store->CastVote(poll->poll_id, "down-" + std::to_string(i), "a", "r", kT0).status();
+    Status s = store->CastVote(poll->poll_id, "down-" + std::to_string(i), "a", "r", kT0)
+                   .status();
     EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
     EXPECT_LT(MillisSince(start), 500 + 3000);
     EXPECT_EQ(store->Results(poll->poll_id).status().code(), StatusCode::kUnavailable);
@@ -252,7 +258,8 @@ TEST_F(PostgresVoteStoreTest, CallsFailWithUnavailableWhileServerIsDownAndRecove
   ASSERT_TRUE(server_->Restart(&error)) << error;
   // The same store object, no reopening: every call succeeds again.
   for (int i = 0; i < 12; ++i) {
-    Result<Receipt> r = store->CastVote(poll->poll_id, "up-" + std::to_string(i), "b", "r", kT0);
+    Result<Receipt> r =
+        store->CastVote(poll->poll_id, "up-" + std::to_string(i), "b", "r", kT0);
     EXPECT_TRUE(r.ok()) << i << ": " << r.status().ToString();
   }
   Result<PollResults> results = store->Results(poll->poll_id);

@@ -29,7 +29,8 @@ const std::string kUnicode = "Zürich 東京 🗳";
 class RawConnection {
  public:
   explicit RawConnection(const std::string& path) {
-    if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK) ADD_FAILURE() << sqlite3_errmsg(db_);
+    if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK)
+      ADD_FAILURE() << sqlite3_errmsg(db_);
   }
   ~RawConnection() { sqlite3_close(db_); }
   int Exec(const std::string& sql) {
@@ -55,7 +56,8 @@ class SqliteVoteStoreTest : public ::testing::Test {
   void SetUp() override { store_ = OpenOrDie(); }
 
   std::unique_ptr<SqliteVoteStore> OpenOrDie(SqliteOptions options = {}) {
-    Result<std::unique_ptr<SqliteVoteStore>> store = SqliteVoteStore::Open(path_, options);
+    Result<std::unique_ptr<SqliteVoteStore>> store =
+        SqliteVoteStore::Open(path_, options);
     EXPECT_TRUE(store.ok()) << store.status().ToString();
     return store.ok() ? std::move(store).value() : nullptr;
   }
@@ -162,7 +164,8 @@ TEST(SqliteVoteStoreOpen, DatabaseWhoseLogCannotBeWrittenFailsAtOpenWithUnavaila
 }
 
 TEST(SqliteVoteStoreOpen, RejectsInMemoryPathAndBadOptions) {
-  EXPECT_EQ(SqliteVoteStore::Open(":memory:").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(SqliteVoteStore::Open(":memory:").status().code(),
+            StatusCode::kInvalidArgument);
   EXPECT_EQ(SqliteVoteStore::Open("").status().code(), StatusCode::kInvalidArgument);
   TempDir dir;
   SqliteOptions no_connections;
@@ -216,8 +219,9 @@ TEST_F(LockedDatabaseTest, VoteGivesUpWithUnavailableAfterDeadlineAndRecordsNoth
 }
 
 TEST_F(LockedDatabaseTest, CreateAndCloseGiveUpWithUnavailableAfterDeadline) {
-  ExpectUnavailableWhileLocked(
-      [&] { return store_->CreatePoll("q", {"a", "b"}, "req", kT0).status(); });
+  ExpectUnavailableWhileLocked([&] {
+    return store_->CreatePoll("q", {"a", "b"}, "req", kT0).status();
+  });
   ExpectUnavailableWhileLocked([&] { return store_->ClosePoll(poll_.poll_id).status(); });
   EXPECT_EQ(store_->ListPolls(10)->size(), 1u);
   EXPECT_FALSE(store_->Results(poll_.poll_id)->poll.closed);
@@ -227,7 +231,8 @@ TEST_F(LockedDatabaseTest, OpenGivesUpWithUnavailableAfterDeadline) {
   SqliteOptions options;
   options.busy_deadline_ms = kDeadlineMs;
   ExpectUnavailableWhileLocked([&]() -> Status {
-    Result<std::unique_ptr<SqliteVoteStore>> other = SqliteVoteStore::Open(path_, options);
+    Result<std::unique_ptr<SqliteVoteStore>> other =
+        SqliteVoteStore::Open(path_, options);
     if (other.ok()) return Status::Ok();
     // Open prefixes the path; compare the rest like the other calls.
     const std::string& m = other.status().message();
@@ -242,8 +247,8 @@ TEST_F(LockedDatabaseTest, ReadsProceedWhileAnotherConnectionHoldsTheWriteLock) 
   RawConnection other(path_);
   ASSERT_EQ(other.Exec("BEGIN IMMEDIATE"), SQLITE_OK);
   ASSERT_EQ(other.Exec("INSERT INTO votes (poll_id, voter_id, option_text, cast_at_ms,"
-                       " recorded_by) VALUES (" + std::to_string(poll_.poll_id) +
-                       ", 'bob', 'red', 1, 'raw')"),
+                       " recorded_by) VALUES (" +
+                       std::to_string(poll_.poll_id) + ", 'bob', 'red', 1, 'raw')"),
             SQLITE_OK);
   EXPECT_THAT(Counts(poll_.poll_id), ElementsAre(1, 0, 0));  // bob not committed yet
   EXPECT_EQ(store_->ListPolls(5)->size(), 1u);

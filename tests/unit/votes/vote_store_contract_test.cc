@@ -139,7 +139,8 @@ TEST_P(VoteStoreContract, HostileAndUnicodeTextRoundTripsVerbatim) {
 
 TEST_P(VoteStoreContract, CreatePollWithSameRequestIdReturnsTheFirstPoll) {
   Poll first = MakePoll({"a", "b"}, "req-1");
-  Result<Poll> again = store_->CreatePoll("Another question", {"x", "y"}, "req-1", kT0 + 5);
+  Result<Poll> again =
+      store_->CreatePoll("Another question", {"x", "y"}, "req-1", kT0 + 5);
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ(again->poll_id, first.poll_id);
   EXPECT_EQ(again->question, "Favourite colour?");
@@ -161,7 +162,8 @@ TEST_P(VoteStoreContract, ListPollsOfEmptyStoreIsEmpty) {
 
 TEST_P(VoteStoreContract, ListPollsIsNewestFirstAndLimited) {
   std::vector<int64_t> ids;
-  for (int i = 0; i < 5; ++i) ids.push_back(MakePoll({"o" + std::to_string(i), "z"}).poll_id);
+  for (int i = 0; i < 5; ++i)
+    ids.push_back(MakePoll({"o" + std::to_string(i), "z"}).poll_id);
   Result<std::vector<Poll>> polls = store_->ListPolls(3);
   ASSERT_TRUE(polls.ok()) << polls.status().ToString();
   ASSERT_EQ(polls->size(), 3u);
@@ -343,14 +345,16 @@ TEST_P(VoteStoreContract, WritesThroughOneStoreAreReadThroughAnother) {
   Result<PollResults> seen = other->Results(poll.poll_id);
   ASSERT_TRUE(seen.ok()) << seen.status().ToString();
   EXPECT_EQ(seen->total, 1);
-  Result<Receipt> again = other->CastVote(poll.poll_id, "alice", "red", "replica-2", kT0 + 9);
+  Result<Receipt> again =
+      other->CastVote(poll.poll_id, "alice", "red", "replica-2", kT0 + 9);
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_TRUE(again->repeated);
   EXPECT_EQ(again->vote_id, first.vote_id);
   EXPECT_EQ(again->recorded_by, "replica-1");
   ASSERT_TRUE(other->ClosePoll(poll.poll_id).ok());
-  EXPECT_EQ(store_->CastVote(poll.poll_id, "bob", "red", "replica-1", kT0).status().code(),
-            StatusCode::kConflict);
+  EXPECT_EQ(
+      store_->CastVote(poll.poll_id, "bob", "red", "replica-1", kT0).status().code(),
+      StatusCode::kConflict);
 }
 
 TEST_P(VoteStoreContract, RacingStoresRecordEachVoterExactlyOnce) {
@@ -368,8 +372,9 @@ TEST_P(VoteStoreContract, RacingStoresRecordEachVoterExactlyOnce) {
     threads.emplace_back([&, t] {
       VoteStore& store = *stores[static_cast<size_t>(t % 2)];
       for (int v = 0; v < kVoters; ++v) {
-        Result<Receipt> r = store.CastVote(poll.poll_id, "voter-" + std::to_string(v),
-                                           v % 2 ? "a" : "b", "r" + std::to_string(t), kT0);
+        Result<Receipt> r =
+            store.CastVote(poll.poll_id, "voter-" + std::to_string(v), v % 2 ? "a" : "b",
+                           "r" + std::to_string(t), kT0);
         if (!r.ok()) {
           ++failures;
           continue;
@@ -383,12 +388,14 @@ TEST_P(VoteStoreContract, RacingStoresRecordEachVoterExactlyOnce) {
   for (const auto& list : seen) {
     for (const auto& [voter, id] : list) ids[static_cast<size_t>(voter)].insert(id);
   }
-  for (int v = 0; v < kVoters; ++v) EXPECT_EQ(ids[static_cast<size_t>(v)].size(), 1u) << v;
+  for (int v = 0; v < kVoters; ++v)
+    EXPECT_EQ(ids[static_cast<size_t>(v)].size(), 1u) << v;
   EXPECT_THAT(Counts(poll.poll_id), ElementsAre(kVoters / 2, kVoters / 2));
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, VoteStoreContract,
-                         ::testing::Values(Backend::kSqlite, Backend::kPostgres), BackendName);
+                         ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         BackendName);
 
 }  // namespace
 }  // namespace beacon::votes

@@ -41,7 +41,8 @@ SqliteOptions Generous() {
   return options;
 }
 
-std::unique_ptr<SqliteVoteStore> OpenOrDie(const std::string& path, SqliteOptions options) {
+std::unique_ptr<SqliteVoteStore> OpenOrDie(const std::string& path,
+                                           SqliteOptions options) {
   Result<std::unique_ptr<SqliteVoteStore>> store = SqliteVoteStore::Open(path, options);
   EXPECT_TRUE(store.ok()) << store.status().ToString();
   return store.ok() ? std::move(store).value() : nullptr;
@@ -154,7 +155,8 @@ TEST(VotesConcurrency, ThreadsCastingOverlappingVotesCountEachVoterOnce) {
     }
     for (const Ack& a : acks[t]) {
       if (!a.repeated) {
-        EXPECT_TRUE(first_recorded.insert(a.voter).second) << a.voter << " recorded twice";
+        EXPECT_TRUE(first_recorded.insert(a.voter).second)
+            << a.voter << " recorded twice";
       }
       all.push_back(a);
     }
@@ -241,7 +243,8 @@ TEST(VotesConcurrency, ProcessesCastingOverlappingVotesCountEveryAcknowledgedVot
   constexpr int kPerChild = 800;
   std::vector<int> codes = RunChildren(kProcesses, std::chrono::seconds(60), [&](int c) {
     std::ofstream out(dir.File("child-" + std::to_string(c) + ".txt"));
-    Result<std::unique_ptr<SqliteVoteStore>> opened = SqliteVoteStore::Open(path, Generous());
+    Result<std::unique_ptr<SqliteVoteStore>> opened =
+        SqliteVoteStore::Open(path, Generous());
     if (!opened.ok()) {
       out << "E " << opened.status().ToString() << "\n";
       return 1;
@@ -330,19 +333,22 @@ TEST(VotesConcurrency, ProcessesMigratingAFreshFileAtOnceAllSucceed) {
   for (int round = 0; round < kRounds; ++round) {
     const std::string path = dir.File("fresh-" + std::to_string(round) + ".db");
     auto error_file = [&](int c) {
-      return dir.File("error-" + std::to_string(round) + "-" + std::to_string(c) + ".txt");
+      return dir.File("error-" + std::to_string(round) + "-" + std::to_string(c) +
+                      ".txt");
     };
-    std::vector<int> codes = RunChildren(kProcesses, std::chrono::seconds(30), [&](int c) {
-      Result<std::unique_ptr<SqliteVoteStore>> store = SqliteVoteStore::Open(path, Generous());
-      if (!store.ok()) {
-        std::ofstream(error_file(c)) << store.status().ToString();
-        return 1;
-      }
-      // Each child also writes once, so the schema is really usable everywhere.
-      Result<Poll> poll = (*store)->CreatePoll("q", {"a", "b"}, "same-request", 1);
-      if (!poll.ok()) std::ofstream(error_file(c)) << poll.status().ToString();
-      return poll.ok() ? 0 : 3;
-    });
+    std::vector<int> codes =
+        RunChildren(kProcesses, std::chrono::seconds(30), [&](int c) {
+          Result<std::unique_ptr<SqliteVoteStore>> store =
+              SqliteVoteStore::Open(path, Generous());
+          if (!store.ok()) {
+            std::ofstream(error_file(c)) << store.status().ToString();
+            return 1;
+          }
+          // Each child also writes once, so the schema is really usable everywhere.
+          Result<Poll> poll = (*store)->CreatePoll("q", {"a", "b"}, "same-request", 1);
+          if (!poll.ok()) std::ofstream(error_file(c)) << poll.status().ToString();
+          return poll.ok() ? 0 : 3;
+        });
     ASSERT_EQ(codes.size(), static_cast<size_t>(kProcesses));
     for (int c = 0; c < kProcesses; ++c) {
       std::ifstream error(error_file(c));

@@ -23,7 +23,8 @@ class MockVoteStore : public VoteStore {
                int64_t),
               (override));
   MOCK_METHOD(Result<Receipt>, CastVote,
-              (int64_t, const std::string&, const std::string&, const std::string&, int64_t),
+              (int64_t, const std::string&, const std::string&, const std::string&,
+               int64_t),
               (override));
   MOCK_METHOD(Result<PollResults>, Results, (int64_t), (override));
   MOCK_METHOD(Result<std::vector<Poll>>, ListPolls, (int), (override));
@@ -67,7 +68,8 @@ TEST_F(VotingRulesTest, CreatePollPassesTextVerbatimWithTheClockTime) {
 }
 
 TEST_F(VotingRulesTest, CreatePollAcceptsEmptyRequestId) {
-  EXPECT_CALL(store_, CreatePoll("q", kTwoOptions, "", kNow)).WillOnce(Return(SamplePoll()));
+  EXPECT_CALL(store_, CreatePoll("q", kTwoOptions, "", kNow))
+      .WillOnce(Return(SamplePoll()));
   EXPECT_TRUE(rules_.CreatePoll("q", kTwoOptions, "").ok());
 }
 
@@ -106,7 +108,8 @@ TEST_F(VotingRulesTest, CreatePollRejectsEmptyTooLongOrControlOptionNamingItsInd
   ExpectInvalid(rules_.CreatePoll("q", {"a", ""}, "").status(), "options[1]");
   ExpectInvalid(rules_.CreatePoll("q", {std::string(101, 'x'), "b"}, "").status(),
                 "options[0]");
-  ExpectInvalid(rules_.CreatePoll("q", {"a", "b", "tab\there"}, "").status(), "options[2]");
+  ExpectInvalid(rules_.CreatePoll("q", {"a", "b", "tab\there"}, "").status(),
+                "options[2]");
 }
 
 TEST_F(VotingRulesTest, CreatePollRejectsDuplicateOptionNamingBoth) {
@@ -143,7 +146,8 @@ TEST_F(VotingRulesTest, CastVotePassesInputVerbatimWithInstanceIdAndClockTime) {
   const std::string option = "Zürich 東京 🗳";
   Receipt receipt;
   receipt.vote_id = 3;
-  EXPECT_CALL(store_, CastVote(7, voter, option, "replica-1", kNow)).WillOnce(Return(receipt));
+  EXPECT_CALL(store_, CastVote(7, voter, option, "replica-1", kNow))
+      .WillOnce(Return(receipt));
   Result<Receipt> r = rules_.CastVote(7, voter, option);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->vote_id, 3);
