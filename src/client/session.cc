@@ -14,7 +14,7 @@ Result<std::unique_ptr<Session>> Session::Create(const SessionOptions& options,
     return InvalidArgument("--timeout-ms must be 1..600000, got " +
                            std::to_string(options.timeout_ms));
   }
-  std::unique_ptr<Session> s(new Session(clock));
+  std::unique_ptr<Session> s(new Session());
   s->options_ = options;
   rpc::ClientOptions client;
   client.call_timeout_ms = options.timeout_ms;
