@@ -240,6 +240,36 @@ TEST_F(PostgresVoteStoreTest, VoteBlockedPastItsDeadlineIsUnavailableAndRecordsN
   EXPECT_FALSE(r->repeated);
 }
 
+// Another replica's closePoll commits while a vote is on its way: the vote
+// must wait for it and then see the poll closed (the poll row read FOR
+// SHARE), never commit after a close it did not see.
+TEST_F(PostgresVoteStoreTest, VoteRacingACloseWaitsForItAndSeesThePollClosed) {
+  PostgresOptions options;
+  options.deadline_ms = 60000;  // the wait below must not end the call
+  std::unique_ptr<PostgresVoteStore> store = OpenOrDie(options);
+  ASSERT_NE(store, nullptr);
+  Result<Poll> poll = store->CreatePoll("q", {"a", "b"}, "", kT0);
+  ASSERT_TRUE(poll.ok()) << poll.status().ToString();
+  RawSession closer(uri_);
+  ASSERT_TRUE(closer.Exec("BEGIN"));
+  ASSERT_TRUE(closer.Exec("UPDATE polls SET closed = TRUE WHERE poll_id = " +
+                          std::to_string(poll->poll_id)));
+  Status vote;
+  std::thread voter(
+      [&] { vote = store->CastVote(poll->poll_id, "alice", "a", "r", kT0).status(); });
+  const bool waited = testing::WaitUntil(
+      [&] {
+        return Query("SELECT count(*) FROM pg_stat_activity WHERE datname ="
+                     " current_database() AND wait_event_type = 'Lock'") == "1";
+      },
+      testing::ScaledMs(20000), 10);
+  EXPECT_TRUE(waited) << "the vote did not wait for the uncommitted close";
+  ASSERT_TRUE(closer.Exec("COMMIT"));
+  voter.join();
+  EXPECT_EQ(vote.code(), StatusCode::kConflict) << vote.ToString();
+  EXPECT_EQ(Query("SELECT count(*) FROM votes"), "0");
+}
+
 TEST_F(PostgresVoteStoreTest, CallsFailWithUnavailableWhileServerIsDownAndRecoverAfter) {
   PostgresOptions options;
   options.deadline_ms = 500;
