@@ -270,6 +270,41 @@ TEST_F(PostgresVoteStoreTest, VoteRacingACloseWaitsForItAndSeesThePollClosed) {
   EXPECT_EQ(Query("SELECT count(*) FROM votes"), "0");
 }
 
+// A statement the server cancels (statement_timeout, or an operator's
+// pg_cancel_backend) while the connection stays up: UNAVAILABLE, since a
+// retry may well succeed, not INTERNAL; nothing recorded; the retry works.
+TEST_F(PostgresVoteStoreTest, VoteCancelledByTheServerIsUnavailableAndRetryable) {
+  PostgresOptions options;
+  options.deadline_ms = 60000;  // the server cancels it, not our deadline
+  std::unique_ptr<PostgresVoteStore> store = OpenOrDie(options);
+  ASSERT_NE(store, nullptr);
+  Result<Poll> poll = store->CreatePoll("q", {"a", "b"}, "", kT0);
+  ASSERT_TRUE(poll.ok()) << poll.status().ToString();
+  RawSession holder(uri_);
+  ASSERT_TRUE(holder.Exec("BEGIN"));
+  ASSERT_TRUE(holder.Exec("SELECT * FROM polls WHERE poll_id = " +
+                          std::to_string(poll->poll_id) + " FOR UPDATE"));
+  Status vote;
+  std::thread voter(
+      [&] { vote = store->CastVote(poll->poll_id, "alice", "a", "r", kT0).status(); });
+  const bool cancelled = testing::WaitUntil(
+      [&] {
+        return Query("SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity"
+                     " WHERE datname = current_database()"
+                     " AND wait_event_type = 'Lock'") == "1";
+      },
+      testing::ScaledMs(20000), 10);
+  EXPECT_TRUE(cancelled) << "the vote never waited for the lock";
+  voter.join();
+  EXPECT_EQ(vote.code(), StatusCode::kUnavailable) << vote.ToString();
+  EXPECT_THAT(vote.message(), HasSubstr("canceling statement"));
+  ASSERT_TRUE(holder.Exec("ROLLBACK"));
+  EXPECT_EQ(Query("SELECT count(*) FROM votes"), "0");
+  Result<Receipt> retry = store->CastVote(poll->poll_id, "alice", "a", "r", kT0);
+  ASSERT_TRUE(retry.ok()) << retry.status().ToString();
+  EXPECT_FALSE(retry->repeated);
+}
+
 TEST_F(PostgresVoteStoreTest, CallsFailWithUnavailableWhileServerIsDownAndRecoverAfter) {
   PostgresOptions options;
   options.deadline_ms = 500;
