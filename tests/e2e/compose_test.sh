@@ -261,8 +261,10 @@ assert len(results) == 1 and counts(results[0]) == {"red": 3, "green": 1, "blue"
 log "poll ${poll} kept its votes across down/up"
 
 if [[ "${kStore}" == postgres ]]; then
-  rows="$(compose_within 60 exec -T postgres psql -U beacon -d beacon -tAc \
-    "SELECT count(*) FROM votes WHERE poll_id = ${poll}" 2>>"${work}/client.err" | tr -d '[:space:]')"
+  # The server's socket is in /tmp (docker/postgres/entrypoint.sh).
+  rows="$(compose_within 60 exec -T postgres psql -h /tmp -U beacon -d beacon -tAc \
+    "SELECT count(*) FROM votes WHERE poll_id = ${poll}" 2>>"${work}/client.err" |
+    tr -d '[:space:]' || true)"
   [[ "${rows}" == 5 ]] || fail "PostgreSQL holds '${rows}' votes of poll ${poll}, expected 5"
   log "the 5 votes are rows in PostgreSQL"
   replica_logs="$(compose logs --no-color "${kReplicas[@]}" 2>&1)"
