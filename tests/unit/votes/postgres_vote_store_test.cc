@@ -259,8 +259,9 @@ TEST_F(PostgresVoteStoreTest, VoteRacingACloseWaitsForItAndSeesThePollClosed) {
       [&] { vote = store->CastVote(poll->poll_id, "alice", "a", "r", kT0).status(); });
   const bool waited = testing::WaitUntil(
       [&] {
-        return Query("SELECT count(*) FROM pg_stat_activity WHERE datname ="
-                     " current_database() AND wait_event_type = 'Lock'") == "1";
+        return Query(
+                   "SELECT count(*) FROM pg_stat_activity WHERE datname ="
+                   " current_database() AND wait_event_type = 'Lock'") == "1";
       },
       testing::ScaledMs(20000), 10);
   EXPECT_TRUE(waited) << "the vote did not wait for the uncommitted close";
@@ -289,9 +290,10 @@ TEST_F(PostgresVoteStoreTest, VoteCancelledByTheServerIsUnavailableAndRetryable)
       [&] { vote = store->CastVote(poll->poll_id, "alice", "a", "r", kT0).status(); });
   const bool cancelled = testing::WaitUntil(
       [&] {
-        return Query("SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity"
-                     " WHERE datname = current_database()"
-                     " AND wait_event_type = 'Lock'") == "1";
+        return Query(
+                   "SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity"
+                   " WHERE datname = current_database()"
+                   " AND wait_event_type = 'Lock'") == "1";
       },
       testing::ScaledMs(20000), 10);
   EXPECT_TRUE(cancelled) << "the vote never waited for the lock";
