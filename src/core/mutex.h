@@ -83,7 +83,8 @@ class CondVar {
   }
   // Waits until pred() holds or `timeout` passes; returns pred().
   template <class Rep, class Period, class Pred>
-  bool WaitFor(Mutex& mu, std::chrono::duration<Rep, Period> timeout, Pred pred) REQUIRES(mu) {
+  bool WaitFor(Mutex& mu, std::chrono::duration<Rep, Period> timeout, Pred pred)
+      REQUIRES(mu) {
     std::unique_lock<std::mutex> lock(mu.mu_, std::adopt_lock);
     const bool done = cv_.wait_for(lock, timeout, pred);
     lock.release();

@@ -1,9 +1,9 @@
-// Clang thread-safety annotations (https://clang.llvm.org/docs/ThreadSafetyAnalysis.html),
-// as LevelDB's port/thread_annotations.h and Abseil's base/thread_annotations.h
-// define them. With clang and -Wthread-safety (CMake option
-// BEACON_THREAD_SAFETY_ANALYSIS=ON, run by scripts/test) the compiler checks
-// that every GUARDED_BY field is touched only with its mutex held; with other
-// compilers they expand to nothing.
+// Clang thread-safety annotations
+// (https://clang.llvm.org/docs/ThreadSafetyAnalysis.html), as LevelDB's
+// port/thread_annotations.h and Abseil's base/thread_annotations.h define them. With
+// clang and -Wthread-safety (CMake option BEACON_THREAD_SAFETY_ANALYSIS=ON, run by
+// scripts/test) the compiler checks that every GUARDED_BY field is touched only with its
+// mutex held; with other compilers they expand to nothing.
 #pragma once
 
 #if defined(__clang__)
