@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "fake_registry_client.h"
+#include "unit/poll_until.h"
 
 namespace beacon::discovery {
 namespace {
@@ -15,16 +16,7 @@ namespace {
 using testing::FakeRegistryClient;
 using testing::Server;
 
-// Polls `condition` until it holds or 10 s pass (a broken cache fails, never hangs).
-template <class F>
-bool Eventually(F condition) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
-}
+using ::beacon::testing::PollUntil;
 
 class ServerCacheTest : public ::testing::Test {
  protected:
@@ -57,7 +49,7 @@ class ServerCacheTest : public ::testing::Test {
   // The background thread is parked in Watch, so it makes no other call
   // until the membership changes.
   void WaitForWatch() {
-    ASSERT_TRUE(Eventually([&] { return registry_->WatchesInProgress() == 1; }));
+    ASSERT_TRUE(PollUntil([&] { return registry_->WatchesInProgress() == 1; }));
   }
 
   static const InstanceView* Find(const ServiceView& view, const std::string& id) {
@@ -135,7 +127,7 @@ TEST_F(ServerCacheTest, ConcurrentFirstPicksShareOneLookup) {
     });
   }
   EXPECT_TRUE(
-      Eventually([&] { return started == 8 && registry_->LookupsInProgress() == 1; }));
+      PollUntil([&] { return started == 8 && registry_->LookupsInProgress() == 1; }));
   registry_->ReleaseLookups();
   for (auto& th : threads) th.join();
   EXPECT_EQ(succeeded, 80);
@@ -167,7 +159,7 @@ TEST_F(ServerCacheTest, LruPicksNewlyWatchedServerFirst) {
   for (int i = 0; i < 5; ++i) PickId(*cache);
   registry_->SetInstances("prime",
                           {Server("p1", 7001), Server("p2", 7002), Server("p3", 7003)});
-  ASSERT_TRUE(Eventually([&] { return cache->View("prime").version == 2; }));
+  ASSERT_TRUE(PollUntil([&] { return cache->View("prime").version == 2; }));
   EXPECT_EQ(cache->View("prime").balancer, "lru");
   EXPECT_EQ(PickId(*cache), "p3");
 }
@@ -277,7 +269,7 @@ TEST_F(ServerCacheTest, WatchSwapsInNewMembershipWithoutLookups) {
   auto cache = Make();
   PickId(*cache);
   registry_->SetInstances("prime", {Server("p1", 7001), Server("p2", 7002)});
-  ASSERT_TRUE(Eventually([&] { return cache->View("prime").version == 2; }));
+  ASSERT_TRUE(PollUntil([&] { return cache->View("prime").version == 2; }));
   const ServiceView view = cache->View("prime");
   EXPECT_EQ(view.watch_updates, 1);
   EXPECT_EQ(view.registry_lookups, 1);
@@ -289,7 +281,7 @@ TEST_F(ServerCacheTest, InstanceThatLeftVanishesFromViewAndPicks) {
   auto cache = Make();
   PickId(*cache);
   registry_->SetInstances("prime", {Server("p1", 7001)});
-  ASSERT_TRUE(Eventually([&] { return cache->View("prime").version == 2; }));
+  ASSERT_TRUE(PollUntil([&] { return cache->View("prime").version == 2; }));
   const ServiceView view = cache->View("prime");
   ASSERT_EQ(view.instances.size(), 1u);
   EXPECT_EQ(view.instances[0].instance.id, "p1");
@@ -302,13 +294,13 @@ TEST_F(ServerCacheTest, EmptyAnswerKeepsTheLastListUntilServersReturn) {
   auto cache = Make();
   PickId(*cache);
   registry_->SetInstances("prime", {});
-  ASSERT_TRUE(Eventually([&] { return cache->View("prime").version == 2; }));
+  ASSERT_TRUE(PollUntil([&] { return cache->View("prime").version == 2; }));
   ServiceView view = cache->View("prime");
   EXPECT_TRUE(view.holding_last_list);
   EXPECT_EQ(view.instances.size(), 2u);
   EXPECT_EQ(PickId(*cache), "p2");  // calls go on to the last known servers
   registry_->SetInstances("prime", {Server("p2", 7002)});
-  ASSERT_TRUE(Eventually([&] { return cache->View("prime").version == 3; }));
+  ASSERT_TRUE(PollUntil([&] { return cache->View("prime").version == 3; }));
   view = cache->View("prime");
   EXPECT_FALSE(view.holding_last_list);
   ASSERT_EQ(view.instances.size(), 1u);
@@ -338,7 +330,7 @@ TEST_F(ServerCacheTest, MovedInstanceLosesItsDownMark) {
   cache->ReportTransportFailure("prime", "p1");
   ASSERT_TRUE(Find(cache->View("prime"), "p1")->down);
   registry_->SetInstances("prime", {Server("p1", 7101), Server("p2", 7002)});
-  ASSERT_TRUE(Eventually([&] { return cache->View("prime").version == 2; }));
+  ASSERT_TRUE(PollUntil([&] { return cache->View("prime").version == 2; }));
   const ServiceView view = cache->View("prime");
   const InstanceView* p1 = Find(view, "p1");
   ASSERT_NE(p1, nullptr);
@@ -354,7 +346,7 @@ TEST_F(ServerCacheTest, InstanceAtSameAddressKeepsItsDownMark) {
   cache->ReportTransportFailure("prime", "p1");
   registry_->SetInstances("prime",
                           {Server("p1", 7001), Server("p2", 7002), Server("p3", 7003)});
-  ASSERT_TRUE(Eventually([&] { return cache->View("prime").version == 2; }));
+  ASSERT_TRUE(PollUntil([&] { return cache->View("prime").version == 2; }));
   EXPECT_TRUE(Find(cache->View("prime"), "p1")->down);
 }
 
@@ -364,7 +356,7 @@ TEST_F(ServerCacheTest, DifferentLowerVersionIsAdopted) {
   PickId(*cache);
   registry_->SetMembership("prime", 3, {Server("p2", 7002)});
   cache->ReportTransportFailure("prime", "p1");
-  ASSERT_TRUE(Eventually([&] { return cache->View("prime").version == 3; }));
+  ASSERT_TRUE(PollUntil([&] { return cache->View("prime").version == 3; }));
   EXPECT_EQ(PickId(*cache), "p2");
 }
 
@@ -376,7 +368,7 @@ TEST_F(ServerCacheTest, SameVersionDoesNotReplaceTheList) {
   registry_->SetMembership("prime", 5, {Server("p2", 7002)});
   cache->ReportTransportFailure("prime", "p1");
   // age_ms drops to 0 once the background Lookup has been applied.
-  ASSERT_TRUE(Eventually([&] { return cache->View("prime").age_ms == 0; }));
+  ASSERT_TRUE(PollUntil([&] { return cache->View("prime").age_ms == 0; }));
   const ServiceView view = cache->View("prime");
   ASSERT_EQ(view.instances.size(), 1u);
   EXPECT_EQ(view.instances[0].instance.id, "p1");
@@ -389,7 +381,7 @@ TEST_F(ServerCacheTest, TransportFailureTriggersOneBackgroundLookup) {
   auto cache = Make(NoWatch());
   PickId(*cache);
   cache->ReportTransportFailure("prime", "p1");
-  EXPECT_TRUE(Eventually([&] { return cache->View("prime").registry_lookups == 2; }));
+  EXPECT_TRUE(PollUntil([&] { return cache->View("prime").registry_lookups == 2; }));
 }
 
 TEST_F(ServerCacheTest, FailedRefreshIsRetriedUntilItSucceeds) {
@@ -398,10 +390,10 @@ TEST_F(ServerCacheTest, FailedRefreshIsRetriedUntilItSucceeds) {
   PickId(*cache);
   registry_->SetReachable(false);
   cache->ReportTransportFailure("prime", "p1");
-  ASSERT_TRUE(Eventually([&] { return registry_->Lookups("prime") >= 3; }));
+  ASSERT_TRUE(PollUntil([&] { return registry_->Lookups("prime") >= 3; }));
   registry_->SetInstances("prime", {Server("p2", 7002)});
   registry_->SetReachable(true);
-  EXPECT_TRUE(Eventually([&] { return cache->View("prime").version == 2; }));
+  EXPECT_TRUE(PollUntil([&] { return cache->View("prime").version == 2; }));
 }
 
 TEST_F(ServerCacheTest, FailedRefreshStaysALookupInWatchMode) {
@@ -411,11 +403,11 @@ TEST_F(ServerCacheTest, FailedRefreshStaysALookupInWatchMode) {
   WaitForWatch();
   cache->ReportTransportFailure("prime", "p1");
   registry_->SetReachable(false);  // ends the Watch; the refresh Lookup then fails
-  ASSERT_TRUE(Eventually([&] { return registry_->Lookups("prime") >= 2; }));
+  ASSERT_TRUE(PollUntil([&] { return registry_->Lookups("prime") >= 2; }));
   clock_.AdvanceMillis(1000);
   registry_->SetReachable(true);
   // Only a Lookup answers at once with an unchanged list (a Watch would block).
-  EXPECT_TRUE(Eventually([&] { return cache->View("prime").age_ms == 0; }));
+  EXPECT_TRUE(PollUntil([&] { return cache->View("prime").age_ms == 0; }));
 }
 
 TEST_F(ServerCacheTest, BackgroundRefreshNeverBlocksPicks) {
@@ -424,7 +416,7 @@ TEST_F(ServerCacheTest, BackgroundRefreshNeverBlocksPicks) {
   PickId(*cache);
   registry_->HoldLookups();
   cache->ReportTransportFailure("prime", "p1");
-  ASSERT_TRUE(Eventually([&] { return registry_->LookupsInProgress() == 1; }));
+  ASSERT_TRUE(PollUntil([&] { return registry_->LookupsInProgress() == 1; }));
   for (int i = 0; i < 10; ++i) EXPECT_EQ(PickId(*cache), "p2");
   EXPECT_EQ(registry_->LookupsInProgress(), 1);  // the picks did not wait for it
   registry_->ReleaseLookups();
@@ -437,7 +429,7 @@ TEST_F(ServerCacheTest, RefreshRequestMakesNextRegistryCallALookup) {
   WaitForWatch();
   cache->ReportTransportFailure("prime", "p1");
   registry_->ExpireWatches();
-  ASSERT_TRUE(Eventually([&] { return registry_->CallLog().size() >= 3; }));
+  ASSERT_TRUE(PollUntil([&] { return registry_->CallLog().size() >= 3; }));
   const auto log = registry_->CallLog();
   EXPECT_EQ(std::vector<std::string>(log.begin(), log.begin() + 3),
             (std::vector<std::string>{"lookup prime", "watch prime", "lookup prime"}));
@@ -449,7 +441,7 @@ TEST_F(ServerCacheTest, WatchErrorsAreRetriedUntilTheUpdateArrives) {
   auto cache = Make();
   PickId(*cache);
   registry_->SetInstances("prime", {Server("p1", 7001), Server("p2", 7002)});
-  ASSERT_TRUE(Eventually([&] { return cache->View("prime").version == 2; }));
+  ASSERT_TRUE(PollUntil([&] { return cache->View("prime").version == 2; }));
   EXPECT_GE(registry_->Watches("prime"), 4);
   EXPECT_EQ(cache->View("prime").registry_lookups, 1);
 }
@@ -462,7 +454,7 @@ TEST_F(ServerCacheTest, UnchangedWatchAnswerConfirmsTheList) {
   clock_.AdvanceMillis(2000);
   ASSERT_EQ(cache->View("prime").age_ms, 2000);
   registry_->ExpireWatches();
-  EXPECT_TRUE(Eventually([&] { return cache->View("prime").age_ms == 0; }));
+  EXPECT_TRUE(PollUntil([&] { return cache->View("prime").age_ms == 0; }));
   EXPECT_EQ(cache->View("prime").watch_updates, 0);
 }
 
@@ -515,7 +507,7 @@ TEST_F(ServerCacheTest, RegistryComingBackFillsTheCacheInBackground) {
   EXPECT_FALSE(cache->Pick("prime").ok());
   registry_->SetInstances("prime", {Server("p1", 7001)});
   registry_->SetReachable(true);
-  EXPECT_TRUE(Eventually([&] { return cache->View("prime").has_list; }));
+  EXPECT_TRUE(PollUntil([&] { return cache->View("prime").has_list; }));
 }
 
 TEST_F(ServerCacheTest, OtherRegistryErrorOnFirstUseIsReturnedAsIs) {
