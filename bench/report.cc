@@ -179,6 +179,9 @@ std::vector<Goal> IssueGoals() {
     goals.push_back(
         {"Client path p99 <= 1.2x plain Thrift, " + std::to_string(n) + " session(s)",
          "overhead", s + ".p99_ratio", Goal::Kind::kAtMost, 1.2});
+    goals.push_back({"Client CPU per call <= 1.05x plain Thrift, " + std::to_string(n) +
+                         " session(s)",
+                     "overhead", s + ".client_cpu_ratio", Goal::Kind::kAtMost, 1.05});
   }
   goals.push_back({"castVote throughput >= 0.6x isPrime, 16 clients", "voting",
                    "c16.vote_over_prime_tput", Goal::Kind::kAtLeast, 0.6});
