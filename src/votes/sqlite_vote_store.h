@@ -19,9 +19,11 @@
 namespace beacon::votes {
 
 struct SqliteOptions {
-  // How long one call may wait in total (for a free connection, this
-  // process's writer turn, and another process's lock on the file) before it
-  // gives up with kUnavailable, having changed nothing.
+  // How long one call may wait in total (in this process's writer queue, for
+  // a free connection, and for another process's lock on the file) before it
+  // gives up with kUnavailable, having changed nothing. The writes of one
+  // batch wait for the file's lock until the earliest of their deadlines
+  // (the first in line's, as all use the same timeout).
   int busy_deadline_ms = 2000;
   // At most this many connections are open; callers beyond it wait for one
   // to be returned (within busy_deadline_ms). Must be >= 1.
