@@ -26,7 +26,8 @@ void WalCheckpointer::WalFrames(int frames) {
     stats_.largest_wal_frames = std::max(stats_.largest_wal_frames, frames);
     wal_frames_ = frames;
     if (frames < copied_frames_) copied_frames_ = 0;  // the WAL was rewound
-    if (!due_ && frames - copied_frames_ >= options_.passive_after_frames) {
+    if (!due_ && (frames - copied_frames_ >= options_.passive_after_frames ||
+                  frames >= options_.restart_after_frames)) {
       due_ = true;
       wake = true;
     }
@@ -37,10 +38,18 @@ void WalCheckpointer::WalFrames(int frames) {
 void WalCheckpointer::PaceWriter() {
   constexpr std::chrono::milliseconds kMaxPace{2};
   std::unique_lock<std::mutex> lock(mu_);
-  if (wal_frames_ < options_.restart_after_frames) return;
+  // A RESTART runs here, or is due and may run in another process (this
+  // process's own PASSIVE checkpoint holds no lock a writer needs), or the
+  // WAL is twice as long as it should get, whatever runs.
+  const auto pace = [&] {
+    return running_ == SQLITE_CHECKPOINT_RESTART ||
+           (running_ != SQLITE_CHECKPOINT_PASSIVE &&
+            wal_frames_ >= options_.restart_after_frames) ||
+           wal_frames_ >= 2 * options_.restart_after_frames;
+  };
+  if (!pace()) return;
   ++stats_.paced;
-  restarted_.wait_for(lock, kMaxPace,
-                      [&] { return wal_frames_ < options_.restart_after_frames; });
+  restarted_.wait_for(lock, kMaxPace, [&] { return !pace(); });
 }
 
 CheckpointStats WalCheckpointer::stats() const {
@@ -57,9 +66,15 @@ void WalCheckpointer::Loop() {
     const int mode = wal_frames_ >= options_.restart_after_frames
                          ? SQLITE_CHECKPOINT_RESTART
                          : SQLITE_CHECKPOINT_PASSIVE;
+    running_ = mode;
     lock.unlock();
     Checkpoint(mode);
     lock.lock();
+    running_ = -1;
+    // A PASSIVE checkpoint that ended with the WAL past the RESTART trigger
+    // is followed by the RESTART at once.
+    if (wal_frames_ >= options_.restart_after_frames) due_ = true;
+    restarted_.notify_all();
   }
   lock.unlock();
   connection_.reset();
@@ -87,10 +102,9 @@ void WalCheckpointer::Checkpoint(int mode) {
   if (copied >= 0) copied_frames_ = copied;
   if (rc == SQLITE_OK && mode == SQLITE_CHECKPOINT_RESTART) {
     // The next writer starts the WAL over; until its commit says so, take
-    // the WAL as short so that writers stop pacing.
+    // the WAL as short, so writers stop pacing.
     wal_frames_ = 0;
     copied_frames_ = 0;
-    restarted_.notify_all();
   }
   if (rc == SQLITE_OK) {
     ++(mode == SQLITE_CHECKPOINT_RESTART ? stats_.restart : stats_.passive);

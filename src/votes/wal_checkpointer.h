@@ -11,9 +11,10 @@
 // handlers, up to busy_ms) while it copies the rest, so that the next writer
 // rewinds the WAL. SQLite's locks are not fair, though: writers that take
 // the lock again the moment they release it starve the RESTART's busy
-// handler. So while a RESTART is due, this process's writers pace
+// handler. So while a RESTART runs or is due, the writers pace
 // themselves (PaceWriter: a short pause before each batch, ended early when
-// the checkpoint is done). That bounds the WAL near restart_after_frames.
+// the checkpoint is done). That keeps the WAL near restart_after_frames, and
+// under twice that while a long PASSIVE checkpoint delays the RESTART.
 //
 // Several processes on one file each have one: SQLite lets one checkpoint
 // run at a time, and a PASSIVE one finding another running returns at once
@@ -63,10 +64,11 @@ class WalCheckpointer final : public WalObserver {
   void WalFrames(int frames) override;
 
   // Called by a writer before it starts a transaction: returns at once
-  // unless the WAL (as this process's last commit saw it) has reached
-  // restart_after_frames; then waits until this process's RESTART
-  // checkpoint is done or kMaxPace (2 ms) has passed, so the checkpoint can
-  // get the write lock.
+  // unless this process's RESTART checkpoint runs, or the WAL (as this
+  // process's last commit saw it) reached restart_after_frames while this
+  // process runs no PASSIVE one (so a RESTART may be waiting in another
+  // process), or reached twice that; then waits until that changes or 2 ms have passed,
+  // so that the RESTART can get the write lock between two transactions.
   void PaceWriter();
 
   CheckpointStats stats() const;
@@ -81,10 +83,11 @@ class WalCheckpointer final : public WalObserver {
 
   mutable std::mutex mu_;
   std::condition_variable wake_;
-  std::condition_variable restarted_;  // a RESTART checkpoint ended
+  std::condition_variable restarted_;  // a checkpoint ended
   bool stopping_ = false;              // Guarded by mu_
   bool due_ = false;                   // Guarded by mu_: a checkpoint should run
-  int wal_frames_ = 0;                 // Guarded by mu_: as last reported
+  int running_ = -1;       // Guarded by mu_: SQLITE_CHECKPOINT_* running now, or -1
+  int wal_frames_ = 0;     // Guarded by mu_: as last reported
   int copied_frames_ = 0;  // Guarded by mu_: WAL frames copied by the last checkpoint
   CheckpointStats stats_;  // Guarded by mu_
   std::unique_ptr<Connection> connection_;  // only the thread uses it
