@@ -57,29 +57,27 @@ bool RunJob(Connection& connection, WriteJob& job, int busy_ms, Status* fatal) {
 }  // namespace
 
 void RunWriteBatch(ConnectionPool& pool, const BatchOptions& options,
-                   const std::vector<WriterQueue::Job*>& batch) {
-  std::vector<WriteJob*> jobs;
-  jobs.reserve(batch.size());
-  TimePoint deadline = TimePoint::max();
-  for (WriterQueue::Job* job : batch) {
-    jobs.push_back(static_cast<WriteJob*>(job));
-    deadline = std::min(deadline, job->deadline());
-  }
+                   WriterQueue::Job& leader, const WriterQueue::TakeBatch& take) {
+  const WriterQueue::Batch* taken = nullptr;
   Status fatal;
   try {
     ConnectionPool::Lease connection;
-    fatal = pool.Acquire(deadline, options.busy_ms, &connection);
+    fatal = pool.Acquire(leader.deadline(), options.busy_ms, &connection);
     if (fatal.ok()) {
       connection->Begin(/*write=*/true);
-      for (WriteJob* job : jobs) {
-        if (!RunJob(*connection, *job, options.busy_ms, &fatal)) break;
+      taken = &take(/*everyone=*/true);
+      for (WriterQueue::Job* job : *taken) {
+        if (!RunJob(*connection, static_cast<WriteJob&>(*job), options.busy_ms, &fatal)) {
+          break;
+        }
       }
       if (fatal.ok()) {
         if (options.hold_before_commit.count() > 0) {
           std::this_thread::sleep_for(options.hold_before_commit);
         }
         connection->Commit();
-        for (WriteJob* job : jobs) job->committed = true;
+        for (WriterQueue::Job* job : *taken)
+          static_cast<WriteJob*>(job)->committed = true;
         return;
       }
     }
@@ -89,9 +87,11 @@ void RunWriteBatch(ConnectionPool& pool, const BatchOptions& options,
     fatal = Internal(std::string("vote store: ") + e.what());
   }
   // Nothing of the batch is stored (the lease rolled back whatever was open).
-  for (WriteJob* job : jobs) {
-    job->committed = false;
-    job->outcome = fatal;
+  if (taken == nullptr) taken = &take(/*everyone=*/false);
+  for (WriterQueue::Job* job : *taken) {
+    auto* write = static_cast<WriteJob*>(job);
+    write->committed = false;
+    write->outcome = fatal;
   }
 }
 

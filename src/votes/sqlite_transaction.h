@@ -90,13 +90,16 @@ struct BatchOptions {
   std::chrono::microseconds hold_before_commit{0};
 };
 
-// The WriterQueue::BatchRunner for WriteJobs: a connection from `pool`,
-// BEGIN IMMEDIATE (waiting for the file's lock until the earliest deadline
-// in the batch), every job's body in arrival order, COMMIT. A job's error
-// affects only that job; a failure of the transaction itself (BEGIN, COMMIT,
-// or an error that made SQLite roll everything back) fails every job of the
-// batch with it, and none is committed.
+// The WriterQueue::BatchRunner for WriteJobs: a connection from `pool` and
+// BEGIN IMMEDIATE (waiting for both until the leader's deadline), then the
+// batch (take(true): the writes that queued while it waited join it), every
+// job's body in arrival order, COMMIT. A job's error affects only that job;
+// a failure of the transaction itself (COMMIT, or an error that made SQLite
+// roll everything back) fails every job of the batch with it, and none is
+// committed. When the connection or the lock cannot be had, only the
+// leader's job fails (take(false)); the others wait on with their own
+// deadlines.
 void RunWriteBatch(ConnectionPool& pool, const BatchOptions& options,
-                   const std::vector<WriterQueue::Job*>& batch);
+                   WriterQueue::Job& leader, const WriterQueue::TakeBatch& take);
 
 }  // namespace beacon::votes::sqlite

@@ -129,9 +129,9 @@ struct SqliteVoteStore::Machinery {
         pool(path, options.max_connections, &checkpointer),
         queue(WriterQueueLimits{options.max_batch_writes, options.max_batch_bytes},
               [this, batch_options = BatchOptionsOf(options)](
-                  const std::vector<WriterQueue::Job*>& batch) {
+                  WriterQueue::Job& leader, const WriterQueue::TakeBatch& take) {
                 checkpointer.PaceWriter();
-                sqlite::RunWriteBatch(pool, batch_options, batch);
+                sqlite::RunWriteBatch(pool, batch_options, leader, take);
               }) {}
 
   static sqlite::CheckpointOptions CheckpointOptionsOf(const SqliteOptions& options) {
@@ -173,6 +173,8 @@ SqliteStats SqliteVoteStore::stats() const {
   s.restart_checkpoints = c.restart;
   s.skipped_checkpoints = c.skipped;
   s.paced_batches = c.paced;
+  s.longest_restart_us = c.longest_restart_us;
+  s.longest_passive_us = c.longest_passive_us;
   s.failed_checkpoints = c.failed;
   s.largest_wal_frames = c.largest_wal_frames;
   return s;

@@ -56,7 +56,9 @@ struct SqliteStats {
   int64_t restart_checkpoints = 0;
   int64_t skipped_checkpoints = 0;  // another process's checkpoint was running
   int64_t failed_checkpoints = 0;
-  int64_t paced_batches = 0;       // batches that paused for a due RESTART checkpoint
+  int64_t paced_batches = 0;
+  int64_t longest_restart_us = 0;  // the longest RESTART checkpoint (writers wait)
+  int64_t longest_passive_us = 0;  // batches that paused for a due RESTART checkpoint
   int64_t largest_wal_frames = 0;  // the longest WAL a commit of this process saw
 };
 

@@ -86,6 +86,7 @@ void WalCheckpointer::Checkpoint(int mode) {
   int rc = SQLITE_OK;
   std::string error;
   int log_frames = -1, copied = -1;
+  const TimePoint start = SteadyClock::now();
   try {
     if (!connection_)
       connection_ = std::make_unique<Connection>(path_, deadline, nullptr);
@@ -98,7 +99,13 @@ void WalCheckpointer::Checkpoint(int mode) {
     error = e.what();
     connection_.reset();
   }
+  const int64_t took_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - start)
+          .count();
   std::lock_guard<std::mutex> lock(mu_);
+  int64_t& longest = mode == SQLITE_CHECKPOINT_RESTART ? stats_.longest_restart_us
+                                                       : stats_.longest_passive_us;
+  longest = std::max(longest, took_us);
   if (copied >= 0) copied_frames_ = copied;
   if (rc == SQLITE_OK && mode == SQLITE_CHECKPOINT_RESTART) {
     // The next writer starts the WAL over; until its commit says so, take

@@ -42,12 +42,14 @@ struct CheckpointOptions {
 
 // Counters since construction.
 struct CheckpointStats {
-  int64_t passive = 0;         // PASSIVE checkpoints run
-  int64_t restart = 0;         // RESTART checkpoints run
-  int64_t skipped = 0;         // found another connection's checkpoint running
-  int64_t paced = 0;           // writer pauses while a RESTART was due
-  int64_t failed = 0;          // any other error (the next trigger tries again)
-  int largest_wal_frames = 0;  // the longest WAL any commit reported
+  int64_t passive = 0;             // PASSIVE checkpoints run
+  int64_t restart = 0;             // RESTART checkpoints run
+  int64_t skipped = 0;             // found another connection's checkpoint running
+  int64_t paced = 0;               // writer pauses while a RESTART was due
+  int64_t failed = 0;              // any other error (the next trigger tries again)
+  int largest_wal_frames = 0;      // the longest WAL any commit reported
+  int64_t longest_restart_us = 0;  // writers wait for a RESTART checkpoint
+  int64_t longest_passive_us = 0;
   std::string last_error;
 };
 

@@ -40,13 +40,23 @@ Status WriterQueue::Submit(Job& job, int busy_ms) {
     if (!queue_.empty()) queue_.front()->cv_.notify_one();
     return Busy(busy_ms);
   }
-  const std::vector<Job*> batch = TakeBatch(&job);
-  ++stats_.batches;
-  stats_.jobs += static_cast<int64_t>(batch.size());
-  stats_.largest_batch = std::max(stats_.largest_batch, batch.size());
+  job.taken_ = true;
   lock.unlock();
-  run_batch_(batch);
+  Batch batch;
+  bool taken = false;
+  run_batch_(job, [&](bool everyone) -> const Batch& {
+    std::lock_guard<std::mutex> take_lock(mu_);
+    if (!taken) {
+      batch = everyone ? TakeJobs(&job) : Batch{&job};
+      taken = true;
+      ++stats_.batches;
+      stats_.jobs += static_cast<int64_t>(batch.size());
+      stats_.largest_batch = std::max(stats_.largest_batch, batch.size());
+    }
+    return batch;
+  });
   lock.lock();
+  if (!taken) batch = {&job};  // a runner that never took: the leader alone
   // The batch is the front of the queue: later jobs only join at the back,
   // and a taken job never leaves on its own.
   queue_.erase(queue_.begin(),
@@ -60,8 +70,8 @@ Status WriterQueue::Submit(Job& job, int busy_ms) {
   return Status::Ok();
 }
 
-std::vector<WriterQueue::Job*> WriterQueue::TakeBatch(Job* leader) {
-  std::vector<Job*> batch;
+WriterQueue::Batch WriterQueue::TakeJobs(Job* leader) {
+  Batch batch;
   size_t bytes = 0;
   const Clock::time_point now = Clock::now();
   auto it = queue_.begin();

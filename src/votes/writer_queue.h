@@ -1,9 +1,10 @@
 // WriterQueue: one process's writers, served first come first served, in
 // groups (group commit). Every writer queues its job; the writer at the front
-// becomes the leader, takes the jobs queued behind it (bounded in count and
-// bytes) and hands them to the batch runner in arrival order, which runs them
-// in one transaction and decides each job's outcome; then every job of the
-// batch is complete and the next job in line leads the next batch. Knows
+// becomes the leader and calls the batch runner, which gets ready (takes the
+// database's lock), then takes the jobs queued behind the leader by then
+// (bounded in count and bytes, in arrival order), runs them in one
+// transaction and decides each job's outcome; then every job of the batch is
+// complete and the next job in line leads the next batch. Knows
 // nothing about databases, so it is tested with a fake runner.
 #pragma once
 
@@ -54,11 +55,18 @@ class WriterQueue {
     bool expired_ = false;        // Guarded by mu_: gave up before any batch took it
   };
 
-  // Runs `batch` (jobs in arrival order, at least one) and stores each job's
-  // outcome in the job itself; returns when every job has its outcome. Called
-  // by the leader's thread, never by two threads at once, without any lock
-  // of the queue held.
-  using BatchRunner = std::function<void(const std::vector<Job*>& batch)>;
+  using Batch = std::vector<Job*>;  // jobs in arrival order, the leader's first
+  // Takes the batch: with `everyone`, the leader's job and the jobs queued
+  // behind it now (within the limits); otherwise the leader's job alone.
+  using TakeBatch = std::function<const Batch&(bool everyone)>;
+  // Runs one batch led by `leader`: gets ready (waiting at most until
+  // leader.deadline()), then calls take(true), so that jobs that queued
+  // meanwhile join, or take(false) when it could not get ready (so that only
+  // the leader's job fails); calls take exactly once, stores each taken job's
+  // outcome in the job, and returns when each has one. Called by the
+  // leader's thread, never by two threads at once, without any lock of the
+  // queue held.
+  using BatchRunner = std::function<void(Job& leader, const TakeBatch& take)>;
 
   WriterQueue(WriterQueueLimits limits, BatchRunner run_batch);
 
@@ -86,7 +94,7 @@ class WriterQueue {
   // Takes the jobs to run next from the front, starting with `leader`
   // (bounded by limits_), marks them taken and returns them; completes the
   // jobs on the way whose deadline has passed as expired.
-  std::vector<Job*> TakeBatch(Job* leader);  // Requires mu_
+  Batch TakeJobs(Job* leader);  // Requires mu_
 
   const WriterQueueLimits limits_;
   const BatchRunner run_batch_;

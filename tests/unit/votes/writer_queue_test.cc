@@ -28,10 +28,40 @@ Clock::time_point Later() { return Clock::now() + std::chrono::seconds(30); }
 
 // A runner that records every batch and, while held, blocks in each batch
 // until that batch is let go (ReleaseOne, in order) or all are (Release).
+// It takes its batch before blocking, or after (prepare_first_: as the
+// database runner does, which takes the lock first); with fail_to_prepare_
+// it takes the leader alone.
 class FakeRunner {
  public:
-  void Run(const std::vector<WriterQueue::Job*>& batch) {
+  void Run(WriterQueue::Job& leader, const WriterQueue::TakeBatch& take) {
     std::unique_lock<std::mutex> lock(mu_);
+    const WriterQueue::Batch* taken = nullptr;
+    if (!prepare_first_) {
+      lock.unlock();
+      taken = &take(true);
+      lock.lock();
+    }
+    const size_t index = started_++;
+    running_ = true;
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return !hold_ || released_ > index; });
+    running_ = false;
+    if (prepare_first_) {
+      lock.unlock();
+      taken = &take(!fail_to_prepare_);
+      lock.lock();
+    }
+    EXPECT_EQ(taken->front(), &leader);
+    Record(*taken);
+  }
+  void PrepareFirst(bool fail) {
+    std::lock_guard<std::mutex> lock(mu_);
+    prepare_first_ = true;
+    fail_to_prepare_ = fail;
+  }
+
+ private:
+  void Record(const WriterQueue::Batch& batch) {
     std::vector<std::string> names;
     for (WriterQueue::Job* job : batch) {
       auto* named = static_cast<NamedJob*>(job);
@@ -39,12 +69,9 @@ class FakeRunner {
       names.push_back(named->name);
     }
     batches_.push_back(names);
-    const size_t index = batches_.size() - 1;
-    running_ = true;
-    changed_.notify_all();
-    changed_.wait(lock, [&] { return !hold_ || released_ > index; });
-    running_ = false;
   }
+
+ public:
   void Hold() {
     std::lock_guard<std::mutex> lock(mu_);
     hold_ = true;
@@ -67,12 +94,19 @@ class FakeRunner {
     std::lock_guard<std::mutex> lock(mu_);
     return batches_;
   }
+  size_t started() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return started_;
+  }
 
  private:
   std::mutex mu_;
   std::condition_variable changed_;
   bool hold_ = false;
   bool running_ = false;
+  bool prepare_first_ = false;
+  bool fail_to_prepare_ = false;
+  size_t started_ = 0;   // batches begun
   size_t released_ = 0;  // batches let go while held
   std::vector<std::vector<std::string>> batches_;
 };
@@ -81,7 +115,9 @@ class WriterQueueTest : public ::testing::Test {
  protected:
   void MakeQueue(WriterQueueLimits limits) {
     queue_ = std::make_unique<WriterQueue>(
-        limits, [this](const std::vector<WriterQueue::Job*>& b) { runner_.Run(b); });
+        limits, [this](WriterQueue::Job& leader, const WriterQueue::TakeBatch& take) {
+          runner_.Run(leader, take);
+        });
   }
 
   // Submits `job` on a thread of its own once the queue holds `ahead` jobs,
@@ -131,6 +167,39 @@ TEST_F(WriterQueueTest, JobsQueuedWhileALeaderRunsFormTheNextBatchInArrivalOrder
   EXPECT_EQ(queue_->stats().batches, 2);
   EXPECT_EQ(queue_->stats().jobs, 4);
   EXPECT_EQ(queue_->stats().largest_batch, 3u);
+}
+
+TEST_F(WriterQueueTest, JobsQueuedWhileTheLeaderGetsReadyJoinItsBatch) {
+  MakeQueue({});
+  runner_.PrepareFirst(/*fail=*/false);
+  runner_.Hold();
+  NamedJob a("a", 10, Later()), b("b", 10, Later()), c("c", 10, Later());
+  Status sa, sb, sc;
+  SubmitInTurn(a, &sa);
+  runner_.WaitUntilRunning();
+  SubmitInTurn(b, &sb);
+  SubmitInTurn(c, &sc);
+  runner_.Release();
+  JoinAll();
+  EXPECT_EQ(runner_.batches(), (std::vector<std::vector<std::string>>{{"a", "b", "c"}}));
+  for (NamedJob* j : {&a, &b, &c}) EXPECT_EQ(j->outcome, "ran " + j->name);
+}
+
+TEST_F(WriterQueueTest, LeaderThatCannotGetReadyRunsAloneAndTheNextInLineLeads) {
+  MakeQueue({});
+  runner_.PrepareFirst(/*fail=*/true);
+  runner_.Hold();
+  NamedJob a("a", 10, Later()), b("b", 10, Later()), c("c", 10, Later());
+  Status sa, sb, sc;
+  SubmitInTurn(a, &sa);
+  runner_.WaitUntilRunning();
+  SubmitInTurn(b, &sb);
+  SubmitInTurn(c, &sc);
+  runner_.Release();
+  JoinAll();
+  // Every leader fails to get ready here, so each runs alone, in order.
+  EXPECT_EQ(runner_.batches(),
+            (std::vector<std::vector<std::string>>{{"a"}, {"b"}, {"c"}}));
 }
 
 TEST_F(WriterQueueTest, BatchHoldsAtMostMaxBatchJobs) {
@@ -199,7 +268,7 @@ TEST_F(WriterQueueTest, JobInARunningBatchWaitsForItPastItsDeadline) {
   SubmitInTurn(b, &sb);
   runner_.ReleaseOne();  // a's batch ends; b leads its own, which is held
   // until well past b's deadline.
-  while (runner_.batches().size() < 2) std::this_thread::yield();
+  while (runner_.started() < 2) std::this_thread::yield();
   while (Clock::now() < b.deadline() + std::chrono::milliseconds(20)) {
     std::this_thread::yield();
   }
