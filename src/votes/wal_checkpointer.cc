@@ -6,6 +6,13 @@
 #include <utility>
 
 namespace beacon::votes::sqlite {
+namespace {
+
+// How long the thread waits before trying again when a checkpoint could not
+// run (another process's checkpoint held SQLite's checkpoint lock).
+constexpr std::chrono::milliseconds kRetryPause{5};
+
+}  // namespace
 
 WalCheckpointer::WalCheckpointer(std::string path, CheckpointOptions options)
     : path_(std::move(path)), options_(options), thread_([this] { Loop(); }) {}
@@ -68,19 +75,22 @@ void WalCheckpointer::Loop() {
                          : SQLITE_CHECKPOINT_PASSIVE;
     running_ = mode;
     lock.unlock();
-    Checkpoint(mode);
+    const bool ran = Checkpoint(mode);
     lock.lock();
     running_ = -1;
     // A PASSIVE checkpoint that ended with the WAL past the RESTART trigger
     // is followed by the RESTART at once.
     if (wal_frames_ >= options_.restart_after_frames) due_ = true;
+    // Another process's checkpoint is running: try again after a pause,
+    // not in a busy loop beside it.
+    if (!ran) wake_.wait_for(lock, kRetryPause, [&] { return stopping_; });
     restarted_.notify_all();
   }
   lock.unlock();
   connection_.reset();
 }
 
-void WalCheckpointer::Checkpoint(int mode) {
+bool WalCheckpointer::Checkpoint(int mode) {
   const TimePoint deadline =
       SteadyClock::now() + std::chrono::milliseconds(options_.busy_ms);
   int rc = SQLITE_OK;
@@ -121,6 +131,7 @@ void WalCheckpointer::Checkpoint(int mode) {
     ++stats_.failed;
     stats_.last_error = error;
   }
+  return rc == SQLITE_OK;
 }
 
 }  // namespace beacon::votes::sqlite

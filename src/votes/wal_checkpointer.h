@@ -77,8 +77,9 @@ class WalCheckpointer final : public WalObserver {
 
  private:
   void Loop();
-  // Runs one checkpoint (SQLITE_CHECKPOINT_PASSIVE or _RESTART) and counts it.
-  void Checkpoint(int mode);
+  // Runs one checkpoint (SQLITE_CHECKPOINT_PASSIVE or _RESTART) and counts
+  // it; false when it could not run or failed.
+  bool Checkpoint(int mode);
 
   const std::string path_;
   const CheckpointOptions options_;
