@@ -167,8 +167,8 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   RaiseFileLimit();
 
-  std::string registry = "127.0.0.1:9090", raw, postgres, replicas, list, scratch, label,
-              service;
+  std::string registry = "127.0.0.1:9090", raw, postgres, sqlite_db, replicas, list,
+              scratch, label, service;
   std::string json_out, md_out, cdf_out, balancers;
   std::vector<std::string> meta;
   int rep = 1, threads = 0, instances = 0, watchers = 0, rounds = 0, count = 0,
@@ -212,7 +212,9 @@ int main(int argc, char** argv) {
                                                "duration of the raw in-process run (s)")(
         "postgres", po::value(&postgres)->default_value(""),
         "the replicas run on this PostgreSQL URI: measure the raw rate there too "
-        "(scenario voting_postgres)");
+        "(scenario voting_postgres)")(
+        "db", po::value(&sqlite_db)->default_value(""),
+        "the SQLite file the replicas use: its WAL is watched during the run");
   } else if (command == "registry") {
     desc.add_options()("threads", po::value(&threads)->default_value(16),
                        "threads for lookup vs ping")(
@@ -329,6 +331,7 @@ int main(int argc, char** argv) {
     o.scratch_dir = scratch;
     o.raw_s = raw_s;
     o.postgres_uri = postgres;
+    o.sqlite_db = sqlite_db;
     return Emit(RunVoting(o), raw);
   }
   if (command == "registry") {

@@ -185,6 +185,15 @@ std::vector<Goal> IssueGoals() {
   }
   goals.push_back({"castVote throughput >= 0.6x isPrime, 16 clients", "voting",
                    "c16.vote_over_prime_tput", Goal::Kind::kAtLeast, 0.6});
+  // Issue 15 (the voting path at the speed of the disk); its p99.9 goals
+  // are issue 7's below.
+  goals.push_back({"castVote throughput >= 0.30x isPrime, 16 clients (issue 15)",
+                   "voting", "c16.vote_over_prime_tput", Goal::Kind::kAtLeast, 0.30});
+  goals.push_back(
+      {"No castVote slower than 50 ms, 64 clients (issue 15; worst "
+       "repetition, µs)",
+       "voting", "c64.vote.max_us", Goal::Kind::kBelow, 50000,
+       /*worst_case=*/true});
   for (int n : {16, 64}) {
     const std::string c = "c" + std::to_string(n);
     goals.push_back(
@@ -389,9 +398,10 @@ std::string RenderMarkdown(const json& report) {
            "in the same run.\n\n";
     Row(out, {"Clients", "isPrime calls/s", "castVote calls/s", "Vote/prime tput",
               "isPrime p99.9 µs", "castVote p99.9 µs", "p99.9 ratio", "castVote max ms",
-              "castVote errors (retries)", "Vote tput / raw rate"});
-    Row(out,
-        {"---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:"});
+              "castVote errors (retries)", "Vote tput / raw rate",
+              "Raw in-process votes/s (1 thread / many)"});
+    Row(out, {"---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:",
+              "---:", "---:"});
     for (int n : page.Levels(scenario, 'c', ".vote_over_prime_tput")) {
       const std::string c = "c" + std::to_string(n);
       Row(out, {std::to_string(n), page.Cell(scenario, c + ".prime.tput", Unit::kRate),
@@ -403,14 +413,27 @@ std::string RenderMarkdown(const json& report) {
                 page.Cell(scenario, c + ".vote.max_us", Unit::kMillisFromMicros),
                 page.Cell(scenario, c + ".vote.errors", Unit::kCount) + " (" +
                     page.Cell(scenario, c + ".vote.retries", Unit::kCount) + ")",
-                page.Cell(scenario, c + ".vote_over_raw", Unit::kPercent)});
+                page.Cell(scenario, c + ".vote_over_raw", Unit::kPercent),
+                page.Cell(scenario, "raw.tput", Unit::kRate) + " / " +
+                    page.Cell(scenario, "raw_many.tput", Unit::kRate)});
     }
     out << "\nRaw in-process rate of the same transaction ("
         << (postgres ? "PostgresVoteStore" : "SqliteVoteStore")
         << "::CastVote, one thread, fresh poll): "
         << page.Cell(scenario, "raw.tput", Unit::kRate) << " votes/s, p99 "
         << page.Cell(scenario, "raw.p99_us", Unit::kMicros) << " µs, max "
-        << page.Cell(scenario, "raw.max_us", Unit::kMillisFromMicros) << " ms.\n\n";
+        << page.Cell(scenario, "raw.max_us", Unit::kMillisFromMicros) << " ms; "
+        << page.Cell(scenario, "raw_many.threads", Unit::kCount)
+        << " threads: " << page.Cell(scenario, "raw_many.tput", Unit::kRate)
+        << " votes/s, p99 " << page.Cell(scenario, "raw_many.p99_us", Unit::kMicros)
+        << " µs, max " << page.Cell(scenario, "raw_many.max_us", Unit::kMillisFromMicros)
+        << " ms.\n\n";
+    if (page.Find(scenario, "wal.largest_bytes") != nullptr) {
+      out << "The replicas' WAL during the client loads: largest "
+          << page.Cell(scenario, "wal.largest_mb", Unit::kRateDecimal)
+          << " MB; rewound after a complete background checkpoint "
+          << page.Cell(scenario, "wal.rewinds", Unit::kCount) << " times.\n\n";
+    }
   }
 
   if (page.Has("registry")) {

@@ -89,5 +89,38 @@ TEST(RenderMarkdown, ShowsMedianWithMinAndMax) {
   EXPECT_NE(RenderMarkdown(report).find("0.75 (0.50–1.00)"), std::string::npos);
 }
 
+TEST(IssueGoals, IncludeTheVotingPathGoalsOfIssue15) {
+  bool throughput = false, slowest = false;
+  for (const Goal& g : IssueGoals()) {
+    if (g.metric == "c16.vote_over_prime_tput" && g.kind == Goal::Kind::kAtLeast &&
+        g.target == 0.30) {
+      throughput = true;
+    }
+    if (g.metric == "c64.vote.max_us" && g.kind == Goal::Kind::kBelow &&
+        g.target == 50000 && g.worst_case) {
+      slowest = true;
+    }
+  }
+  EXPECT_TRUE(throughput);
+  EXPECT_TRUE(slowest);
+}
+
+TEST(RenderMarkdown, VotingShowsTheWalAndBothRawRates) {
+  const json report = BuildReport({Record("voting", 1,
+                                          {{"c16.vote_over_prime_tput", 0.3},
+                                           {"c16.vote.tput", 15000},
+                                           {"raw.tput", 27000},
+                                           {"raw_many.tput", 41000},
+                                           {"raw_many.threads", 16},
+                                           {"wal.largest_bytes", 12500000},
+                                           {"wal.largest_mb", 12.5},
+                                           {"wal.rewinds", 7}})},
+                                  json::object(), {});
+  const std::string page = RenderMarkdown(report);
+  EXPECT_NE(page.find("27,000 / 41,000"), std::string::npos) << page;
+  EXPECT_NE(page.find("largest 12.5 MB"), std::string::npos) << page;
+  EXPECT_NE(page.find("7 times"), std::string::npos) << page;
+}
+
 }  // namespace
 }  // namespace beacon::bench

@@ -51,13 +51,18 @@ struct OverheadOptions {
 Result<nlohmann::json> RunOverhead(const OverheadOptions& options);
 
 // 2. castVote (distinct voters) and isPrime through the full system at each
-// client count, and the raw in-process rate of the same SQL transaction by
-// one thread on a fresh database in scratch_dir.
+// client count, and the raw in-process rate of the same store call by one
+// thread and by raw_threads threads (the ceiling group commit can reach in
+// one process) on a fresh database in scratch_dir. With sqlite_db, the
+// replicas' WAL is watched while the clients run: its largest size, and how
+// many times it was rewound after a complete checkpoint.
 struct VotingOptions {
   Common common;
   std::vector<int> clients{16, 64};
   std::string scratch_dir;
   double raw_s = 3.0;
+  int raw_threads = 16;
+  std::string sqlite_db;  // the replicas' SQLite file; empty: not watched
   // Empty: the replicas and the raw run use SQLite (scenario "voting").
   // A PostgreSQL URI: the replicas run on it and so does the raw run
   // (scenario "voting_postgres").

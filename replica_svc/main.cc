@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
   std::string registry, listen, db, advertise, id, log_level, token, port_file;
   int drain_timeout_ms = 0, deregister_grace_ms = 0, busy_timeout_ms = 0,
       idle_timeout_ms = 0;
-  int64_t max_connections = 0, debug_delay_us = 0;
+  int64_t max_connections = 0, debug_delay_us = 0, debug_hold_commit_us = 0;
   desc.add_options()("help,h", "show this help and exit")(
       "registry", po::value(&registry)->default_value("127.0.0.1:9090"),
       "registry HOST:PORT")("listen", po::value(&listen)->default_value("0.0.0.0:9100"),
@@ -79,7 +79,10 @@ int main(int argc, char** argv) {
       "write the port actually bound to this file once serving")(
       "debug-delay-us", po::value(&debug_delay_us)->default_value(0),
       "benchmarking aid: sleep this long (0..1000000 us) in every prime call, to play a "
-      "slow replica");
+      "slow replica")(
+      "debug-hold-commit-us", po::value(&debug_hold_commit_us)->default_value(0),
+      "test aid (SQLite): sleep this long (0..1000000 us) inside every write "
+      "transaction before COMMIT, so a test can kill the replica inside a batch");
 
   if (auto exit_code =
           program::StartProgram("replica_svc", argc, argv, desc, log_level)) {
@@ -100,6 +103,10 @@ int main(int argc, char** argv) {
     std::cerr << "error: --debug-delay-us must be 0..1000000\n";
     return kExitUsage;
   }
+  if (debug_hold_commit_us < 0 || debug_hold_commit_us > 1000000) {
+    std::cerr << "error: --debug-hold-commit-us must be 0..1000000\n";
+    return kExitUsage;
+  }
   if (!id.empty()) {
     if (Status s = ValidateName("--id", id); !s.ok()) {
       std::cerr << "error: " << s.message() << "\n";
@@ -111,6 +118,7 @@ int main(int argc, char** argv) {
   // register and attract traffic.
   votes::VoteStoreOptions store_options;
   store_options.deadline_ms = busy_timeout_ms;
+  store_options.debug_hold_before_commit_us = static_cast<int>(debug_hold_commit_us);
   auto store = votes::OpenVoteStore(db, store_options);
   if (!store.ok()) {
     spdlog::error("cannot open database: {}", store.status().message());

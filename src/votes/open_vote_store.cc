@@ -21,6 +21,7 @@ Result<std::unique_ptr<VoteStore>> OpenVoteStore(const std::string& db,
   SqliteOptions sqlite;
   sqlite.busy_deadline_ms = options.deadline_ms;
   sqlite.max_connections = options.max_connections;
+  sqlite.debug_hold_before_commit_us = options.debug_hold_before_commit_us;
   Result<std::unique_ptr<SqliteVoteStore>> store = SqliteVoteStore::Open(db, sqlite);
   if (!store.ok()) return store.status();
   return std::unique_ptr<VoteStore>(std::move(store).value());

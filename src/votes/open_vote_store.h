@@ -18,6 +18,9 @@ struct VoteStoreOptions {
   int deadline_ms = 2000;
   // Connections per process. Must be >= 1.
   size_t max_connections = 8;
+  // Test aid (SQLite only; PostgreSQL ignores it): every write transaction
+  // sleeps this long before COMMIT. 0 in production.
+  int debug_hold_before_commit_us = 0;
 };
 
 // `db` is a PostgreSQL connection URI ("postgresql://..." or

@@ -1,12 +1,15 @@
 // SqliteVoteStore: the VoteStore on one SQLite file shared by every replica
-// (WAL mode, so readers never wait for the writer). The only code in Beacon
-// that includes SQLiteCpp; nothing SQLite-specific leaks out of this header.
+// (WAL mode, so readers never wait for the writer). The vote SQL lives here;
+// the machinery under it (connection pool, writer queue with group commit,
+// transactions, background checkpoints) in sqlite_connection.h,
+// writer_queue.h, sqlite_transaction.h and wal_checkpointer.h. The votes
+// library is the only code in Beacon that includes SQLiteCpp; nothing
+// SQLite-specific leaks out of this header.
 #pragma once
 
-#include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -16,13 +19,47 @@
 namespace beacon::votes {
 
 struct SqliteOptions {
-  // How long one call may wait in total (for a free connection, this
-  // process's writer turn, and another process's lock on the file) before it
-  // gives up with kUnavailable, having changed nothing.
+  // How long one call may wait in total (in this process's writer queue, for
+  // a free connection, and for another process's lock on the file) before it
+  // gives up with kUnavailable, having changed nothing. The writes of one
+  // batch wait for the file's lock until the earliest of their deadlines
+  // (the first in line's, as all use the same timeout).
   int busy_deadline_ms = 2000;
   // At most this many connections are open; callers beyond it wait for one
   // to be returned (within busy_deadline_ms). Must be >= 1.
   size_t max_connections = 8;
+  // Group commit: this process's concurrent writes wait in one FIFO queue,
+  // and the writer at its front runs the writes queued behind it (at most
+  // this many, of at most this many bytes of request text) in one
+  // transaction. Both must be >= 1.
+  size_t max_batch_writes = 64;
+  size_t max_batch_bytes = 256 * 1024;
+  // Background checkpoints (automatic ones are off): a PASSIVE checkpoint
+  // once this many WAL frames (pages) were added since the last one, and a
+  // RESTART checkpoint, which briefly holds writers back so the WAL can be
+  // rewound, once the WAL is this long. 1 <= passive < restart.
+  int checkpoint_after_frames = 1000;
+  int restart_checkpoint_after_frames = 8000;
+  // Test aid: every write transaction sleeps this long before COMMIT, so a
+  // test can kill a replica inside a batch. 0 (the default) in production.
+  int debug_hold_before_commit_us = 0;
+};
+
+// What the store did since it was opened (this process only).
+struct SqliteStats {
+  int64_t write_batches = 0;   // write transactions run by the writer queue
+  int64_t batched_writes = 0;  // writes they ran
+  int64_t expired_writes = 0;  // writes that gave up in the queue (busy)
+  int64_t largest_batch = 0;
+  int64_t queued_writes = 0;  // now: waiting in the queue or being run
+  int64_t passive_checkpoints = 0;
+  int64_t restart_checkpoints = 0;
+  int64_t skipped_checkpoints = 0;  // another process's checkpoint was running
+  int64_t failed_checkpoints = 0;
+  int64_t paced_batches = 0;
+  int64_t longest_restart_us = 0;  // the longest RESTART checkpoint (writers wait)
+  int64_t longest_passive_us = 0;  // batches that paused for a due RESTART checkpoint
+  int64_t largest_wal_frames = 0;  // the longest WAL a commit of this process saw
 };
 
 // Safe for concurrent use by many threads; several processes may open the
@@ -49,6 +86,8 @@ class SqliteVoteStore final : public VoteStore {
   // The schema version this build migrates to (the highest db/NNN_*.sql).
   static int LatestSchemaVersion();
 
+  SqliteStats stats() const;
+
   // VoteStore. Besides the errors documented there: kUnavailable
   // ("database busy for N ms") when the call could not get the database
   // within busy_deadline_ms (nothing changed; safe to retry), kInternal with
@@ -64,29 +103,22 @@ class SqliteVoteStore final : public VoteStore {
   Result<Poll> ClosePoll(int64_t poll_id) override;
 
  private:
-  class Connection;  // one SQLite connection with its prepared statements
-  class Call;        // one call's deadline, connection and transaction
+  struct Machinery;  // pool, writer queue, checkpointer
 
   SqliteVoteStore(std::string path, SqliteOptions options);
 
+  // Runs body(connection) -> Result<T> as one write of a group-committed
+  // batch (see sqlite::WriteJob for `isolated`); returns once its batch has
+  // committed or failed.
+  template <class T, class Body>
+  Result<T> Write(size_t bytes, bool isolated, Body&& body);
+  // Runs body in a read transaction of its own.
+  template <class T, class Body>
+  Result<T> Read(Body&& body);
+
   const std::string path_;
   const SqliteOptions options_;
-
-  // Writers inside this process take turns (waiting at most until the
-  // call's deadline) instead of contending for the file lock through
-  // SQLite's busy handler. A turn lasts one whole write transaction,
-  // including its wait for another process's lock: by design, since the next
-  // writer of this process would only wait for the same lock. (A flag and a
-  // condition variable rather than std::timed_mutex, whose timed lock
-  // ThreadSanitizer cannot see.)
-  std::mutex writer_mu_;
-  std::condition_variable writer_cv_;  // the writer turn was given back
-  bool writer_turn_taken_ = false;     // Guarded by writer_mu_
-
-  std::mutex pool_mu_;
-  std::condition_variable pool_cv_;                // a connection was returned or dropped
-  std::vector<std::unique_ptr<Connection>> idle_;  // Guarded by pool_mu_
-  size_t open_connections_ = 0;                    // Guarded by pool_mu_
+  std::unique_ptr<Machinery> machinery_;
 };
 
 }  // namespace beacon::votes

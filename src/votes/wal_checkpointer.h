@@ -1,0 +1,100 @@
+// WalCheckpointer: the checkpoints of one process's connections to an
+// SQLite file, run on a background thread of their own instead of inside
+// some vote's COMMIT. Connections report the WAL's length after every
+// commit (WalObserver); once passive_after_frames frames were added since
+// the last checkpoint it runs a PASSIVE checkpoint (copies what it can into
+// the database without ever waiting for, or blocking, a writer or reader).
+// Writers keep appending meanwhile, so under sustained load the WAL may
+// never be fully copied at the moment a writer starts, which is when SQLite
+// rewinds it; when the WAL reaches restart_after_frames it therefore runs a
+// RESTART checkpoint, which holds writers back (through their busy
+// handlers, up to busy_ms) while it copies the rest, so that the next writer
+// rewinds the WAL. SQLite's locks are not fair, though: writers that take
+// the lock again the moment they release it starve the RESTART's busy
+// handler. So while a RESTART runs or is due, the writers pace
+// themselves (PaceWriter: a short pause before each batch, ended early when
+// the checkpoint is done). That keeps the WAL near restart_after_frames, and
+// under twice that while a long PASSIVE checkpoint delays the RESTART.
+//
+// Several processes on one file each have one: SQLite lets one checkpoint
+// run at a time, and a PASSIVE one finding another running returns at once
+// (counted as skipped), so they never pile up. Durability is unchanged: a
+// committed transaction is in the WAL, which a checkpoint only copies from.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "votes/sqlite_connection.h"
+
+namespace beacon::votes::sqlite {
+
+struct CheckpointOptions {
+  // SQLite's own automatic checkpoint runs every 1,000 frames.
+  int passive_after_frames = 1000;
+  int restart_after_frames = 8000;  // about 32 MB with 4 KiB pages
+  int busy_ms = 2000;               // longest wait of a RESTART checkpoint
+};
+
+// Counters since construction.
+struct CheckpointStats {
+  int64_t passive = 0;             // PASSIVE checkpoints run
+  int64_t restart = 0;             // RESTART checkpoints run
+  int64_t skipped = 0;             // found another connection's checkpoint running
+  int64_t paced = 0;               // writer pauses while a RESTART was due
+  int64_t failed = 0;              // any other error (the next trigger tries again)
+  int largest_wal_frames = 0;      // the longest WAL any commit reported
+  int64_t longest_restart_us = 0;  // writers wait for a RESTART checkpoint
+  int64_t longest_passive_us = 0;
+  std::string last_error;
+};
+
+// Starts its thread in the constructor, stops and joins it in the
+// destructor. Safe for concurrent use.
+class WalCheckpointer final : public WalObserver {
+ public:
+  WalCheckpointer(std::string path, CheckpointOptions options);
+  ~WalCheckpointer() override;
+  WalCheckpointer(const WalCheckpointer&) = delete;
+  WalCheckpointer& operator=(const WalCheckpointer&) = delete;
+
+  // WalObserver: wakes the thread when a checkpoint is due.
+  void WalFrames(int frames) override;
+
+  // Called by a writer before it starts a transaction: returns at once
+  // unless this process's RESTART checkpoint runs, or the WAL (as this
+  // process's last commit saw it) reached restart_after_frames while this
+  // process runs no PASSIVE one (so a RESTART may be waiting in another
+  // process), or reached twice that; then waits until that changes or 2 ms have passed,
+  // so that the RESTART can get the write lock between two transactions.
+  void PaceWriter();
+
+  CheckpointStats stats() const;
+
+ private:
+  void Loop();
+  // Runs one checkpoint (SQLITE_CHECKPOINT_PASSIVE or _RESTART) and counts
+  // it; false when it could not run or failed.
+  bool Checkpoint(int mode);
+
+  const std::string path_;
+  const CheckpointOptions options_;
+
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  std::condition_variable restarted_;  // a checkpoint ended
+  bool stopping_ = false;              // Guarded by mu_
+  bool due_ = false;                   // Guarded by mu_: a checkpoint should run
+  int running_ = -1;       // Guarded by mu_: SQLITE_CHECKPOINT_* running now, or -1
+  int wal_frames_ = 0;     // Guarded by mu_: as last reported
+  int copied_frames_ = 0;  // Guarded by mu_: WAL frames copied by the last checkpoint
+  CheckpointStats stats_;  // Guarded by mu_
+  std::unique_ptr<Connection> connection_;  // only the thread uses it
+  std::thread thread_;
+};
+
+}  // namespace beacon::votes::sqlite
