@@ -25,6 +25,9 @@ class FakeRegistryClient final : public RegistryClient {
   static constexpr const char* kAddress = "127.0.0.1:9090";
   static constexpr const char* kDownMessage = "connect to 127.0.0.1:9090 refused";
 
+  explicit FakeRegistryClient(std::string address = kAddress)
+      : address_(std::move(address)) {}
+
   // Replaces the membership exactly (version included) and wakes watchers.
   void SetMembership(const std::string& service, int64_t version,
                      std::vector<InstanceInfo> instances) {
@@ -144,7 +147,7 @@ class FakeRegistryClient final : public RegistryClient {
     changed_.notify_all();
   }
 
-  std::string Address() const override { return kAddress; }
+  std::string Address() const override { return address_; }
 
  private:
   Membership MembershipLocked(const std::string& service) const {
@@ -162,6 +165,7 @@ class FakeRegistryClient final : public RegistryClient {
     return n;
   }
 
+  const std::string address_;
   mutable std::mutex mu_;
   std::condition_variable changed_;
   std::map<std::string, Membership> services_;  // Guarded by mu_
