@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end test of the Docker Compose deployment (ctest: compose_e2e).
 #
-# Builds the image, brings up registry + 3 replicas under a project name of its
+# Builds the image, brings up 2 registries + 3 replicas under a project name of its
 # own, and through `docker-compose run --rm client ...` checks that:
 #   1. all 3 replicas register;
 #   2. 30 prime calls in ONE client session spread over the 3 replicas;
@@ -9,7 +9,9 @@
 #      every vote on every replica;
 #   4. `down` (volume kept) and `up` again keeps the poll and its votes;
 #   5. a stopped replica exits 0 and is deregistered at once (before its lease
-#      could expire), and calls then go to the other two only.
+#      could expire), and calls then go to the other two only;
+#   6. with registry1 stopped, new clients find the replicas through registry2;
+#   7. with both registries stopped, a new client answers from its snapshot.
 # Always tears the project down with `down -v`, whatever failed.
 #
 # Exit codes: 0 passed; 1 failed (the reason and the containers' logs are
@@ -131,7 +133,7 @@ assert not errors, "the client reported errors: %r" % errors
 log "building ${BEACON_IMAGE}"
 build_start=${SECONDS}
 # Every service names the same image; building one service builds it.
-compose_within 600 build --force-rm registry >"${work}/build.log" 2>&1 ||
+compose_within 600 build --force-rm registry1 >"${work}/build.log" 2>&1 ||
   { tail -n 40 "${work}/build.log"; fail "image build failed (or took over 600s)"; }
 log "image built in $((SECONDS - build_start))s"
 # Keep the build stage (its apt layer is the slow part of a cold build) under a
@@ -147,7 +149,7 @@ fi
 
 # --- 1. up, and 3 replicas in the registry ------------------------------------
 log "starting registry and replicas"
-compose_within 180 up -d --no-build registry "${kReplicas[@]}" >"${work}/up.log" 2>&1 ||
+compose_within 180 up -d --no-build registry1 registry2 "${kReplicas[@]}" >"${work}/up.log" 2>&1 ||
   { cat "${work}/up.log"; fail "compose up failed"; }
 
 # Prints the sorted instance ids the registry lists for `service`.
@@ -221,7 +223,7 @@ log "votes counted the same on every replica"
 # --- 4. down keeps the volume; up again shows the same poll --------------------
 log "down (keeping the volume) and up again"
 compose_within 120 down -t 20 >"${work}/down.log" 2>&1 || { cat "${work}/down.log"; fail "compose down failed"; }
-compose_within 180 up -d --no-build registry "${kReplicas[@]}" >"${work}/up.log" 2>&1 ||
+compose_within 180 up -d --no-build registry1 registry2 "${kReplicas[@]}" >"${work}/up.log" 2>&1 ||
   { cat "${work}/up.log"; fail "compose up (second time) failed"; }
 wait_for_instances voting "replica1 replica2 replica3" 120 || fail "replicas did not come back after down/up"
 client --json results "${poll}" | json_check "${kResultsCheck}"'
@@ -252,5 +254,32 @@ print("prime calls per replica:", dict(sorted(Counter(served).items())))
 assert len(served) == 10, "expected 10 answers, got %d" % len(served)
 assert set(served) == {"replica1", "replica2"}, "calls went to %r" % set(served)
 ' <"${work}/after.out" || fail "calls after the stop did not go to the 2 remaining replicas"
+
+# --- 6. one registry stopped: everything goes on through the other ----------
+log "stopping registry1"
+compose_within 60 stop -t 10 registry1 >/dev/null 2>&1 || fail "compose stop registry1 failed"
+wait_for_instances prime "replica1 replica2" 10 ||
+  fail "a new client did not find the replicas through registry2"
+for n in $(seq 1 10); do echo "prime ${n}"; done | client --json shell >"${work}/one.out" ||
+  fail "prime calls failed with registry1 stopped"
+json_check '
+served = [o["served_by"] for o in objs if "served_by" in o]
+assert len(served) == 10, "expected 10 answers, got %d" % len(served)
+' <"${work}/one.out" || fail "calls with registry1 stopped went wrong: $(cat "${work}/one.out")"
+log "registry1 stopped: clients go on through registry2"
+
+# --- 7. every registry stopped: a new client answers from its snapshot -------
+log "stopping registry2 too"
+compose_within 60 stop -t 10 registry2 >/dev/null 2>&1 || fail "compose stop registry2 failed"
+client --json servers prime | json_check '
+svc = objs[0]["services"][0]
+print("with no registry: source", svc["source"], "stale", svc["stale"], "age_ms", svc["age_ms"])
+assert svc["stale"] and svc["source"] == "snapshot", "not from the snapshot: %r" % svc
+assert sorted(i["id"] for i in svc["instances"]) == ["replica1", "replica2"], svc
+' || fail "with every registry stopped the client did not answer from its snapshot"
+client --json prime 97 | json_check '
+assert objs[0]["is_prime"], objs
+' || fail "prime 97 failed with every registry stopped"
+log "no registry: a new client answers from its snapshot"
 
 log "PASS"
