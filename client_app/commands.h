@@ -1,6 +1,6 @@
 // The client's commands: one function each, taking parsed arguments and a
-// session, returning what to print. Parsing and printing live in main.cc and
-// output.cc; load generation in load.cc.
+// session, returning what to print. Parsing and printing live in main.cc;
+// load generation in load.cc.
 #pragma once
 
 #include <functional>

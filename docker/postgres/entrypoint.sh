@@ -19,8 +19,20 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   rm -f "$pwfile"
   echo "host all all 0.0.0.0/0 scram-sha-256" >> "$PGDATA/pg_hba.conf"
   echo "host all all ::/0 scram-sha-256" >> "$PGDATA/pg_hba.conf"
-  postgres -D "$PGDATA" --single -j "$user" <<SQL >/dev/null
+  # --single must come first; the last argument is the database to work in
+  # (the one initdb made). Single-user mode exits 0 even when a command
+  # fails, so its output is checked too. A first start that fails half-way
+  # empties the data directory, so the next start initialises again.
+  out="$(mktemp)"
+  if ! postgres --single -D "$PGDATA" postgres >"$out" 2>&1 <<SQL || grep -q 'ERROR' "$out"
 CREATE DATABASE "$db";
 SQL
+  then
+    cat "$out" >&2
+    echo "beacon-postgres: could not create database $db; starting afresh next time" >&2
+    find "$PGDATA" -mindepth 1 -delete
+    exit 1
+  fi
+  rm -f "$out"
 fi
 exec postgres -D "$PGDATA" -c listen_addresses='*' -c unix_socket_directories=/tmp

@@ -7,7 +7,7 @@ namespace beacon::balance {
 
 size_t LeastRecentlyUsedBalancer::Pick(const std::vector<InstanceInfo>& candidates) {
   assert(!candidates.empty());
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   size_t best = 0;
   uint64_t best_stamp = UINT64_MAX;
   for (size_t i = 0; i < candidates.size(); ++i) {
@@ -35,7 +35,7 @@ void LeastRecentlyUsedBalancer::PruneLocked(const std::vector<InstanceInfo>& can
 }
 
 size_t LeastRecentlyUsedBalancer::TrackedIds() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return last_pick_.size();
 }
 

@@ -5,13 +5,13 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "balance/balancer.h"
+#include "core/mutex.h"
 
 namespace beacon::balance {
 
@@ -37,11 +37,11 @@ class LeastRecentlyUsedBalancer final : public Balancer {
 
  private:
   // Forgets ids absent from `candidates`. Requires mu_.
-  void PruneLocked(const std::vector<InstanceInfo>& candidates);
+  void PruneLocked(const std::vector<InstanceInfo>& candidates) REQUIRES(mu_);
 
-  mutable std::mutex mu_;
-  uint64_t sequence_ = 0;                                // Guarded by mu_
-  std::unordered_map<std::string, uint64_t> last_pick_;  // Guarded by mu_
+  mutable Mutex mu_;
+  uint64_t sequence_ GUARDED_BY(mu_) = 0;
+  std::unordered_map<std::string, uint64_t> last_pick_ GUARDED_BY(mu_);
 };
 
 }  // namespace beacon::balance

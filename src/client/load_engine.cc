@@ -58,22 +58,25 @@ LoadEngine::LoadEngine(int threads, LoadWorkerFactory factory,
     threads_.emplace_back(
         [this, i, factory] { RunThread(*slots_[static_cast<size_t>(i)], i, factory); });
   }
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [&] { return ready_ == n; });
+  MutexLock lock(mu_);
+  cv_.Wait(mu_, [&] {
+    mu_.AssertHeld();
+    return ready_ == n;
+  });
 }
 
 LoadEngine::~LoadEngine() {
   Stop();
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     shutting_down_ = true;
-    cv_.notify_all();
+    cv_.NotifyAll();
   }
   for (auto& t : threads_) t.join();
 }
 
 std::vector<Status> LoadEngine::setup_errors() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   std::vector<Status> errors;
   for (const auto& s : slots_) {
     if (!s->has_worker) errors.push_back(s->setup);
@@ -97,31 +100,37 @@ void LoadEngine::RunThread(Slot& slot, int index, const LoadWorkerFactory& facto
     worker = Internal(std::string("the worker factory threw: ") + e.what());
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (worker.ok()) {
       slot.has_worker = true;
     } else {
       slot.setup = worker.status();
     }
     ++ready_;
-    cv_.notify_all();
+    cv_.NotifyAll();
   }
   if (!worker.ok()) return;
   uint64_t seen = 0;
-  std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    cv_.wait(lock, [&] { return shutting_down_ || phase_number_ > seen; });
-    if (shutting_down_) break;
-    seen = phase_number_;
-    const LoadPhase phase = phase_;
-    const SteadyTime start = phase_start_, end = phase_end_;
-    lock.unlock();
+    LoadPhase phase;
+    SteadyTime start, end;
+    {
+      MutexLock lock(mu_);
+      cv_.Wait(mu_, [&] {
+        mu_.AssertHeld();
+        return shutting_down_ || phase_number_ > seen;
+      });
+      if (shutting_down_) break;
+      seen = phase_number_;
+      phase = phase_;
+      start = phase_start_;
+      end = phase_end_;
+    }
     RunPhase(slot, **worker, phase, start, end);
-    lock.lock();
+    MutexLock lock(mu_);
     ++done_;
-    cv_.notify_all();
+    cv_.NotifyAll();
   }
-  lock.unlock();
   worker = Internal("finished");  // the worker is destroyed on its own thread
 }
 
@@ -184,7 +193,7 @@ LoadPhaseResult LoadEngine::Run(const LoadPhase& phase) {
   if (stop_.load()) return result;
   const double seconds = phase.seconds > 0 ? std::min(phase.seconds, 1e6) : 0.0;
   int participants = 0;
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& s : slots_) participants += s->has_worker ? 1 : 0;
   const int64_t completed_before = calls_completed();
   issued_.store(0);
@@ -194,20 +203,23 @@ LoadPhaseResult LoadEngine::Run(const LoadPhase& phase) {
   phase_end_ =
       phase_start_ + std::chrono::microseconds(static_cast<int64_t>(seconds * 1e6));
   ++phase_number_;
-  cv_.notify_all();
+  cv_.NotifyAll();
   const SteadyTime start = phase_start_;
-  const auto all_done = [&] { return done_ >= participants; };
+  const auto all_done = [&] {
+    mu_.AssertHeld();
+    return done_ >= participants;
+  };
   if (phase.progress) {
     const auto interval = std::chrono::microseconds(
         static_cast<int64_t>(std::max(phase.progress_interval_s, 0.01) * 1e6));
-    while (!cv_.wait_for(lock, interval, all_done)) {
-      lock.unlock();
+    while (!cv_.WaitFor(mu_, interval, all_done)) {
+      // The report runs with mu_ held: it only reads atomics and prints, and
+      // the workers take mu_ only between phases.
       phase.progress(calls_completed() - completed_before,
                      std::chrono::duration<double>(SteadyClock::now() - start).count());
-      lock.lock();
     }
   } else {
-    cv_.wait(lock, all_done);
+    cv_.Wait(mu_, all_done);
   }
   SteadyTime last = start;
   for (const auto& s : slots_) {

@@ -12,7 +12,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -22,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/mutex.h"
 #include "core/status.h"
 #include "stats/latency_histogram.h"
 
@@ -84,7 +84,8 @@ struct LoadPhase {
   int64_t max_calls = 0;
   // False: a warm-up; calls are made but not tallied.
   bool counted = true;
-  // Called on the thread that runs the phase about every progress_interval_s
+  // Called (briefly: the engine holds its lock meanwhile) on the thread that
+  // runs the phase about every progress_interval_s
   // with the calls completed in this phase so far and the seconds elapsed.
   std::function<void(int64_t calls, double seconds)> progress;
   double progress_interval_s = 0.25;
@@ -146,15 +147,15 @@ class LoadEngine {
   std::atomic<int64_t> failed_{0};
   std::atomic<int64_t> issued_{0};  // in the current phase, against its budget
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  int ready_ = 0;               // Guarded by mu_: threads done with set-up
-  int done_ = 0;                // Guarded by mu_: threads done with the phase
-  uint64_t phase_number_ = 0;   // Guarded by mu_
-  LoadPhase phase_;             // Guarded by mu_ (copied by each thread)
-  SteadyTime phase_start_;      // Guarded by mu_
-  SteadyTime phase_end_;        // Guarded by mu_
-  bool shutting_down_ = false;  // Guarded by mu_
+  mutable Mutex mu_;
+  CondVar cv_;
+  int ready_ GUARDED_BY(mu_) = 0;  // threads done with set-up
+  int done_ GUARDED_BY(mu_) = 0;   // threads done with the phase
+  uint64_t phase_number_ GUARDED_BY(mu_) = 0;
+  LoadPhase phase_ GUARDED_BY(mu_);  // (copied by each thread)
+  SteadyTime phase_start_ GUARDED_BY(mu_);
+  SteadyTime phase_end_ GUARDED_BY(mu_);
+  bool shutting_down_ GUARDED_BY(mu_) = false;
 };
 
 }  // namespace beacon::client

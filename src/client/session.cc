@@ -23,7 +23,7 @@ Result<std::unique_ptr<Session>> Session::Create(const SessionOptions& options,
     return InvalidArgument("registry_timeout_ms must be 1..600000, got " +
                            std::to_string(options.registry_timeout_ms));
   }
-  std::unique_ptr<Session> s(new Session(clock));
+  std::unique_ptr<Session> s(new Session());
   s->options_ = options;
   rpc::ClientOptions registry_client;
   registry_client.call_timeout_ms = options.registry_timeout_ms;

@@ -80,14 +80,13 @@ class Session {
   int64_t retries() const { return failover_->retries(); }
 
  private:
-  explicit Session(const Clock& clock) : clock_(clock) {}
+  Session() = default;
 
   // Runs fn(ReplicaConnection&) -> T through the failover rule; E is the
   // service's IDL exception.
   template <class T, class E, class F>
   Result<T> Invoke(const char* service, F&& fn);
 
-  const Clock& clock_;
   SessionOptions options_;
   std::shared_ptr<discovery::RegistryFailoverClient> registry_;
   std::unique_ptr<rpc::ReplicaConnectionPool> pool_;

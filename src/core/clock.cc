@@ -17,7 +17,7 @@ bool SystemClock::WaitUntil(std::unique_lock<std::mutex>& lock,
 }
 
 FakeClock::~FakeClock() {
-  std::lock_guard<std::mutex> guard(mu_);
+  MutexLock guard(mu_);
   assert(waiters_.empty());
 }
 
@@ -26,7 +26,7 @@ bool FakeClock::WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_var
                           const std::function<bool()>& done) const {
   Waiter self{lock.mutex(), &cv, std::numeric_limits<int64_t>::min()};
   {
-    std::lock_guard<std::mutex> guard(mu_);
+    MutexLock guard(mu_);
     waiters_.push_back(&self);
   }
   bool result = false;
@@ -40,22 +40,22 @@ bool FakeClock::WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_var
     }
     if (now >= deadline_micros) break;
     {
-      std::lock_guard<std::mutex> guard(mu_);
+      MutexLock guard(mu_);
       self.checked_at_micros = now;
     }
-    waiter_checked_.notify_all();
+    waiter_checked_.NotifyAll();
     cv.wait(lock);
   }
   {
-    std::lock_guard<std::mutex> guard(mu_);
+    MutexLock guard(mu_);
     waiters_.erase(std::find(waiters_.begin(), waiters_.end(), &self));
   }
-  waiter_checked_.notify_all();
+  waiter_checked_.NotifyAll();
   return result;
 }
 
 void FakeClock::AdvanceMicros(int64_t us) {
-  std::unique_lock<std::mutex> guard(mu_);
+  MutexLock guard(mu_);
   const int64_t now = now_ += us;
   for (;;) {
     bool all_checked = true;
@@ -73,12 +73,12 @@ void FakeClock::AdvanceMicros(int64_t us) {
     if (all_checked) return;
     // mu_ is released while waiting, so waiters can record their check or
     // leave; the timeout only covers a waiter's mutex that was busy.
-    waiter_checked_.wait_for(guard, std::chrono::milliseconds(1));
+    waiter_checked_.WaitFor(mu_, std::chrono::milliseconds(1));
   }
 }
 
 size_t FakeClock::waiter_count() const {
-  std::lock_guard<std::mutex> guard(mu_);
+  MutexLock guard(mu_);
   return waiters_.size();
 }
 

@@ -12,6 +12,8 @@
 #include <mutex>
 #include <vector>
 
+#include "core/mutex.h"
+
 namespace beacon {
 
 // Monotonic milliseconds/microseconds, and waits measured on them.
@@ -87,9 +89,9 @@ class FakeClock final : public Clock {
   };
 
   std::atomic<int64_t> now_;
-  mutable std::mutex mu_;
-  mutable std::condition_variable waiter_checked_;  // a waiter checked or left
-  mutable std::vector<Waiter*> waiters_;            // Guarded by mu_
+  mutable Mutex mu_;
+  mutable CondVar waiter_checked_;  // a waiter checked or left
+  mutable std::vector<Waiter*> waiters_ GUARDED_BY(mu_);
 };
 
 // Wall-clock milliseconds since the Unix epoch (for timestamps shown to

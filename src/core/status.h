@@ -2,6 +2,7 @@
 // exceptions. Transport edges translate them to the IDL's typed exceptions.
 #pragma once
 
+#include <cassert>
 #include <optional>
 #include <string>
 #include <utility>
@@ -78,7 +79,8 @@ inline Status ResourceExhausted(std::string m) {
 inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 
 // A value of T or a non-ok Status. Accessing value() of a failed Result is a
-// programming error (checked by assert in debug builds).
+// programming error (checked by assert in builds without NDEBUG, such as the
+// Debug thread-safety build).
 template <class T>
 class [[nodiscard]] Result {
  public:
@@ -87,15 +89,24 @@ class [[nodiscard]] Result {
 
   bool ok() const { return value_.has_value(); }
   const Status& status() const { return status_; }
-  const T& value() const& { return *value_; }
-  T& value() & { return *value_; }
-  T&& value() && { return std::move(*value_); }
-  const T& operator*() const& { return *value_; }
-  T& operator*() & { return *value_; }
-  const T* operator->() const { return &*value_; }
-  T* operator->() { return &*value_; }
+  const T& value() const& { return Get(); }
+  T& value() & { return Get(); }
+  T&& value() && { return std::move(Get()); }
+  const T& operator*() const& { return Get(); }
+  T& operator*() & { return Get(); }
+  const T* operator->() const { return &Get(); }
+  T* operator->() { return &Get(); }
 
  private:
+  T& Get() {
+    assert(value_.has_value() && "value() of a failed Result");
+    return *value_;
+  }
+  const T& Get() const {
+    assert(value_.has_value() && "value() of a failed Result");
+    return *value_;
+  }
+
   std::optional<T> value_;
   Status status_;  // ok when value_ is set
 };

@@ -82,14 +82,14 @@ std::string RegistryFailoverClient::CurrentAddress() const {
 }
 
 std::string RegistryFailoverClient::SourceOf(const std::string& service) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = versions_.find(service);
   return it == versions_.end() ? "" : registries_[it->second.registry]->Address();
 }
 
 Membership RegistryFailoverClient::Translate(const std::string& service, size_t i,
                                              Membership m) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto [it, added] = versions_.try_emplace(service);
   Versions& v = it->second;
   if (added || v.registry != i || v.registry_version != m.version) {
@@ -104,7 +104,7 @@ Membership RegistryFailoverClient::Translate(const std::string& service, size_t 
 std::optional<int64_t> RegistryFailoverClient::VersionOn(const std::string& service,
                                                          size_t i,
                                                          int64_t known_version) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = versions_.find(service);
   if (it == versions_.end() || it->second.registry != i ||
       it->second.local_version != known_version) {

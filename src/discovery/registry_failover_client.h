@@ -13,11 +13,11 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "core/mutex.h"
 #include "core/status.h"
 #include "discovery/registry_client.h"
 
@@ -83,8 +83,8 @@ class RegistryFailoverClient final : public RegistryClient {
   std::atomic<int64_t> switches_{0};
   std::atomic<uint64_t> cancel_generation_{0};
 
-  mutable std::mutex mu_;
-  std::map<std::string, Versions> versions_;  // Guarded by mu_
+  mutable Mutex mu_;
+  std::map<std::string, Versions> versions_ GUARDED_BY(mu_);
 };
 
 }  // namespace beacon::discovery

@@ -88,21 +88,21 @@ struct ServerCache::Service {
   const std::string name;
   const std::unique_ptr<balance::Balancer> balancer;  // itself safe for concurrent use
 
-  mutable std::mutex mu;
-  std::condition_variable wake;  // (mu) stop, or a refresh request when watch=false
-  std::shared_ptr<const Snapshot> snapshot;  // Guarded by mu; never null
-  int64_t confirmed_at_us = 0;               // Guarded by mu
-  uint64_t lookups_done = 0;                 // Guarded by mu
-  Status last_lookup_status;                 // Guarded by mu
-  bool refresh_requested = false;            // Guarded by mu
-  int64_t registry_lookups = 0;              // Guarded by mu
-  int64_t watch_updates = 0;                 // Guarded by mu
+  mutable Mutex mu;
+  CondVar wake;  // (mu) stop, or a refresh request when watch=false
+  std::shared_ptr<const Snapshot> snapshot GUARDED_BY(mu);  // never null
+  int64_t confirmed_at_us GUARDED_BY(mu) = 0;
+  uint64_t lookups_done GUARDED_BY(mu) = 0;
+  Status last_lookup_status GUARDED_BY(mu);
+  bool refresh_requested GUARDED_BY(mu) = false;
+  int64_t registry_lookups GUARDED_BY(mu) = 0;
+  int64_t watch_updates GUARDED_BY(mu) = 0;
   // When the last synchronous Lookup made because nothing was usable ended;
   // limits such Lookups to one per min_sync_lookup_interval_ms.
-  int64_t last_sync_lookup_us = INT64_MIN;  // Guarded by mu
+  int64_t last_sync_lookup_us GUARDED_BY(mu) = INT64_MIN;
 
   // Held across a synchronous Lookup so that Picks needing one share it.
-  std::mutex lookup_mu;
+  Mutex lookup_mu;
   std::once_flag worker_once;
   std::thread worker;  // set once under worker_once; joined by ~ServerCache
 };
@@ -199,26 +199,29 @@ ServerCache::~ServerCache() {
   stopping_ = true;
   std::vector<Service*> all;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     for (auto& entry : services_) all.push_back(entry.second.get());
   }
   for (Service* s : all) {
     // Notifying under the lock: a worker between its check and its wait
     // cannot miss the flag.
-    std::lock_guard<std::mutex> lock(s->mu);
-    s->wake.notify_all();
+    MutexLock lock(s->mu);
+    s->wake.NotifyAll();
   }
   // A worker may enter Watch just after a cancel, so cancel until all have
   // left their loops; each round is short.
-  std::unique_lock<std::mutex> lock(workers_mu_);
-  while (running_workers_ > 0) {
-    lock.unlock();
+  for (;;) {
+    {
+      MutexLock lock(workers_mu_);
+      if (running_workers_ == 0) break;
+    }
     registry_->CancelWatches();
-    lock.lock();
-    workers_done_.wait_for(lock, std::chrono::milliseconds(10),
-                           [&] { return running_workers_ == 0; });
+    MutexLock lock(workers_mu_);
+    workers_done_.WaitFor(workers_mu_, std::chrono::milliseconds(10), [&] {
+      workers_mu_.AssertHeld();
+      return running_workers_ == 0;
+    });
   }
-  lock.unlock();
   for (Service* s : all) {
     if (s->worker.joinable()) s->worker.join();
   }
@@ -242,7 +245,7 @@ Result<InstanceInfo> ServerCache::Pick(const std::string& service,
   }
   bool lookup_allowed = true;
   {
-    std::lock_guard<std::mutex> lock(s.mu);
+    MutexLock lock(s.mu);
     lookup_allowed = s.last_sync_lookup_us == INT64_MIN ||
                      clock_.NowMicros() - s.last_sync_lookup_us >=
                          options_.min_sync_lookup_interval_ms * 1000;
@@ -250,7 +253,7 @@ Result<InstanceInfo> ServerCache::Pick(const std::string& service,
   if (!lookup && lookup_allowed) {
     lookup = LookupForPick(s, seen.lookups_done);
     {
-      std::lock_guard<std::mutex> lock(s.mu);
+      MutexLock lock(s.mu);
       s.last_sync_lookup_us = clock_.NowMicros();
     }
     seen = Observe(s);
@@ -307,10 +310,10 @@ void ServerCache::ReportTransportFailure(const std::string& service,
   }
   s->balancer->OnOutcome(instance_id, /*ok=*/false, 0);
   {
-    std::lock_guard<std::mutex> lock(s->mu);
+    MutexLock lock(s->mu);
     s->refresh_requested = true;
   }
-  s->wake.notify_all();
+  s->wake.NotifyAll();
 }
 
 ServiceView ServerCache::View(const std::string& service) const {
@@ -323,7 +326,7 @@ ServiceView ServerCache::View(const std::string& service) const {
   std::shared_ptr<const Snapshot> snap;
   int64_t confirmed_at_us = 0;
   {
-    std::lock_guard<std::mutex> lock(s->mu);
+    MutexLock lock(s->mu);
     snap = s->snapshot;
     confirmed_at_us = s->confirmed_at_us;
     view.registry_lookups = s->registry_lookups;
@@ -351,7 +354,7 @@ ServiceView ServerCache::View(const std::string& service) const {
 }
 
 std::vector<std::string> ServerCache::Services() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   std::vector<std::string> names;
   for (const auto& entry : services_) names.push_back(entry.first);
   return names;
@@ -362,7 +365,7 @@ Result<ServerCache::Service*> ServerCache::FindOrAddService(const std::string& n
   // or a validation (only valid names are ever added).
   if (Service* known = FindService(name)) return known;
   if (Status valid = ValidateName("service", name); !valid.ok()) return valid;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = services_.find(name);
   if (it != services_.end()) return it->second.get();
   if (services_.size() >= kMaxServices) {
@@ -392,7 +395,7 @@ ServerCache::Service* ServerCache::FindService(const std::string& name) const {
 }
 
 ServerCache::Observed ServerCache::Observe(const Service& s) {
-  std::lock_guard<std::mutex> lock(s.mu);
+  MutexLock lock(s.mu);
   return Observed{s.snapshot, s.lookups_done};
 }
 
@@ -423,9 +426,9 @@ Status ServerCache::NeverListedError(const std::string& service,
 }
 
 Status ServerCache::LookupForPick(Service& s, uint64_t seen_lookups) {
-  std::lock_guard<std::mutex> single_flight(s.lookup_mu);
+  MutexLock single_flight(s.lookup_mu);
   {
-    std::lock_guard<std::mutex> lock(s.mu);
+    MutexLock lock(s.mu);
     // A Lookup finished after this Pick looked at the cache: use its answer.
     if (s.lookups_done != seen_lookups) return s.last_lookup_status;
   }
@@ -434,14 +437,14 @@ Status ServerCache::LookupForPick(Service& s, uint64_t seen_lookups) {
 
 Status ServerCache::RunLookup(Service& s) {
   {
-    std::lock_guard<std::mutex> lock(s.mu);
+    MutexLock lock(s.mu);
     ++s.registry_lookups;
   }
   Result<Membership> answer = registry_->Lookup(s.name);
   // Adopt before counting the Lookup as done, so whoever sees the count
   // also sees the list.
   if (answer.ok()) Adopt(s, *answer, /*from_watch=*/false);
-  std::lock_guard<std::mutex> lock(s.mu);
+  MutexLock lock(s.mu);
   ++s.lookups_done;
   s.last_lookup_status = answer.ok() ? Status::Ok() : answer.status();
   return s.last_lookup_status;
@@ -461,7 +464,7 @@ void ServerCache::Adopt(Service& s, const Membership& m, bool from_watch) {
   for (;;) {
     std::shared_ptr<const Snapshot> old;
     {
-      std::lock_guard<std::mutex> lock(s.mu);
+      MutexLock lock(s.mu);
       old = s.snapshot;
       if (old->has_list && old->version == m.version && !old->from_snapshot) {
         s.confirmed_at_us = now;
@@ -487,7 +490,7 @@ void ServerCache::Adopt(Service& s, const Membership& m, bool from_watch) {
       next->instances = sorted;
       next->states = old->CarryStatesTo(sorted);
     }
-    std::lock_guard<std::mutex> lock(s.mu);
+    MutexLock lock(s.mu);
     if (s.snapshot != old) continue;  // replaced meanwhile: rebuild from the newer one
     s.snapshot = std::move(next);
     s.confirmed_at_us = now;
@@ -516,7 +519,7 @@ bool ServerCache::AdoptSnapshot(Service& s) {
   next->from_snapshot = true;
   next->instances = sorted;
   next->states = Snapshot().CarryStatesTo(sorted);
-  std::lock_guard<std::mutex> lock(s.mu);
+  MutexLock lock(s.mu);
   if (s.snapshot->has_list) return true;  // a registry answered meanwhile
   s.snapshot = std::move(next);
   // Its age counts from when a registry gave it, in an earlier session.
@@ -529,14 +532,14 @@ bool ServerCache::AdoptSnapshot(Service& s) {
 void ServerCache::StartWorker(Service& s) {
   std::call_once(s.worker_once, [this, &s] {
     {
-      std::lock_guard<std::mutex> lock(workers_mu_);
+      MutexLock lock(workers_mu_);
       ++running_workers_;
     }
     s.worker = std::thread([this, &s] {
       RunWorker(s);
-      std::lock_guard<std::mutex> lock(workers_mu_);
+      MutexLock lock(workers_mu_);
       --running_workers_;
-      workers_done_.notify_all();
+      workers_done_.NotifyAll();
     });
   });
 }
@@ -550,12 +553,15 @@ void ServerCache::RunWorker(Service& s) {
     bool use_lookup = false;
     int64_t known_version = 0;
     {
-      std::unique_lock<std::mutex> lock(s.mu);
+      MutexLock lock(s.mu);
       if (last_failed) {
-        s.wake.wait_for(lock, std::chrono::milliseconds(backoff.NextDelayMs()),
-                        [this] { return stopping_.load(); });
+        s.wake.WaitFor(s.mu, std::chrono::milliseconds(backoff.NextDelayMs()),
+                       [this] { return stopping_.load(); });
       } else if (!options_.watch) {
-        s.wake.wait(lock, [this, &s] { return stopping_.load() || s.refresh_requested; });
+        s.wake.Wait(s.mu, [this, &s] {
+          s.mu.AssertHeld();
+          return stopping_.load() || s.refresh_requested;
+        });
       }
       if (stopping_) return;
       use_lookup = !options_.watch || s.refresh_requested || !s.snapshot->has_list;
@@ -576,7 +582,7 @@ void ServerCache::RunWorker(Service& s) {
     if (outcome.ok()) {
       backoff.Reset();
     } else if (use_lookup) {
-      std::lock_guard<std::mutex> lock(s.mu);
+      MutexLock lock(s.mu);
       s.refresh_requested = true;  // still owed: retry after the backoff
     }
   }

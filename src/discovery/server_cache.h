@@ -7,7 +7,6 @@
 
 #include <array>
 #include <atomic>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -19,6 +18,7 @@
 
 #include "core/clock.h"
 #include "core/membership.h"
+#include "core/mutex.h"
 #include "core/status.h"
 #include "discovery/registry_client.h"
 #include "discovery/snapshot_store.h"
@@ -184,18 +184,18 @@ class ServerCache {
   const ServerCacheOptions options_;
   std::atomic<bool> stopping_{false};
 
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   // Entries are never removed before destruction, so Service pointers stay valid.
-  std::map<std::string, std::unique_ptr<Service>> services_;  // Guarded by mu_
+  std::map<std::string, std::unique_ptr<Service>> services_ GUARDED_BY(mu_);
   // The same services in the order they were added, for FindService without
   // the lock (every call looks its service up twice). Written under mu_;
   // slots below index_size_ never change.
   std::array<std::atomic<Service*>, kMaxServices> index_{};
   std::atomic<size_t> index_size_{0};
 
-  std::mutex workers_mu_;
-  std::condition_variable workers_done_;
-  int running_workers_ = 0;  // Guarded by workers_mu_
+  Mutex workers_mu_;
+  CondVar workers_done_;
+  int running_workers_ GUARDED_BY(workers_mu_) = 0;
 };
 
 }  // namespace beacon::discovery

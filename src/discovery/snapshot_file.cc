@@ -221,7 +221,7 @@ void SnapshotFile::EnsureReadLocked() {
 void SnapshotFile::Save(const std::string& service,
                         const std::vector<InstanceInfo>& instances) {
   if (instances.empty()) return;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   EnsureReadLocked();
   const int64_t now = wall_clock_ms_();
   if (contents_.services.count(service) == 0 &&
@@ -247,7 +247,7 @@ void SnapshotFile::Save(const std::string& service,
 }
 
 std::optional<SavedList> SnapshotFile::Load(const std::string& service) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   EnsureReadLocked();
   auto it = contents_.services.find(service);
   if (it == contents_.services.end() || it->second.instances.empty()) return std::nullopt;

@@ -15,12 +15,12 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core/endpoint.h"
+#include "core/mutex.h"
 #include "core/status.h"
 #include "discovery/snapshot_store.h"
 
@@ -96,17 +96,17 @@ class SnapshotFile final : public SnapshotStore {
 
  private:
   // Reads the file the first time anything is asked.
-  void EnsureReadLocked();
+  void EnsureReadLocked() REQUIRES(mu_);
 
   const std::string path_;
   const std::string registries_key_;
   const Warn warn_;
   const WallClock wall_clock_ms_;
 
-  std::mutex mu_;      // held across the file's read and writes, never anything else
-  bool read_ = false;  // Guarded by mu_
-  bool warned_write_ = false;  // Guarded by mu_
-  SnapshotContents contents_;  // Guarded by mu_
+  Mutex mu_;  // held across the file's read and writes, never anything else
+  bool read_ GUARDED_BY(mu_) = false;
+  bool warned_write_ GUARDED_BY(mu_) = false;
+  SnapshotContents contents_ GUARDED_BY(mu_);
 };
 
 }  // namespace beacon::discovery

@@ -21,9 +21,9 @@ constexpr int64_t kMaxTtlMs = 86'400'000;  // a day; keeps micros far from overf
 // threads then do not pile up on a mutex still held by the notifier.
 class WakeWatchersOnExit {
  public:
-  explicit WakeWatchersOnExit(std::condition_variable* cv) : cv_(cv) {}
+  explicit WakeWatchersOnExit(CondVar* cv) : cv_(cv) {}
   ~WakeWatchersOnExit() {
-    if (changed) cv_->notify_all();
+    if (changed) cv_->NotifyAll();
   }
   WakeWatchersOnExit(const WakeWatchersOnExit&) = delete;
   WakeWatchersOnExit& operator=(const WakeWatchersOnExit&) = delete;
@@ -31,7 +31,7 @@ class WakeWatchersOnExit {
   bool changed = false;
 
  private:
-  std::condition_variable* cv_;
+  CondVar* cv_;
 };
 
 // Compares in time that depends only on expected.size(), never on where the
@@ -147,7 +147,7 @@ LeaseTable::LeaseTable(const Clock& clock, LeaseTableOptions options,
 }
 
 LeaseTable::~LeaseTable() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   assert(watcher_count_ == 0);
 }
 
@@ -169,7 +169,7 @@ Result<Lease> LeaseTable::Register(const std::string& service,
   if (!fresh_lease_id.ok()) return fresh_lease_id.status();
 
   WakeWatchersOnExit wake(&version_changed_);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   const int64_t now = clock_.NowMicros();
   const int64_t expires_at = now + options_.ttl_ms * 1000;
   wake.changed = ExpireDueLocked(now);
@@ -229,7 +229,7 @@ Result<Lease> LeaseTable::Heartbeat(const std::string& service,
   if (Status s = ValidateInstanceRef(service, instance_id, lease_id); !s.ok()) return s;
 
   WakeWatchersOnExit wake(&version_changed_);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   const int64_t now = clock_.NowMicros();
   wake.changed = ExpireDueLocked(now);
 
@@ -257,7 +257,7 @@ Status LeaseTable::Deregister(const std::string& service, const std::string& ins
   if (Status s = ValidateInstanceRef(service, instance_id, lease_id); !s.ok()) return s;
 
   WakeWatchersOnExit wake(&version_changed_);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   wake.changed = ExpireDueLocked(clock_.NowMicros());
 
   auto service_it = services_.find(service);
@@ -275,7 +275,7 @@ Status LeaseTable::Deregister(const std::string& service, const std::string& ins
 Result<Membership> LeaseTable::Lookup(const std::string& service) {
   if (Status s = ValidateName("service_name", service); !s.ok()) return s;
   WakeWatchersOnExit wake(&version_changed_);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   wake.changed = ExpireDueLocked(clock_.NowMicros());
   return SnapshotLocked(service);
 }
@@ -289,7 +289,7 @@ Result<Membership> LeaseTable::Watch(const std::string& service, int64_t known_v
                            std::to_string(max_wait_ms));
   }
   WakeWatchersOnExit wake(&version_changed_);
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   const int64_t now = clock_.NowMicros();
   const int64_t deadline = now + int64_t{max_wait_ms} * 1000;
   wake.changed = ExpireDueLocked(now);
@@ -301,8 +301,12 @@ Result<Membership> LeaseTable::Watch(const std::string& service, int64_t known_v
                              std::to_string(options_.max_watchers) + "); retry later");
   }
   ++watcher_count_;
-  clock_.WaitUntil(lock, version_changed_, deadline,
-                   [&] { return shut_down_ || VersionLocked(service) != known_version; });
+  mu_.WithUniqueLock([&](std::unique_lock<std::mutex>& held) {
+    return clock_.WaitUntil(held, version_changed_.native(), deadline, [&] {
+      mu_.AssertHeld();
+      return shut_down_ || VersionLocked(service) != known_version;
+    });
+  });
   --watcher_count_;
   // Time has passed: expire again so the reply holds no expired lease.
   if (ExpireDueLocked(clock_.NowMicros())) wake.changed = true;
@@ -311,7 +315,7 @@ Result<Membership> LeaseTable::Watch(const std::string& service, int64_t known_v
 
 std::vector<ServiceSummary> LeaseTable::ListServices() {
   WakeWatchersOnExit wake(&version_changed_);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   wake.changed = ExpireDueLocked(clock_.NowMicros());
   std::vector<ServiceSummary> out;
   out.reserve(services_.size() - tombstones_.size());
@@ -324,7 +328,7 @@ std::vector<ServiceSummary> LeaseTable::ListServices() {
 
 std::vector<ExpiredInstance> LeaseTable::SweepExpired() {
   WakeWatchersOnExit wake(&version_changed_);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   wake.changed = ExpireDueLocked(clock_.NowMicros());
   std::vector<ExpiredInstance> out;
   out.swap(unreported_expiries_);
@@ -333,14 +337,14 @@ std::vector<ExpiredInstance> LeaseTable::SweepExpired() {
 
 void LeaseTable::Shutdown() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     shut_down_ = true;
   }
-  version_changed_.notify_all();
+  version_changed_.NotifyAll();
 }
 
 size_t LeaseTable::watcher_count() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return watcher_count_;
 }
 

@@ -17,11 +17,9 @@
 // was never seen has version 0 and no instances.
 #pragma once
 
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <set>
 #include <string>
 #include <utility>
@@ -29,6 +27,7 @@
 
 #include "core/clock.h"
 #include "core/membership.h"
+#include "core/mutex.h"
 #include "core/status.h"
 
 namespace beacon::registry {
@@ -178,33 +177,34 @@ class LeaseTable {
   using ServiceMap = std::map<std::string, ServiceEntry>;
 
   bool TokenMatches(const std::string& token) const;
-  // Each *Locked method requires mu_. Those returning bool return whether a
+  // Those returning bool return whether a
   // membership changed (so the caller wakes watchers after unlocking).
-  bool ExpireDueLocked(int64_t now_micros);
-  void MarkChangedLocked(const std::string& service, ServiceEntry* entry);
+  bool ExpireDueLocked(int64_t now_micros) REQUIRES(mu_);
+  void MarkChangedLocked(const std::string& service, ServiceEntry* entry) REQUIRES(mu_);
   void RemoveInstanceLocked(ServiceMap::iterator service,
-                            std::map<std::string, InstanceEntry>::iterator instance);
+                            std::map<std::string, InstanceEntry>::iterator instance)
+      REQUIRES(mu_);
   void SetExpiryLocked(const std::string& service, InstanceEntry* entry,
-                       int64_t expires_at_micros);
+                       int64_t expires_at_micros) REQUIRES(mu_);
   Status CheckRoomForInstanceLocked(const std::string& service,
-                                    const ServiceEntry* entry) const;
-  int64_t VersionLocked(const std::string& service) const;
-  Membership SnapshotLocked(const std::string& service) const;
+                                    const ServiceEntry* entry) const REQUIRES(mu_);
+  int64_t VersionLocked(const std::string& service) const REQUIRES(mu_);
+  Membership SnapshotLocked(const std::string& service) const REQUIRES(mu_);
 
   const Clock& clock_;
   const LeaseTableOptions options_;
 
-  mutable std::mutex mu_;
-  std::condition_variable version_changed_;  // notified after any version bump
-  ServiceMap services_;                      // Guarded by mu_
-  std::set<ExpiryKey> expiry_queue_;         // Guarded by mu_
-  std::set<std::pair<int64_t, std::string>>
-      tombstones_;  // (version, service). Guarded by mu_
-  std::vector<ExpiredInstance> unreported_expiries_;  // Guarded by mu_
-  size_t total_instances_ = 0;                        // Guarded by mu_
-  int64_t last_version_;                              // Guarded by mu_
-  size_t watcher_count_ = 0;                          // Guarded by mu_
-  bool shut_down_ = false;                            // Guarded by mu_
+  mutable Mutex mu_;
+  CondVar version_changed_;  // notified after any version bump
+  ServiceMap services_ GUARDED_BY(mu_);
+  std::set<ExpiryKey> expiry_queue_ GUARDED_BY(mu_);
+  std::set<std::pair<int64_t, std::string>> tombstones_
+      GUARDED_BY(mu_);  // (version, service)
+  std::vector<ExpiredInstance> unreported_expiries_ GUARDED_BY(mu_);
+  size_t total_instances_ GUARDED_BY(mu_) = 0;
+  int64_t last_version_ GUARDED_BY(mu_);
+  size_t watcher_count_ GUARDED_BY(mu_) = 0;
+  bool shut_down_ GUARDED_BY(mu_) = false;
 };
 
 }  // namespace beacon::registry

@@ -27,7 +27,7 @@ Result<std::unique_ptr<ReplicaConnection>> ReplicaConnectionPool::Acquire(
   const int64_t now = clock_.NowMicros();
   std::vector<std::unique_ptr<ReplicaConnection>> stale;  // closed outside the lock
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     auto it = idle_.find(instance.id);
     if (it != idle_.end()) {
       auto& conns = it->second;
@@ -47,7 +47,7 @@ Result<std::unique_ptr<ReplicaConnection>> ReplicaConnectionPool::Acquire(
   auto ch = Channel::Open(Endpoint{instance.host, instance.port}, options_.client);
   if (!ch.ok()) return ch.status();
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     ++opened_;
   }
   return std::make_unique<ReplicaConnection>(std::move(ch).value());
@@ -58,7 +58,7 @@ void ReplicaConnectionPool::Release(const InstanceInfo& instance,
   if (!SameAddress(*conn, instance)) return;  // closed: not a connection to `instance`
   conn->channel().Touch(clock_.NowMicros());
   std::unique_ptr<ReplicaConnection> surplus;  // closed outside the lock
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto& conns = idle_[instance.id];
   if (conns.size() < options_.max_idle_per_instance) {
     conns.push_back(std::move(conn));
@@ -69,7 +69,7 @@ void ReplicaConnectionPool::Release(const InstanceInfo& instance,
 
 void ReplicaConnectionPool::Forget(const std::string& instance_id) {
   std::vector<std::unique_ptr<ReplicaConnection>> doomed;  // closed outside the lock
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = idle_.find(instance_id);
   if (it == idle_.end()) return;
   doomed = std::move(it->second);
@@ -77,7 +77,7 @@ void ReplicaConnectionPool::Forget(const std::string& instance_id) {
 }
 
 int64_t ReplicaConnectionPool::connections_opened() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return opened_;
 }
 

@@ -7,7 +7,6 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -15,6 +14,7 @@
 #include "Voting.h"
 #include "core/clock.h"
 #include "core/membership.h"
+#include "core/mutex.h"
 #include "rpc/channel.h"
 
 namespace beacon::rpc {
@@ -68,11 +68,11 @@ class ReplicaConnectionPool {
 
   const PoolOptions options_;
   const Clock& clock_;
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   // instance id -> idle connections, most recently used last.
-  std::map<std::string, std::vector<std::unique_ptr<ReplicaConnection>>>
-      idle_;            // Guarded by mu_
-  int64_t opened_ = 0;  // Guarded by mu_
+  std::map<std::string, std::vector<std::unique_ptr<ReplicaConnection>>> idle_
+      GUARDED_BY(mu_);
+  int64_t opened_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace beacon::rpc

@@ -12,7 +12,7 @@ ThriftRegistryClient::~ThriftRegistryClient() { CancelWatches(); }
 
 template <class T, class F>
 Result<T> ThriftRegistryClient::CallShared(F&& call) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   for (int attempt = 0; attempt < 2; ++attempt) {
     const bool reused = channel_ != nullptr;
     if (!channel_) {
@@ -23,8 +23,10 @@ Result<T> ThriftRegistryClient::CallShared(F&& call) {
       channel_ = std::move(ch).value();
       client_ = std::make_unique<idl::RegistryClient>(channel_->protocol());
     }
-    auto out =
-        InvokeRpc<T, idl::RegistryError>(registry_, [&] { return call(*client_); });
+    auto out = InvokeRpc<T, idl::RegistryError>(registry_, [&] {
+      mu_.AssertHeld();  // the lambda runs here, under the lock above
+      return call(*client_);
+    });
     if (!out.transport_failure) return std::move(out.result);
     client_.reset();
     channel_.reset();
@@ -56,7 +58,7 @@ Result<Membership> ThriftRegistryClient::Watch(const std::string& service,
   std::unique_ptr<Channel> channel = std::move(ch).value();
   channel->SetCallTimeout(max_wait_ms + options_.call_timeout_ms);
   {
-    std::lock_guard<std::mutex> lock(watch_mu_);
+    MutexLock lock(watch_mu_);
     active_watches_.insert(channel.get());
   }
   idl::RegistryClient client(channel->protocol());
@@ -66,7 +68,7 @@ Result<Membership> ThriftRegistryClient::Watch(const std::string& service,
     return m;
   });
   {
-    std::lock_guard<std::mutex> lock(watch_mu_);
+    MutexLock lock(watch_mu_);
     active_watches_.erase(channel.get());
   }
   if (!out.result.ok()) return out.result.status();
@@ -74,7 +76,7 @@ Result<Membership> ThriftRegistryClient::Watch(const std::string& service,
 }
 
 void ThriftRegistryClient::CancelWatches() {
-  std::lock_guard<std::mutex> lock(watch_mu_);
+  MutexLock lock(watch_mu_);
   for (Channel* ch : active_watches_) ch->Abort();
 }
 

@@ -3,13 +3,13 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "Registry.h"
 #include "core/endpoint.h"
+#include "core/mutex.h"
 #include "discovery/registry_client.h"
 #include "rpc/channel.h"
 
@@ -53,12 +53,12 @@ class ThriftRegistryClient final : public discovery::RegistryClient {
   const ClientOptions options_;
   const std::string token_;
 
-  std::mutex mu_;                                // serializes short calls
-  std::unique_ptr<Channel> channel_;             // Guarded by mu_
-  std::unique_ptr<idl::RegistryClient> client_;  // Guarded by mu_
+  Mutex mu_;  // serializes short calls
+  std::unique_ptr<Channel> channel_ GUARDED_BY(mu_);
+  std::unique_ptr<idl::RegistryClient> client_ GUARDED_BY(mu_);
 
-  std::mutex watch_mu_;
-  std::set<Channel*> active_watches_;  // Guarded by watch_mu_
+  Mutex watch_mu_;
+  std::set<Channel*> active_watches_ GUARDED_BY(watch_mu_);
 };
 
 }  // namespace beacon::rpc

@@ -85,7 +85,7 @@ Result<std::unique_ptr<ThriftServer>> ThriftServer::Start(
   auto srv = server->server_;
   auto finished = std::make_shared<std::promise<void>>();
   server->finished_ = finished->get_future().share();
-  server->thread_ = std::thread([srv, bind_error, finished] {
+  std::thread serving([srv, bind_error, finished] {
     try {
       srv->serve();
       bind_error->set_value("");
@@ -94,6 +94,10 @@ Result<std::unique_ptr<ThriftServer>> ThriftServer::Start(
     }
     finished->set_value();
   });
+  {
+    MutexLock lock(server->mu_);  // not shared yet; the lock is for the analysis
+    server->thread_ = std::move(serving);
+  }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (ready_future.wait_for(std::chrono::milliseconds(5)) !=
          std::future_status::ready) {
@@ -105,7 +109,7 @@ Result<std::unique_ptr<ThriftServer>> ThriftServer::Start(
       constexpr int kStopWaitMs = 1000;
       if (!server->StopAndJoin(kStopWaitMs)) {
         spdlog::warn("serving thread did not return after a failed start; leaving it");
-        std::lock_guard<std::mutex> lock(server->mu_);
+        MutexLock lock(server->mu_);
         server->thread_.detach();  // it holds its own references (see ~ThriftServer)
       }
       std::string why = "not listening after 10 s";
@@ -122,7 +126,7 @@ Result<std::unique_ptr<ThriftServer>> ThriftServer::Start(
 
 bool ThriftServer::StopAndJoin(int wait_ms) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (!stop_requested_) {
       stop_requested_ = true;
       server_->stop();  // interrupts accept() and idle connections; does not wait
@@ -135,7 +139,7 @@ bool ThriftServer::StopAndJoin(int wait_ms) {
       std::future_status::ready) {
     return false;
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   // serve() has returned and the thread only has to exit, so this join is short.
   if (thread_.joinable()) thread_.join();
   return true;
@@ -153,13 +157,13 @@ bool ThriftServer::Stop(int drain_timeout_ms) {
 ThriftServer::~ThriftServer() {
   {
     // Joined, or detached after a drain that did not finish: nothing to wait for.
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (!thread_.joinable()) return;
   }
   if (Stop(5000)) return;
   // The serving thread holds its own references to the server and the
   // processors, so it may outlive this object; it cannot be joined in time.
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (thread_.joinable()) thread_.detach();
 }
 

@@ -9,10 +9,10 @@
 
 #include <future>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 
+#include "core/mutex.h"
 #include "core/status.h"
 
 namespace apache::thrift::server {
@@ -65,9 +65,9 @@ class ThriftServer {
   std::shared_future<void> finished_;  // ready when serve() has returned; set at Start
   int port_ = 0;                       // set at Start
 
-  std::mutex mu_;
-  bool stop_requested_ = false;  // Guarded by mu_
-  std::thread thread_;           // Guarded by mu_ (joined or detached once)
+  Mutex mu_;
+  bool stop_requested_ GUARDED_BY(mu_) = false;
+  std::thread thread_ GUARDED_BY(mu_);  // (joined or detached once)
 };
 
 // Frames larger than max_message_bytes are refused (TFramedTransport checks

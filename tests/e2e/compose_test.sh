@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
-# End-to-end test of the Docker Compose deployment (ctest: compose_e2e).
+# End-to-end test of the Docker Compose deployment (ctest: compose_e2e, and
+# compose_e2e_postgres for `compose_test.sh postgres`).
+#
+#   compose_test.sh [sqlite|postgres]
 #
 # Builds the image, brings up 2 registries + 3 replicas under a project name of its
-# own, and through `docker-compose run --rm client ...` checks that:
+# own (with `postgres`: also the postgres service of docker-compose.postgres.yml,
+# which must be healthy by pg_isready, and the replicas on it), and through
+# `docker-compose run --rm client ...` checks that:
 #   1. all 3 replicas register;
 #   2. 30 prime calls in ONE client session spread over the 3 replicas;
 #   3. a poll created, voted on and read back through different replicas shows
 #      every vote on every replica;
-#   4. `down` (volume kept) and `up` again keeps the poll and its votes;
+#   4. `down` (volume kept) and `up` again keeps the poll and its votes (with
+#      `postgres`: the votes are rows in PostgreSQL, and no replica logged the
+#      password);
 #   5. a stopped replica exits 0 and is deregistered at once (before its lease
 #      could expire), and calls then go to the other two only;
 #   6. with registry1 stopped, new clients find the replicas through registry2;
@@ -25,6 +32,9 @@
 set -euo pipefail
 
 readonly kSkip=77
+readonly kStore="${1:-sqlite}"
+[[ "${kStore}" == sqlite || "${kStore}" == postgres ]] ||
+  { echo "usage: $0 [sqlite|postgres]" >&2; exit 2; }
 kRoot="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 readonly kRoot
 readonly kProject="beacon_e2e_$$"
@@ -59,14 +69,25 @@ fi
 log "using: ${compose_cmd[*]} ($("${compose_cmd[@]}" version --short 2>/dev/null || echo '?')), project ${kProject}"
 
 export BEACON_IMAGE="${BEACON_E2E_IMAGE:-beacon:e2e}"
+export BEACON_POSTGRES_IMAGE="${BEACON_E2E_POSTGRES_IMAGE:-beacon-postgres:e2e}"
 export BEACON_LEASE_TTL_MS="${kLeaseTtlMs}"
-compose() { "${compose_cmd[@]}" -p "${kProject}" -f "${kRoot}/docker-compose.yml" "$@"; }
+# A fresh password per run; step 4 checks that no replica logged it.
+BEACON_PG_PASSWORD="e2e-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+export BEACON_PG_PASSWORD
+compose_files=(-f "${kRoot}/docker-compose.yml")
+services=(registry1 registry2)
+if [[ "${kStore}" == postgres ]]; then
+  compose_files+=(-f "${kRoot}/docker-compose.postgres.yml")
+  services+=(postgres)
+fi
+services+=("${kReplicas[@]}")
+compose() { "${compose_cmd[@]}" -p "${kProject}" "${compose_files[@]}" "$@"; }
 # The same with a deadline, so a hung step fails (and tears down) well before
 # ctest's timeout would kill the script: compose_within SECONDS ARGS...
 compose_within() {
   local seconds="$1"
   shift
-  timeout "${seconds}" "${compose_cmd[@]}" -p "${kProject}" -f "${kRoot}/docker-compose.yml" "$@"
+  timeout "${seconds}" "${compose_cmd[@]}" -p "${kProject}" "${compose_files[@]}" "$@"
 }
 # One client command (or a session fed on stdin); stderr kept apart so the
 # JSON on stdout is clean.
@@ -78,7 +99,9 @@ for stale in $(docker ps -a --format '{{.Label "com.docker.compose.project"}}' 2
                grep -E '^beacon_e2e_[0-9]+$' | sort -u); do
   if ! kill -0 "${stale#beacon_e2e_}" 2>/dev/null; then
     log "removing the leftovers of an earlier run: ${stale}"
-    "${compose_cmd[@]}" -p "${stale}" -f "${kRoot}/docker-compose.yml" down -v --remove-orphans -t 5 \
+    # Both files, so a PostgreSQL run's volume goes too.
+    "${compose_cmd[@]}" -p "${stale}" -f "${kRoot}/docker-compose.yml" \
+      -f "${kRoot}/docker-compose.postgres.yml" down -v --remove-orphans -t 5 \
       >/dev/null 2>&1 || true
   fi
 done
@@ -132,8 +155,10 @@ assert not errors, "the client reported errors: %r" % errors
 "${kRoot}/scripts/docker-base" || fail "could not provide the debian:bookworm-slim base image"
 log "building ${BEACON_IMAGE}"
 build_start=${SECONDS}
-# Every service names the same image; building one service builds it.
-compose_within 600 build --force-rm registry1 >"${work}/build.log" 2>&1 ||
+# Every Beacon service names the same image; building one service builds it.
+to_build=(registry1)
+[[ "${kStore}" == postgres ]] && to_build+=(postgres)
+compose_within 600 build --force-rm "${to_build[@]}" >"${work}/build.log" 2>&1 ||
   { tail -n 40 "${work}/build.log"; fail "image build failed (or took over 600s)"; }
 log "image built in $((SECONDS - build_start))s"
 # Keep the build stage (its apt layer is the slow part of a cold build) under a
@@ -149,7 +174,7 @@ fi
 
 # --- 1. up, and 3 replicas in the registry ------------------------------------
 log "starting registry and replicas"
-compose_within 180 up -d --no-build registry1 registry2 "${kReplicas[@]}" >"${work}/up.log" 2>&1 ||
+compose_within 180 up -d --no-build "${services[@]}" >"${work}/up.log" 2>&1 ||
   { cat "${work}/up.log"; fail "compose up failed"; }
 
 # Prints the sorted instance ids the registry lists for `service`.
@@ -170,6 +195,11 @@ wait_for_instances() {  # wait_for_instances SERVICE "EXPECTED IDS" DEADLINE_S
 }
 
 wait_for_instances prime "replica1 replica2 replica3" 120 || fail "3 replicas did not register in time"
+if [[ "${kStore}" == postgres ]]; then
+  health="$(docker inspect -f '{{.State.Health.Status}}' "$(compose ps -q postgres)")"
+  [[ "${health}" == healthy ]] || fail "postgres is '${health}', expected healthy (pg_isready)"
+  log "postgres healthy (pg_isready); the replicas started on it"
+fi
 wait_for_instances voting "replica1 replica2 replica3" 30 || fail "3 voting replicas did not register"
 log "3 replicas registered for prime and voting"
 
@@ -223,7 +253,7 @@ log "votes counted the same on every replica"
 # --- 4. down keeps the volume; up again shows the same poll --------------------
 log "down (keeping the volume) and up again"
 compose_within 120 down -t 20 >"${work}/down.log" 2>&1 || { cat "${work}/down.log"; fail "compose down failed"; }
-compose_within 180 up -d --no-build registry1 registry2 "${kReplicas[@]}" >"${work}/up.log" 2>&1 ||
+compose_within 180 up -d --no-build "${services[@]}" >"${work}/up.log" 2>&1 ||
   { cat "${work}/up.log"; fail "compose up (second time) failed"; }
 wait_for_instances voting "replica1 replica2 replica3" 120 || fail "replicas did not come back after down/up"
 client --json results "${poll}" | json_check "${kResultsCheck}"'
@@ -231,6 +261,22 @@ assert len(results) == 1 and counts(results[0]) == {"red": 3, "green": 1, "blue"
     "votes lost across down/up: %r" % objs
 ' || fail "the poll's votes did not survive down/up"
 log "poll ${poll} kept its votes across down/up"
+
+if [[ "${kStore}" == postgres ]]; then
+  # The server's socket is in /tmp (docker/postgres/entrypoint.sh).
+  rows="$(compose_within 60 exec -T postgres psql -h /tmp -U beacon -d beacon -tAc \
+    "SELECT count(*) FROM votes WHERE poll_id = ${poll}" 2>>"${work}/client.err" |
+    tr -d '[:space:]' || true)"
+  [[ "${rows}" == 5 ]] || fail "PostgreSQL holds '${rows}' votes of poll ${poll}, expected 5"
+  log "the 5 votes are rows in PostgreSQL"
+  replica_logs="$(compose logs --no-color "${kReplicas[@]}" 2>&1)"
+  grep -q 'postgresql://beacon:\*\*\*@postgres' <<<"${replica_logs}" ||
+    fail "no replica logged the redacted database URI"
+  if grep -qF -- "${BEACON_PG_PASSWORD}" <<<"${replica_logs}"; then
+    fail "a replica logged the database password"
+  fi
+  log "replicas log the URI with the password redacted"
+fi
 
 # --- 5. a stopped replica deregisters -----------------------------------------
 log "stopping replica3"

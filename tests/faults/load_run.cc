@@ -136,7 +136,7 @@ LoadRun::LoadRun(LoadRunOptions options) : options_(std::move(options)) {
     client::LoadPhase phase;
     phase.seconds = kMaxRunSeconds;
     const client::LoadPhaseResult result = engine_->Run(phase);
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     served_by_ = result.tally.per_replica;
   });
 }
@@ -165,25 +165,25 @@ int64_t LoadRun::calls() const { return engine_->calls_completed(); }
 int64_t LoadRun::retries() const { return engine_->retries(); }
 
 std::vector<std::string> LoadRun::samples() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return samples_;
 }
 
 std::map<std::string, int64_t> LoadRun::served_by() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return served_by_;
 }
 
 void LoadRun::Record(std::string message, bool failure) {
   (failure ? failures_ : inconsistencies_).fetch_add(1);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (samples_.size() < kMaxSamples) {
     samples_.push_back((failure ? "failed: " : "inconsistent: ") + std::move(message));
   }
 }
 
 void LoadRun::Acknowledged(const AckedVote& vote) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   votes_.push_back(vote);
 }
 

@@ -132,6 +132,15 @@ bool ChownToPostgres(const std::string& path, std::string* error) {
 
 }  // namespace
 
+int ScaledMs(int ms) {
+  static const int scale = [] {
+    const char* s = std::getenv("BEACON_TEST_TIME_SCALE");
+    const int v = s ? std::atoi(s) : 1;
+    return v >= 1 ? v : 1;
+  }();
+  return ms * scale;
+}
+
 std::unique_ptr<PostgresServer> PostgresServer::Start(std::string* error, bool* missing) {
   *missing = false;
   std::unique_ptr<PostgresServer> server(new PostgresServer());

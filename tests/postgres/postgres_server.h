@@ -14,6 +14,12 @@
 
 namespace beacon::testing {
 
+// A bound on waiting stretched for slow builds and loaded machines: ms times
+// BEACON_TEST_TIME_SCALE (a positive integer, default 1), as faults::Scaled.
+// Only slack and waiting are scaled, never a deadline the code under test
+// was given.
+int ScaledMs(int ms);
+
 // Not thread-safe; one per test or suite. The destructor stops the server
 // by its pid (immediate shutdown, then SIGKILL) and removes the directory,
 // also when a test failed.

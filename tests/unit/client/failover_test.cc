@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "fake_registry_client.h"
+#include "unit/poll_until.h"
 
 namespace beacon::client {
 namespace {
@@ -17,15 +18,7 @@ namespace {
 using discovery::testing::FakeRegistryClient;
 using discovery::testing::Server;
 
-template <class F>
-bool Eventually(F condition) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
-}
+using ::beacon::testing::PollUntil;
 
 // A server call whose outcome per server id is scripted; records the order
 // of the servers it was asked to call. Unscripted servers answer ok.
@@ -180,7 +173,7 @@ TEST_F(FailoverTest, RetryUsesTheListThatChangedDuringTheCall) {
     if (server.id != "a") return;
     const int64_t before = cache_->View("prime").version;
     registry_->SetInstances("prime", {Server("d", 4)});
-    ASSERT_TRUE(Eventually([&] { return cache_->View("prime").version != before; }));
+    ASSERT_TRUE(PollUntil([&] { return cache_->View("prime").version != before; }));
   };
   std::string served_by;
   EXPECT_TRUE(failover_->Run("prime", call, &served_by).ok());
@@ -194,7 +187,7 @@ TEST_F(FailoverTest, SuccessAfterTheServerLeftTheListIsStillAnAnswer) {
   call.during = [&](const InstanceInfo& server) {
     const int64_t before = cache_->View("prime").version;
     registry_->SetInstances("prime", {Server(server.id == "a" ? "b" : "a", 9)});
-    ASSERT_TRUE(Eventually([&] { return cache_->View("prime").version != before; }));
+    ASSERT_TRUE(PollUntil([&] { return cache_->View("prime").version != before; }));
   };
   std::string served_by;
   EXPECT_TRUE(failover_->Run("prime", call, &served_by).ok());

@@ -5,12 +5,12 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "core/mutex.h"
 #include "discovery/registry_client.h"
 
 namespace beacon::discovery::testing {
@@ -31,19 +31,19 @@ class FakeRegistryClient final : public RegistryClient {
   // Replaces the membership exactly (version included) and wakes watchers.
   void SetMembership(const std::string& service, int64_t version,
                      std::vector<InstanceInfo> instances) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     Membership& m = services_[service];
     m.service_name = service;
     m.version = version;
     m.instances = std::move(instances);
-    changed_.notify_all();
+    changed_.NotifyAll();
   }
 
   // Replaces the instances and bumps the version by one.
   void SetInstances(const std::string& service, std::vector<InstanceInfo> instances) {
     int64_t version = 0;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       version = services_[service].version + 1;
     }
     SetMembership(service, version, std::move(instances));
@@ -51,67 +51,70 @@ class FakeRegistryClient final : public RegistryClient {
 
   // Unreachable: every call fails with kUnavailable, watches in progress too.
   void SetReachable(bool reachable) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     reachable_ = reachable;
-    changed_.notify_all();
+    changed_.NotifyAll();
   }
 
   // The next n Watch calls fail at once with kUnavailable.
   void FailNextWatches(int n) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     failing_watches_ = n;
   }
 
   // While held, Lookup blocks (up to 10 s, so a broken test fails instead of
   // hanging) until ReleaseLookups.
   void HoldLookups() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     hold_lookups_ = true;
   }
   void ReleaseLookups() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     hold_lookups_ = false;
-    changed_.notify_all();
+    changed_.NotifyAll();
   }
 
   // Watches in progress return the unchanged membership, as if max_wait passed.
   void ExpireWatches() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     ++expire_generation_;
-    changed_.notify_all();
+    changed_.NotifyAll();
   }
 
   // Error returned by Lookup instead of kUnavailable when set.
   void SetLookupError(Status error) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     lookup_error_ = std::move(error);
   }
 
   int Lookups(const std::string& service) const { return Count("lookup " + service); }
   int Watches(const std::string& service) const { return Count("watch " + service); }
   int LookupsInProgress() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return lookups_in_progress_;
   }
   int WatchesInProgress() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return watches_in_progress_;
   }
   int Cancels() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return cancels_;
   }
   // "lookup S" / "watch S" in call order.
   std::vector<std::string> CallLog() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return log_;
   }
 
   Result<Membership> Lookup(const std::string& service) override {
-    std::unique_lock<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     log_.push_back("lookup " + service);
     ++lookups_in_progress_;
-    changed_.wait_for(lock, std::chrono::seconds(10), [&] { return !hold_lookups_; });
+    changed_.WaitFor(mu_, std::chrono::seconds(10), [&] {
+      mu_.AssertHeld();
+      return !hold_lookups_;
+    });
     --lookups_in_progress_;
     if (!reachable_) return Unavailable(kDownMessage);
     if (!lookup_error_.ok()) return lookup_error_;
@@ -120,7 +123,7 @@ class FakeRegistryClient final : public RegistryClient {
 
   Result<Membership> Watch(const std::string& service, int64_t known_version,
                            int max_wait_ms) override {
-    std::unique_lock<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     log_.push_back("watch " + service);
     if (!reachable_) return Unavailable(kDownMessage);
     if (failing_watches_ > 0) {
@@ -130,7 +133,8 @@ class FakeRegistryClient final : public RegistryClient {
     const uint64_t cancel_seen = cancel_generation_;
     const uint64_t expire_seen = expire_generation_;
     ++watches_in_progress_;
-    changed_.wait_for(lock, std::chrono::milliseconds(max_wait_ms), [&] {
+    changed_.WaitFor(mu_, std::chrono::milliseconds(max_wait_ms), [&] {
+      mu_.AssertHeld();
       return MembershipLocked(service).version != known_version || !reachable_ ||
              cancel_generation_ != cancel_seen || expire_generation_ != expire_seen;
     });
@@ -141,16 +145,16 @@ class FakeRegistryClient final : public RegistryClient {
   }
 
   void CancelWatches() override {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     ++cancels_;
     ++cancel_generation_;
-    changed_.notify_all();
+    changed_.NotifyAll();
   }
 
   std::string Address() const override { return address_; }
 
  private:
-  Membership MembershipLocked(const std::string& service) const {
+  Membership MembershipLocked(const std::string& service) const REQUIRES(mu_) {
     auto it = services_.find(service);
     if (it != services_.end()) return it->second;
     Membership empty;
@@ -158,27 +162,27 @@ class FakeRegistryClient final : public RegistryClient {
     return empty;
   }
 
-  int Count(const std::string& entry) const {
-    std::lock_guard<std::mutex> lock(mu_);
+  int Count(const std::string& entry) const EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     int n = 0;
     for (const std::string& e : log_) n += e == entry;
     return n;
   }
 
   const std::string address_;
-  mutable std::mutex mu_;
-  std::condition_variable changed_;
-  std::map<std::string, Membership> services_;  // Guarded by mu_
-  bool reachable_ = true;                       // Guarded by mu_
-  int failing_watches_ = 0;                     // Guarded by mu_
-  bool hold_lookups_ = false;                   // Guarded by mu_
-  Status lookup_error_;                         // Guarded by mu_
-  uint64_t cancel_generation_ = 0;              // Guarded by mu_
-  uint64_t expire_generation_ = 0;              // Guarded by mu_
-  int cancels_ = 0;                             // Guarded by mu_
-  int lookups_in_progress_ = 0;                 // Guarded by mu_
-  int watches_in_progress_ = 0;                 // Guarded by mu_
-  std::vector<std::string> log_;                // Guarded by mu_
+  mutable Mutex mu_;
+  CondVar changed_;
+  std::map<std::string, Membership> services_ GUARDED_BY(mu_);
+  bool reachable_ GUARDED_BY(mu_) = true;
+  int failing_watches_ GUARDED_BY(mu_) = 0;
+  bool hold_lookups_ GUARDED_BY(mu_) = false;
+  Status lookup_error_ GUARDED_BY(mu_);
+  uint64_t cancel_generation_ GUARDED_BY(mu_) = 0;
+  uint64_t expire_generation_ GUARDED_BY(mu_) = 0;
+  int cancels_ GUARDED_BY(mu_) = 0;
+  int lookups_in_progress_ GUARDED_BY(mu_) = 0;
+  int watches_in_progress_ GUARDED_BY(mu_) = 0;
+  std::vector<std::string> log_ GUARDED_BY(mu_);
 };
 
 }  // namespace beacon::discovery::testing

@@ -5,27 +5,17 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <future>
-#include <thread>
 
 #include "fake_registry_client.h"
+#include "unit/poll_until.h"
 
 namespace beacon::discovery {
 namespace {
 
+using ::beacon::testing::PollUntil;
 using testing::FakeRegistryClient;
 using testing::Server;
-
-template <class F>
-bool Eventually(F condition) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
-}
 
 class RegistryFailoverClientTest : public ::testing::Test {
  protected:
@@ -136,7 +126,7 @@ TEST_F(RegistryFailoverClientTest, WatchPassesTheRegistrysOwnVersion) {
   ASSERT_TRUE(listed.ok());
   auto watched = std::async(
       std::launch::async, [&] { return client->Watch("prime", listed->version, 10000); });
-  ASSERT_TRUE(Eventually([&] { return a_->WatchesInProgress() == 1; }));
+  ASSERT_TRUE(PollUntil([&] { return a_->WatchesInProgress() == 1; }));
   a_->SetInstances("prime", {Server("p1", 7001), Server("p3", 7003)});
   auto m = watched.get();
   ASSERT_TRUE(m.ok()) << m.status().ToString();
@@ -162,7 +152,7 @@ TEST_F(RegistryFailoverClientTest, LookupThatMovesOffARegistryMovesItsWatchersTo
   ASSERT_TRUE(listed.ok());
   auto watched = std::async(
       std::launch::async, [&] { return client->Watch("prime", listed->version, 10000); });
-  ASSERT_TRUE(Eventually([&] { return a_->WatchesInProgress() == 1; }));
+  ASSERT_TRUE(PollUntil([&] { return a_->WatchesInProgress() == 1; }));
   // A hung registry: its lookups time out while the watch just sits there.
   a_->SetLookupError(Unavailable("timed out"));
   ASSERT_TRUE(client->Lookup("prime").ok());
@@ -178,7 +168,7 @@ TEST_F(RegistryFailoverClientTest, CancelWatchesReturnsWithoutMovingOn) {
   ASSERT_TRUE(listed.ok());
   auto watched = std::async(
       std::launch::async, [&] { return client->Watch("prime", listed->version, 10000); });
-  ASSERT_TRUE(Eventually([&] { return a_->WatchesInProgress() == 1; }));
+  ASSERT_TRUE(PollUntil([&] { return a_->WatchesInProgress() == 1; }));
   client->CancelWatches();
   EXPECT_EQ(watched.get().status().code(), StatusCode::kUnavailable);
   EXPECT_EQ(client->switches(), 0);

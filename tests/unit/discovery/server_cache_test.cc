@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "fake_registry_client.h"
+#include "unit/poll_until.h"
 
 namespace beacon::discovery {
 namespace {
@@ -17,16 +18,7 @@ namespace {
 using testing::FakeRegistryClient;
 using testing::Server;
 
-// Polls `condition` until it holds or 10 s pass (a broken cache fails, never hangs).
-template <class F>
-bool Eventually(F condition) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
-}
+using ::beacon::testing::PollUntil;
 
 class ServerCacheTest : public ::testing::Test {
  protected:
@@ -59,7 +51,7 @@ class ServerCacheTest : public ::testing::Test {
   // The background thread is parked in Watch, so it makes no other call
   // until the membership changes.
   void WaitForWatch() {
-    ASSERT_TRUE(Eventually([&] { return registry_->WatchesInProgress() == 1; }));
+    ASSERT_TRUE(PollUntil([&] { return registry_->WatchesInProgress() == 1; }));
   }
 
   static const InstanceView* Find(const ServiceView& view, const std::string& id) {
@@ -137,7 +129,7 @@ TEST_F(ServerCacheTest, ConcurrentFirstPicksShareOneLookup) {
     });
   }
   EXPECT_TRUE(
-      Eventually([&] { return started == 8 && registry_->LookupsInProgress() == 1; }));
+      PollUntil([&] { return started == 8 && registry_->LookupsInProgress() == 1; }));
   registry_->ReleaseLookups();
   for (auto& th : threads) th.join();
   EXPECT_EQ(succeeded, 80);
@@ -169,7 +161,7 @@ TEST_F(ServerCacheTest, LruPicksNewlyWatchedServerFirst) {
   for (int i = 0; i < 5; ++i) PickId(*cache);
   registry_->SetInstances("prime",
                           {Server("p1", 7001), Server("p2", 7002), Server("p3", 7003)});
-  ASSERT_TRUE(Eventually([&] { return cache->View("prime").version == 2; }));
+  ASSERT_TRUE(PollUntil([&] { return cache->View("prime").version == 2; }));
   EXPECT_EQ(cache->View("prime").balancer, "lru");
   EXPECT_EQ(PickId(*cache), "p3");
 }
@@ -279,7 +271,7 @@ TEST_F(ServerCacheTest, WatchSwapsInNewMembershipWithoutLookups) {
   auto cache = Make();
   PickId(*cache);
   registry_->SetInstances("prime", {Server("p1", 7001), Server("p2", 7002)});
-  ASSERT_TRUE(Eventually([&] { return cache->View("prime").version == 2; }));
+  ASSERT_TRUE(PollUntil([&] { return cache->View("prime").version == 2; }));
   const ServiceView view = cache->View("prime");
   EXPECT_EQ(view.watch_updates, 1);
   EXPECT_EQ(view.registry_lookups, 1);
@@ -291,7 +283,7 @@ TEST_F(ServerCacheTest, InstanceThatLeftVanishesFromViewAndPicks) {
   auto cache = Make();
   PickId(*cache);
   registry_->SetInstances("prime", {Server("p1", 7001)});
-  ASSERT_TRUE(Eventually([&] { return cache->View("prime").version == 2; }));
+  ASSERT_TRUE(PollUntil([&] { return cache->View("prime").version == 2; }));
   const ServiceView view = cache->View("prime");
   ASSERT_EQ(view.instances.size(), 1u);
   EXPECT_EQ(view.instances[0].instance.id, "p1");
@@ -304,13 +296,13 @@ TEST_F(ServerCacheTest, EmptyAnswerKeepsTheLastListUntilServersReturn) {
   auto cache = Make();
   PickId(*cache);
   registry_->SetInstances("prime", {});
-  ASSERT_TRUE(Eventually([&] { return cache->View("prime").version == 2; }));
+  ASSERT_TRUE(PollUntil([&] { return cache->View("prime").version == 2; }));
   ServiceView view = cache->View("prime");
   EXPECT_TRUE(view.holding_last_list);
   EXPECT_EQ(view.instances.size(), 2u);
   EXPECT_EQ(PickId(*cache), "p2");  // calls go on to the last known servers
   registry_->SetInstances("prime", {Server("p2", 7002)});
-  ASSERT_TRUE(Eventually([&] { return cache->View("prime").version == 3; }));
+  ASSERT_TRUE(PollUntil([&] { return cache->View("prime").version == 3; }));
   view = cache->View("prime");
   EXPECT_FALSE(view.holding_last_list);
   ASSERT_EQ(view.instances.size(), 1u);
@@ -340,7 +332,7 @@ TEST_F(ServerCacheTest, MovedInstanceLosesItsDownMark) {
   cache->ReportTransportFailure("prime", "p1");
   ASSERT_TRUE(Find(cache->View("prime"), "p1")->down);
   registry_->SetInstances("prime", {Server("p1", 7101), Server("p2", 7002)});
-  ASSERT_TRUE(Eventually([&] { return cache->View("prime").version == 2; }));
+  ASSERT_TRUE(PollUntil([&] { return cache->View("prime").version == 2; }));
   const ServiceView view = cache->View("prime");
   const InstanceView* p1 = Find(view, "p1");
   ASSERT_NE(p1, nullptr);
@@ -356,7 +348,7 @@ TEST_F(ServerCacheTest, InstanceAtSameAddressKeepsItsDownMark) {
   cache->ReportTransportFailure("prime", "p1");
   registry_->SetInstances("prime",
                           {Server("p1", 7001), Server("p2", 7002), Server("p3", 7003)});
-  ASSERT_TRUE(Eventually([&] { return cache->View("prime").version == 2; }));
+  ASSERT_TRUE(PollUntil([&] { return cache->View("prime").version == 2; }));
   EXPECT_TRUE(Find(cache->View("prime"), "p1")->down);
 }
 
@@ -366,7 +358,7 @@ TEST_F(ServerCacheTest, DifferentLowerVersionIsAdopted) {
   PickId(*cache);
   registry_->SetMembership("prime", 3, {Server("p2", 7002)});
   cache->ReportTransportFailure("prime", "p1");
-  ASSERT_TRUE(Eventually([&] { return cache->View("prime").version == 3; }));
+  ASSERT_TRUE(PollUntil([&] { return cache->View("prime").version == 3; }));
   EXPECT_EQ(PickId(*cache), "p2");
 }
 
@@ -378,7 +370,7 @@ TEST_F(ServerCacheTest, SameVersionDoesNotReplaceTheList) {
   registry_->SetMembership("prime", 5, {Server("p2", 7002)});
   cache->ReportTransportFailure("prime", "p1");
   // age_ms drops to 0 once the background Lookup has been applied.
-  ASSERT_TRUE(Eventually([&] { return cache->View("prime").age_ms == 0; }));
+  ASSERT_TRUE(PollUntil([&] { return cache->View("prime").age_ms == 0; }));
   const ServiceView view = cache->View("prime");
   ASSERT_EQ(view.instances.size(), 1u);
   EXPECT_EQ(view.instances[0].instance.id, "p1");
@@ -391,7 +383,7 @@ TEST_F(ServerCacheTest, TransportFailureTriggersOneBackgroundLookup) {
   auto cache = Make(NoWatch());
   PickId(*cache);
   cache->ReportTransportFailure("prime", "p1");
-  EXPECT_TRUE(Eventually([&] { return cache->View("prime").registry_lookups == 2; }));
+  EXPECT_TRUE(PollUntil([&] { return cache->View("prime").registry_lookups == 2; }));
 }
 
 TEST_F(ServerCacheTest, FailedRefreshIsRetriedUntilItSucceeds) {
@@ -400,10 +392,10 @@ TEST_F(ServerCacheTest, FailedRefreshIsRetriedUntilItSucceeds) {
   PickId(*cache);
   registry_->SetReachable(false);
   cache->ReportTransportFailure("prime", "p1");
-  ASSERT_TRUE(Eventually([&] { return registry_->Lookups("prime") >= 3; }));
+  ASSERT_TRUE(PollUntil([&] { return registry_->Lookups("prime") >= 3; }));
   registry_->SetInstances("prime", {Server("p2", 7002)});
   registry_->SetReachable(true);
-  EXPECT_TRUE(Eventually([&] { return cache->View("prime").version == 2; }));
+  EXPECT_TRUE(PollUntil([&] { return cache->View("prime").version == 2; }));
 }
 
 TEST_F(ServerCacheTest, FailedRefreshStaysALookupInWatchMode) {
@@ -413,11 +405,11 @@ TEST_F(ServerCacheTest, FailedRefreshStaysALookupInWatchMode) {
   WaitForWatch();
   cache->ReportTransportFailure("prime", "p1");
   registry_->SetReachable(false);  // ends the Watch; the refresh Lookup then fails
-  ASSERT_TRUE(Eventually([&] { return registry_->Lookups("prime") >= 2; }));
+  ASSERT_TRUE(PollUntil([&] { return registry_->Lookups("prime") >= 2; }));
   clock_.AdvanceMillis(1000);
   registry_->SetReachable(true);
   // Only a Lookup answers at once with an unchanged list (a Watch would block).
-  EXPECT_TRUE(Eventually([&] { return cache->View("prime").age_ms == 0; }));
+  EXPECT_TRUE(PollUntil([&] { return cache->View("prime").age_ms == 0; }));
 }
 
 TEST_F(ServerCacheTest, BackgroundRefreshNeverBlocksPicks) {
@@ -426,7 +418,7 @@ TEST_F(ServerCacheTest, BackgroundRefreshNeverBlocksPicks) {
   PickId(*cache);
   registry_->HoldLookups();
   cache->ReportTransportFailure("prime", "p1");
-  ASSERT_TRUE(Eventually([&] { return registry_->LookupsInProgress() == 1; }));
+  ASSERT_TRUE(PollUntil([&] { return registry_->LookupsInProgress() == 1; }));
   for (int i = 0; i < 10; ++i) EXPECT_EQ(PickId(*cache), "p2");
   EXPECT_EQ(registry_->LookupsInProgress(), 1);  // the picks did not wait for it
   registry_->ReleaseLookups();
@@ -439,7 +431,7 @@ TEST_F(ServerCacheTest, RefreshRequestMakesNextRegistryCallALookup) {
   WaitForWatch();
   cache->ReportTransportFailure("prime", "p1");
   registry_->ExpireWatches();
-  ASSERT_TRUE(Eventually([&] { return registry_->CallLog().size() >= 3; }));
+  ASSERT_TRUE(PollUntil([&] { return registry_->CallLog().size() >= 3; }));
   const auto log = registry_->CallLog();
   EXPECT_EQ(std::vector<std::string>(log.begin(), log.begin() + 3),
             (std::vector<std::string>{"lookup prime", "watch prime", "lookup prime"}));
@@ -451,7 +443,7 @@ TEST_F(ServerCacheTest, WatchErrorsAreRetriedUntilTheUpdateArrives) {
   auto cache = Make();
   PickId(*cache);
   registry_->SetInstances("prime", {Server("p1", 7001), Server("p2", 7002)});
-  ASSERT_TRUE(Eventually([&] { return cache->View("prime").version == 2; }));
+  ASSERT_TRUE(PollUntil([&] { return cache->View("prime").version == 2; }));
   EXPECT_GE(registry_->Watches("prime"), 4);
   EXPECT_EQ(cache->View("prime").registry_lookups, 1);
 }
@@ -464,7 +456,7 @@ TEST_F(ServerCacheTest, UnchangedWatchAnswerConfirmsTheList) {
   clock_.AdvanceMillis(2000);
   ASSERT_EQ(cache->View("prime").age_ms, 2000);
   registry_->ExpireWatches();
-  EXPECT_TRUE(Eventually([&] { return cache->View("prime").age_ms == 0; }));
+  EXPECT_TRUE(PollUntil([&] { return cache->View("prime").age_ms == 0; }));
   EXPECT_EQ(cache->View("prime").watch_updates, 0);
 }
 
@@ -517,7 +509,7 @@ TEST_F(ServerCacheTest, RegistryComingBackFillsTheCacheInBackground) {
   EXPECT_FALSE(cache->Pick("prime").ok());
   registry_->SetInstances("prime", {Server("p1", 7001)});
   registry_->SetReachable(true);
-  EXPECT_TRUE(Eventually([&] { return cache->View("prime").has_list; }));
+  EXPECT_TRUE(PollUntil([&] { return cache->View("prime").has_list; }));
 }
 
 TEST_F(ServerCacheTest, OtherRegistryErrorOnFirstUseIsReturnedAsIs) {
@@ -735,30 +727,30 @@ class FakeSnapshotStore final : public SnapshotStore {
  public:
   void Save(const std::string& service,
             const std::vector<InstanceInfo>& instances) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     saved_[service] = SavedList{instances, 0};
     ++saves_;
   }
   std::optional<SavedList> Load(const std::string& service) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     auto it = saved_.find(service);
     if (it == saved_.end()) return std::nullopt;
     return it->second;
   }
   void Put(const std::string& service, std::vector<InstanceInfo> instances,
            int64_t age_ms) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     saved_[service] = SavedList{std::move(instances), age_ms};
   }
   int saves() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return saves_;
   }
 
  private:
-  mutable std::mutex mu_;
-  std::map<std::string, SavedList> saved_;  // Guarded by mu_
-  int saves_ = 0;                           // Guarded by mu_
+  mutable Mutex mu_;
+  std::map<std::string, SavedList> saved_ GUARDED_BY(mu_);
+  int saves_ GUARDED_BY(mu_) = 0;
 };
 
 class ServerCacheSnapshotTest : public ServerCacheTest {
@@ -829,7 +821,7 @@ TEST_F(ServerCacheSnapshotTest, FirstRegistryAnswerReplacesTheSnapshotList) {
   // was given: the list is still replaced, since no registry confirmed it.
   registry_->SetMembership("prime", 0, {Server("p2", 7002)});
   registry_->SetReachable(true);
-  ASSERT_TRUE(Eventually([&] { return !cache->View("prime").from_snapshot; }));
+  ASSERT_TRUE(PollUntil([&] { return !cache->View("prime").from_snapshot; }));
   EXPECT_EQ(PickId(*cache), "p2");
 }
 

@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "unit/poll_until.h"
+
 namespace beacon::registry {
 namespace {
 
@@ -35,16 +37,7 @@ LeaseTableOptions DefaultOptions() {
   return options;
 }
 
-// Polls `done` until it holds or `limit` passes; the only way tests wait.
-bool PollUntil(const std::function<bool()>& done,
-               milliseconds limit = milliseconds(10000)) {
-  const auto deadline = steady_clock::now() + limit;
-  while (!done()) {
-    if (steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(milliseconds(1));
-  }
-  return true;
-}
+using ::beacon::testing::PollUntil;
 
 std::vector<std::string> Ids(const Membership& m) {
   std::vector<std::string> ids;

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "Prime.h"
+#include "core/mutex.h"
 #include "rpc/channel.h"
 
 namespace beacon::rpc {
@@ -27,10 +28,13 @@ using std::chrono::milliseconds;
 class HeldPrime : public idl::PrimeIf {
  public:
   void isPrime(idl::PrimeReply& out, int64_t n) override {
-    std::unique_lock<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     ++entered_;
-    cv_.notify_all();
-    cv_.wait(lock, [this] { return released_; });
+    cv_.NotifyAll();
+    cv_.Wait(mu_, [this] {
+      mu_.AssertHeld();
+      return released_;
+    });
     out.n = n;
   }
   void countPrimes(idl::CountReply&, int64_t, int64_t) override {}
@@ -38,20 +42,23 @@ class HeldPrime : public idl::PrimeIf {
 
   // Waits (up to 5 s) until `calls` isPrime calls have entered the handler.
   bool WaitForEntered(int calls) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, std::chrono::seconds(5), [&] { return entered_ >= calls; });
+    MutexLock lock(mu_);
+    return cv_.WaitFor(mu_, std::chrono::seconds(5), [&] {
+      mu_.AssertHeld();
+      return entered_ >= calls;
+    });
   }
   void Release() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     released_ = true;
-    cv_.notify_all();
+    cv_.NotifyAll();
   }
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int entered_ = 0;        // Guarded by mu_
-  bool released_ = false;  // Guarded by mu_
+  Mutex mu_;
+  CondVar cv_;
+  int entered_ GUARDED_BY(mu_) = 0;
+  bool released_ GUARDED_BY(mu_) = false;
 };
 
 struct Fixture {
