@@ -16,7 +16,7 @@ Result<nlohmann::json> RunFairness(const FairnessOptions& options) {
   std::vector<WorkerFactory> factories;
   for (const std::string& balancer : options.balancers) {
     client::SessionOptions session;
-    session.registry = common.registry;
+    session.registries = {common.registry};
     session.balancer = balancer;
     session.timeout_ms = BenchClientOptions().call_timeout_ms;
     sessions.push_back(session);

@@ -15,7 +15,7 @@ Result<nlohmann::json> RunOverhead(const OverheadOptions& options) {
     return InvalidArgument("--replicas: need the replicas' addresses");
   nlohmann::json record = NewRecord("overhead", common.rep);
   client::SessionOptions session;
-  session.registry = common.registry;
+  session.registries = {common.registry};
   session.balancer = "round-robin";
   session.timeout_ms = BenchClientOptions().call_timeout_ms;
   const rpc::ClientOptions plain_options = BenchClientOptions();

@@ -23,7 +23,7 @@ Result<nlohmann::json> RunScaling(const ScalingOptions& options) {
   std::vector<client::SessionOptions> sessions;
   for (const Endpoint& registry : options.registries) {
     client::SessionOptions s;
-    s.registry = registry;
+    s.registries = {registry};
     s.timeout_ms = BenchClientOptions().call_timeout_ms;
     sessions.push_back(s);
   }

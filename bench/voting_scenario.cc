@@ -157,7 +157,7 @@ Result<nlohmann::json> RunVoting(const VotingOptions& options) {
       NewRecord(options.postgres_uri.empty() ? "voting" : "voting_postgres", common.rep);
   const std::string run_id = RunId();
   client::SessionOptions session;
-  session.registry = common.registry;
+  session.registries = {common.registry};
   session.timeout_ms = BenchClientOptions().call_timeout_ms;
 
   int64_t poll_id = 0;

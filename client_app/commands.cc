@@ -225,13 +225,19 @@ CommandOutput Servers(const std::vector<std::string>& args,
     if (Status s = cache.Load(name); !s.ok()) return Failure(s);
     const discovery::ServiceView v = cache.View(name);
     lookups += v.registry_lookups;
+    // Where the list came from: a registry, or (stale) the snapshot on disk.
+    const std::string source =
+        v.from_snapshot ? "snapshot" : (*session)->registry().SourceOf(name);
     json instances = json::array();
     text +=
         "service " + v.service_name + ": version " + std::to_string(v.version) + ", " +
         std::to_string(v.instances.size()) + " instance(s), cache age " +
-        std::to_string(v.age_ms) + " ms, " + std::to_string(v.registry_lookups) +
-        " registry lookup(s), " + std::to_string(v.watch_updates) + " watch update(s), " +
-        v.balancer +
+        std::to_string(v.age_ms) + " ms, " +
+        (v.from_snapshot ? std::string("STALE from the snapshot on disk (no registry "
+                                       "answered), ")
+                         : "from registry " + source + ", ") +
+        std::to_string(v.registry_lookups) + " registry lookup(s), " +
+        std::to_string(v.watch_updates) + " watch update(s), " + v.balancer +
         (v.holding_last_list ? " (the registry lists none: keeping the last list)" : "") +
         "\n";
     for (const auto& i : v.instances) {
@@ -256,11 +262,14 @@ CommandOutput Servers(const std::vector<std::string>& args,
                                 {"registry_lookups", v.registry_lookups},
                                 {"watch_updates", v.watch_updates},
                                 {"holding_last_list", v.holding_last_list},
+                                {"source", source},
+                                {"stale", v.from_snapshot},
                                 {"balancer", v.balancer},
                                 {"instances", instances}});
   }
   if (!text.empty()) text.pop_back();
   return Ok(json{{"registry", (*session)->registry().Address()},
+                 {"registry_in_use", (*session)->registry().CurrentAddress()},
                  {"registry_lookups", lookups},
                  {"services", out_services}},
             text);

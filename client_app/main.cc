@@ -5,6 +5,7 @@
 
 #include <boost/program_options.hpp>
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -32,14 +33,19 @@ constexpr const char* kUsage =
     "client_app: Beacon's client: discovers servers through the registry, caches them "
     "for\n"
     "the session, balances calls over them and calls them directly.\n\n"
-    "Usage: client_app [--registry HOST:PORT] [--lb round-robin|lru] [--json]\n"
-    "                  [--timeout-ms N] COMMAND [ARGS]\n\n"
+    "Usage: client_app [--registry HOST:PORT[,HOST:PORT...]] [--lb round-robin|lru]\n"
+    "                  [--json] [--timeout-ms N] [--cache-dir DIR] COMMAND [ARGS]\n\n"
     "Options:\n"
-    "  --registry HOST:PORT  the registry (env BEACON_REGISTRY; default 127.0.0.1:9090)\n"
+    "  --registry LIST       the registry, or several equivalent ones separated by\n"
+    "                        commas: one is used at a time, the next when it fails\n"
+    "                        (env BEACON_REGISTRY; default 127.0.0.1:9090)\n"
     "  --lb POLICY           round-robin (default) or lru (env BEACON_LB)\n"
     "  --json                one JSON document per command (per line in shell;\n"
     "                        env BEACON_JSON=1)\n"
     "  --timeout-ms N        per-call timeout, default 5000 (env BEACON_TIMEOUT_MS)\n"
+    "  --cache-dir DIR       keep the last server lists here, used when no registry\n"
+    "                        answers (env BEACON_CACHE_DIR; default\n"
+    "                        $XDG_CACHE_HOME/beacon or ~/.cache/beacon; '' for none)\n"
     "  -h, --help            this help; COMMAND --help for a command's\n"
     "The command line wins over the environment.\n\n"
     "Commands:\n";
@@ -49,7 +55,18 @@ struct Globals {
   std::string lb = "round-robin";
   bool json = false;
   int timeout_ms = 5000;
+  std::string cache_dir;
 };
+
+// --cache-dir when neither the command line nor BEACON_CACHE_DIR sets it:
+// $XDG_CACHE_HOME/beacon, else $HOME/.cache/beacon, else none.
+std::string DefaultCacheDir() {
+  const char* xdg = std::getenv("XDG_CACHE_HOME");
+  if (xdg != nullptr && *xdg == '/') return std::string(xdg) + "/beacon";
+  const char* home = std::getenv("HOME");
+  if (home != nullptr && *home != '\0') return std::string(home) + "/.cache/beacon";
+  return "";
+}
 
 std::string Help() {
   std::string out = kUsage;
@@ -237,7 +254,8 @@ int main(int argc, char** argv) {
                                 "round-robin or lru")("json", po::bool_switch(&g.json),
                                                       "one JSON document per command")(
       "timeout-ms", po::value(&g.timeout_ms)->default_value(g.timeout_ms),
-      "per-call timeout");
+      "per-call timeout")("cache-dir", po::value(&g.cache_dir),
+                          "server snapshot directory ('' for none)");
   po::variables_map vm;
   int i = 0;
   if (beacon::Status s =
@@ -254,11 +272,14 @@ int main(int argc, char** argv) {
     std::cerr << Help();
     return kExitUsage;
   }
-  auto registry = beacon::ParseEndpoint("--registry", g.registry);
-  if (!registry.ok()) {
-    std::cerr << "error: " << registry.status().message() << "\n";
+  auto registries = beacon::ParseEndpointList("--registry", g.registry);
+  if (!registries.ok()) {
+    std::cerr << "error: " << registries.status().message() << "\n";
     return kExitUsage;
   }
+  // Given as '' on the command line: no snapshot. Absent (an empty
+  // BEACON_CACHE_DIR counts as absent): the default directory.
+  if (vm.count("cache-dir") == 0) g.cache_dir = DefaultCacheDir();
   if (!beacon::balance::MakeBalancer(g.lb).ok()) {
     std::cerr << "error: --lb must be one of:";
     for (const auto& n : beacon::balance::BalancerNames()) std::cerr << " " << n;
@@ -270,7 +291,11 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   beacon::client::SessionOptions session_options;
-  session_options.registry = *registry;
+  session_options.registries = *registries;
+  session_options.cache_dir = g.cache_dir;
+  session_options.warn = [](const std::string& warning) {
+    std::cerr << "warning: " << warning << std::endl;
+  };
   session_options.balancer = g.lb;
   session_options.timeout_ms = g.timeout_ms;
   LazySession session(session_options);

@@ -6,8 +6,10 @@
 
 #include <chrono>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "core/endpoint.h"
 #include "core/validation.h"
@@ -17,7 +19,7 @@
 #include "program/logging.h"
 #include "program/port_file.h"
 #include "program/signals.h"
-#include "registration.h"
+#include "registration/registration_set.h"
 #include "rpc/thrift_lease_client.h"
 #include "rpc/thrift_logging.h"
 #include "rpc/thrift_registry_client.h"
@@ -50,8 +52,10 @@ int main(int argc, char** argv) {
   int64_t max_connections = 0, debug_delay_us = 0, debug_hold_commit_us = 0;
   desc.add_options()("help,h", "show this help and exit")(
       "registry", po::value(&registry)->default_value("127.0.0.1:9090"),
-      "registry HOST:PORT")("listen", po::value(&listen)->default_value("0.0.0.0:9100"),
-                            "HOST:PORT to serve on (port 0 picks a free port)")(
+      "registry HOST:PORT, or several as HOST:PORT,HOST:PORT,...: the replica "
+      "registers and heartbeats with every one, independently")(
+      "listen", po::value(&listen)->default_value("0.0.0.0:9100"),
+      "HOST:PORT to serve on (port 0 picks a free port)")(
       "db", po::value(&db)->default_value("beacon.db"),
       "database shared by all replicas: an SQLite file path, or a PostgreSQL URI "
       "postgresql://USER@HOST:PORT/DB (password from the URI, PGPASSWORD or ~/.pgpass; "
@@ -89,11 +93,11 @@ int main(int argc, char** argv) {
     return *exit_code;
   }
   rpc::RouteThriftOutputToDebugLog();
-  auto registry_ep = ParseEndpoint("--registry", registry);
+  auto registry_eps = ParseEndpointList("--registry", registry);
   auto listen_ep = ParseEndpoint("--listen", listen, /*allow_port_zero=*/true);
   auto advertised = ParseAdvertiseAddress("--advertise", advertise);
   for (const Status& s :
-       {registry_ep.status(), listen_ep.status(), advertised.status()}) {
+       {registry_eps.status(), listen_ep.status(), advertised.status()}) {
     if (!s.ok()) {
       std::cerr << "error: " << s.message() << "\n";
       return kExitUsage;
@@ -177,22 +181,41 @@ int main(int argc, char** argv) {
     }
   }
 
+  // One client and one independent registration loop per registry.
   rpc::ClientOptions registry_options;
   registry_options.call_timeout_ms = 2000;
-  rpc::ThriftRegistryClient registry_client(*registry_ep, registry_options, token);
-  rpc::ThriftLeaseClient lease_client(registry_client);
-  replica_svc::Registration registration(lease_client, self, {"prime", "voting"},
-                                         SystemClock::Instance());
-  registration.Start();
+  std::vector<std::unique_ptr<rpc::ThriftRegistryClient>> registry_clients;
+  std::vector<std::unique_ptr<rpc::ThriftLeaseClient>> lease_clients;
+  std::vector<registration::LeaseClient*> leases;
+  for (const Endpoint& ep : *registry_eps) {
+    registry_clients.push_back(
+        std::make_unique<rpc::ThriftRegistryClient>(ep, registry_options, token));
+    lease_clients.push_back(
+        std::make_unique<rpc::ThriftLeaseClient>(*registry_clients.back()));
+    leases.push_back(lease_clients.back().get());
+  }
+  registration::RegistrationSet registrations(leases, self, {"prime", "voting"},
+                                              SystemClock::Instance());
+  registrations.Start();
 
   int sig = 0;
   while ((sig = program::WaitForTerminationSignal(1000)) == 0) {
   }
   spdlog::info("signal {} received: deregistering, then draining", sig);
-  registration.Stop();
-  // Keep answering briefly: clients whose cache still lists us hear of the
-  // deregistration (via their watch) before we stop accepting.
-  std::this_thread::sleep_for(std::chrono::milliseconds(deregister_grace_ms));
+  // Every registry is told in parallel; a hung one costs no more than the
+  // grace period. Then keep answering for what is left of it: clients whose
+  // cache still lists us hear of the deregistration (via their watch) before
+  // we stop accepting.
+  const auto grace_end =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(deregister_grace_ms);
+  const size_t told = registrations.Stop(deregister_grace_ms);
+  if (told < registry_eps->size()) {
+    spdlog::warn(
+        "{} of {} registries not told within the grace period; their leases "
+        "will expire",
+        registry_eps->size() - told, registry_eps->size());
+  }
+  std::this_thread::sleep_until(grace_end);
   // A call still running after the drain uses the store and handlers on this
   // stack: DrainOrExit then leaves without unwinding it (exit 0: the shutdown
   // was asked for, and the store has every committed vote).

@@ -1,10 +1,15 @@
 #include "client/session.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <random>
 
 #include "Prime.h"
 #include "Voting.h"
+#include "discovery/snapshot_file.h"
 #include "rpc/pooled_call.h"
+#include "rpc/thrift_registry_client.h"
 
 namespace beacon::client {
 
@@ -14,12 +19,36 @@ Result<std::unique_ptr<Session>> Session::Create(const SessionOptions& options,
     return InvalidArgument("--timeout-ms must be 1..600000, got " +
                            std::to_string(options.timeout_ms));
   }
+  if (options.registry_timeout_ms < 1 || options.registry_timeout_ms > 600000) {
+    return InvalidArgument("registry_timeout_ms must be 1..600000, got " +
+                           std::to_string(options.registry_timeout_ms));
+  }
   std::unique_ptr<Session> s(new Session());
   s->options_ = options;
+  rpc::ClientOptions registry_client;
+  registry_client.call_timeout_ms = options.registry_timeout_ms;
+  registry_client.connect_timeout_ms = std::min(1000, options.registry_timeout_ms);
+  std::vector<std::shared_ptr<discovery::RegistryClient>> registries;
+  for (const Endpoint& ep : options.registries) {
+    registries.push_back(
+        std::make_shared<rpc::ThriftRegistryClient>(ep, registry_client));
+  }
+  // A random first registry, so sessions spread their lookups and watches.
+  const size_t first =
+      registries.empty() ? 0 : std::random_device{}() % registries.size();
+  auto failover = discovery::RegistryFailoverClient::Create(std::move(registries), first);
+  if (!failover.ok()) return failover.status();
+  s->registry_ = std::move(failover).value();
+  std::shared_ptr<discovery::SnapshotStore> snapshot;
+  if (!options.cache_dir.empty()) {
+    discovery::SnapshotFile::Warn warn = options.warn;
+    if (!warn) warn = [](const std::string& w) { spdlog::warn("{}", w); };
+    snapshot = std::make_shared<discovery::SnapshotFile>(
+        options.cache_dir, discovery::RegistriesKey(options.registries), std::move(warn));
+  }
   rpc::ClientOptions client;
   client.call_timeout_ms = options.timeout_ms;
   client.connect_timeout_ms = std::min(1000, options.timeout_ms);
-  s->registry_ = std::make_shared<rpc::ThriftRegistryClient>(options.registry, client);
   rpc::PoolOptions pool;
   pool.client = client;
   s->pool_ = std::make_unique<rpc::ReplicaConnectionPool>(pool, clock);
@@ -27,7 +56,8 @@ Result<std::unique_ptr<Session>> Session::Create(const SessionOptions& options,
   cache.balancer = options.balancer;
   cache.watch = options.watch;
   cache.down_cooloff_ms = options.down_cooloff_ms;
-  auto created = discovery::ServerCache::Create(s->registry_, clock, cache);
+  auto created =
+      discovery::ServerCache::Create(s->registry_, clock, cache, std::move(snapshot));
   if (!created.ok()) return created.status();
   s->cache_ = std::move(created).value();
   s->failover_ = std::make_unique<Failover>(*s->cache_, clock);

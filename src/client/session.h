@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,16 +21,26 @@
 #include "client/failover.h"
 #include "core/clock.h"
 #include "core/endpoint.h"
+#include "discovery/registry_failover_client.h"
 #include "discovery/server_cache.h"
 #include "prime_types.h"
 #include "rpc/replica_connection_pool.h"
-#include "rpc/thrift_registry_client.h"
 #include "voting_types.h"
 
 namespace beacon::client {
 
 struct SessionOptions {
-  Endpoint registry{"127.0.0.1", 9090};
+  // The registries, all equivalent: the session uses one at a time (starting
+  // at a random one) and moves to the next when it fails.
+  std::vector<Endpoint> registries{{"127.0.0.1", 9090}};
+  // One registry call's connect+send+receive (a watch gets its wait on top):
+  // the longest a hung registry can hold up a call that needs a lookup.
+  int registry_timeout_ms = 2000;
+  // Directory for the server snapshot (discovery::SnapshotFile); "" for none.
+  std::string cache_dir;
+  // Receives the snapshot's warnings (corrupt file, cannot write); null logs
+  // them with spdlog.
+  std::function<void(const std::string&)> warn;
   std::string balancer = "round-robin";
   int timeout_ms = 5000;  // one call's send+receive; connects get min(1000, this)
   bool watch = true;      // keep the cached list fresh with a background watch
@@ -41,8 +52,8 @@ struct SessionOptions {
 // internal.
 class Session {
  public:
-  // kInvalidArgument for a bad balancer name or timeout. `clock` (latency,
-  // down marks, idle connections) must outlive the session.
+  // kInvalidArgument for a bad balancer name or timeout, or no registry. `clock`
+  // (latency, down marks, idle connections) must outlive the session.
   static Result<std::unique_ptr<Session>> Create(
       const SessionOptions& options, const Clock& clock = SystemClock::Instance());
   ~Session();
@@ -62,7 +73,8 @@ class Session {
   Result<idl::ClosePollReply> ClosePoll(int64_t poll_id);
 
   discovery::ServerCache& cache() { return *cache_; }
-  rpc::ThriftRegistryClient& registry() { return *registry_; }
+  // The session's registries (which one is in use, where each list came from).
+  discovery::RegistryFailoverClient& registry() { return *registry_; }
   const SessionOptions& options() const { return options_; }
   // Calls that needed the failover retry after a transport failure.
   int64_t retries() const { return failover_->retries(); }
@@ -76,7 +88,7 @@ class Session {
   Result<T> Invoke(const char* service, F&& fn);
 
   SessionOptions options_;
-  std::shared_ptr<rpc::ThriftRegistryClient> registry_;
+  std::shared_ptr<discovery::RegistryFailoverClient> registry_;
   std::unique_ptr<rpc::ReplicaConnectionPool> pool_;
   std::unique_ptr<discovery::ServerCache>
       cache_;                           // destroyed before the pool and registry

@@ -58,6 +58,44 @@ Result<Endpoint> ParseEndpoint(std::string_view field, std::string_view text,
   return ep;
 }
 
+Result<std::vector<Endpoint>> ParseEndpointList(std::string_view field,
+                                                std::string_view text) {
+  const std::string f(field);
+  if (text.empty()) return InvalidArgument(f + " must name at least one HOST:PORT");
+  std::vector<Endpoint> out;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = text.find(',', start);
+    const std::string_view item =
+        text.substr(start, comma == std::string_view::npos ? text.npos : comma - start);
+    if (item.empty()) {
+      return InvalidArgument(f + " " + QuoteForMessage(text) +
+                             " has an empty item (item " +
+                             std::to_string(out.size() + 1) + ")");
+    }
+    auto ep = ParseEndpoint(field, item);
+    if (!ep.ok()) return ep.status();
+    for (const Endpoint& seen : out) {
+      if (seen.host == ep->host && seen.port == ep->port) {
+        return InvalidArgument(f + " lists " + ep->ToString() + " twice");
+      }
+    }
+    out.push_back(*std::move(ep));
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::string JoinEndpoints(const std::vector<Endpoint>& endpoints) {
+  std::string out;
+  for (const Endpoint& ep : endpoints) {
+    if (!out.empty()) out += ',';
+    out += ep.ToString();
+  }
+  return out;
+}
+
 Endpoint AdvertiseAddress::Resolve(const std::string& listen_host, int bound_port) const {
   Endpoint ep{host, port.value_or(bound_port)};
   if (ep.host.empty()) {

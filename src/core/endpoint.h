@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/status.h"
 
@@ -21,6 +22,16 @@ struct Endpoint {
 Result<Endpoint> ParseEndpoint(std::string_view field, std::string_view text,
                                bool allow_port_zero = false,
                                std::string_view default_host = "0.0.0.0");
+
+// Parses a comma-separated list of HOST:PORT (as ParseEndpoint, port 0 not
+// allowed), e.g. "10.0.0.1:9090,10.0.0.2:9090", keeping its order.
+// kInvalidArgument naming `field` for an empty list, an empty item ("a:1,,b:2",
+// a trailing comma), an item ParseEndpoint refuses, or the same address twice.
+Result<std::vector<Endpoint>> ParseEndpointList(std::string_view field,
+                                                std::string_view text);
+
+// The inverse: "a:1,b:2".
+std::string JoinEndpoints(const std::vector<Endpoint>& endpoints);
 
 // The address a server tells the registry (--advertise HOST[:PORT]). Either
 // part may be left out and is then filled from where the server really

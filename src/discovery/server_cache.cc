@@ -41,6 +41,7 @@ struct ServerCache::Snapshot {
   // The registry listed no instance at `version`, and these are the last
   // ones it did list (see Adopt).
   bool holding_last_list = false;
+  bool from_snapshot = false;  // read from the SnapshotStore, no registry confirmed it
   std::vector<InstanceInfo> instances;                 // sorted by id, ids unique
   std::vector<std::shared_ptr<InstanceState>> states;  // parallel to instances
 
@@ -161,7 +162,7 @@ std::optional<InstanceInfo> SoonestBackUp(
 
 Result<std::unique_ptr<ServerCache>> ServerCache::Create(
     std::shared_ptr<RegistryClient> registry, const Clock& clock,
-    ServerCacheOptions options) {
+    ServerCacheOptions options, std::shared_ptr<SnapshotStore> snapshot) {
   if (!registry) return InvalidArgument("registry must not be null");
   auto balancer = balance::MakeBalancer(options.balancer);
   if (!balancer.ok()) return balancer.status();
@@ -182,13 +183,17 @@ Result<std::unique_ptr<ServerCache>> ServerCache::Create(
                            std::to_string(options.retry_min_ms) + "), got " +
                            std::to_string(options.retry_max_ms));
   }
-  return std::unique_ptr<ServerCache>(
-      new ServerCache(std::move(registry), clock, std::move(options)));
+  return std::unique_ptr<ServerCache>(new ServerCache(
+      std::move(registry), clock, std::move(options), std::move(snapshot)));
 }
 
 ServerCache::ServerCache(std::shared_ptr<RegistryClient> registry, const Clock& clock,
-                         ServerCacheOptions options)
-    : registry_(std::move(registry)), clock_(clock), options_(std::move(options)) {}
+                         ServerCacheOptions options,
+                         std::shared_ptr<SnapshotStore> snapshot)
+    : registry_(std::move(registry)),
+      snapshot_(std::move(snapshot)),
+      clock_(clock),
+      options_(std::move(options)) {}
 
 ServerCache::~ServerCache() {
   stopping_ = true;
@@ -331,6 +336,7 @@ ServiceView ServerCache::View(const std::string& service) const {
   view.has_list = snap->has_list;
   view.version = snap->version;
   view.holding_last_list = snap->holding_last_list;
+  view.from_snapshot = snap->from_snapshot;
   const int64_t now = clock_.NowMicros();
   if (snap->has_list) view.age_ms = std::max<int64_t>(0, (now - confirmed_at_us) / 1000);
   for (size_t i = 0; i < snap->instances.size(); ++i) {
@@ -398,6 +404,11 @@ std::optional<Status> ServerCache::EnsureListed(Service& s, Observed& seen) {
   if (!seen.snapshot->has_list) {
     lookup = LookupForPick(s, seen.lookups_done);
     seen = Observe(s);
+    // No registry reachable and nothing cached: start from the snapshot.
+    if (!seen.snapshot->has_list && lookup->code() == StatusCode::kUnavailable &&
+        AdoptSnapshot(s)) {
+      seen = Observe(s);
+    }
   }
   StartWorker(s);
   return lookup;
@@ -455,9 +466,9 @@ void ServerCache::Adopt(Service& s, const Membership& m, bool from_watch) {
     {
       MutexLock lock(s.mu);
       old = s.snapshot;
-      if (old->has_list && old->version == m.version) {
+      if (old->has_list && old->version == m.version && !old->from_snapshot) {
         s.confirmed_at_us = now;
-        return;
+        break;
       }
     }
     // Build outside the lock.
@@ -484,8 +495,38 @@ void ServerCache::Adopt(Service& s, const Membership& m, bool from_watch) {
     s.snapshot = std::move(next);
     s.confirmed_at_us = now;
     if (from_watch) ++s.watch_updates;
-    return;
+    break;
   }
+  // Outside every lock but lookup_mu (held by synchronous Lookups): the file
+  // write is short and happens only when the list changed or aged.
+  if (snapshot_ && !sorted.empty()) snapshot_->Save(s.name, sorted);
+}
+
+bool ServerCache::AdoptSnapshot(Service& s) {
+  if (!snapshot_) return false;
+  std::optional<SavedList> saved = snapshot_->Load(s.name);
+  if (!saved || saved->instances.empty()) return false;
+  std::vector<InstanceInfo> sorted = saved->instances;
+  std::sort(sorted.begin(), sorted.end(),
+            [](const InstanceInfo& a, const InstanceInfo& b) { return a.id < b.id; });
+  sorted.erase(std::unique(sorted.begin(), sorted.end(),
+                           [](const InstanceInfo& a, const InstanceInfo& b) {
+                             return a.id == b.id;
+                           }),
+               sorted.end());
+  auto next = std::make_shared<Snapshot>();
+  next->has_list = true;
+  next->from_snapshot = true;
+  next->instances = sorted;
+  next->states = Snapshot().CarryStatesTo(sorted);
+  MutexLock lock(s.mu);
+  if (s.snapshot->has_list) return true;  // a registry answered meanwhile
+  s.snapshot = std::move(next);
+  // Its age counts from when a registry gave it, in an earlier session.
+  s.confirmed_at_us = clock_.NowMicros() - saved->age_ms * 1000;
+  // The background thread keeps asking (with backoff) until a registry answers.
+  s.refresh_requested = true;
+  return true;
 }
 
 void ServerCache::StartWorker(Service& s) {

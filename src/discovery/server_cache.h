@@ -21,6 +21,7 @@
 #include "core/mutex.h"
 #include "core/status.h"
 #include "discovery/registry_client.h"
+#include "discovery/snapshot_store.h"
 
 namespace beacon::discovery {
 
@@ -64,7 +65,10 @@ struct ServiceView {
   // last non-empty list it had (e.g. while a restarted registry waits for
   // the replicas to register again).
   bool holding_last_list = false;
-  int64_t age_ms = -1;  // since the registry last confirmed the list; -1 without a list
+  // The list comes from the snapshot on disk (SnapshotStore), not from a
+  // registry: no registry has answered this session yet.
+  bool from_snapshot = false;
+  int64_t age_ms = -1;  // since a registry last confirmed the list; -1 without a list
   int64_t registry_lookups = 0;  // Lookup calls made for it (synchronous and background)
   int64_t watch_updates = 0;     // new lists brought by a Watch
   std::string balancer;          // policy name
@@ -86,10 +90,14 @@ class ServerCache {
 
   // kInvalidArgument naming the field for a null registry, an unknown
   // balancer or out-of-range timings. `clock` (down marks, ages) must outlive
-  // the cache; the cache shares ownership of `registry`.
+  // the cache; the cache shares ownership of `registry` and `snapshot`.
+  // With a `snapshot` store, every non-empty list a registry gives is saved
+  // to it, and a service whose first Lookup finds no registry reachable
+  // starts from the saved list instead of failing (ServiceView::from_snapshot),
+  // until a registry answers.
   static Result<std::unique_ptr<ServerCache>> Create(
       std::shared_ptr<RegistryClient> registry, const Clock& clock,
-      ServerCacheOptions options);
+      ServerCacheOptions options, std::shared_ptr<SnapshotStore> snapshot = nullptr);
 
   // Stops the background threads promptly: wakes them and cancels their
   // watches (RegistryClient::CancelWatches) instead of waiting out
@@ -143,7 +151,7 @@ class ServerCache {
   struct Observed;
 
   ServerCache(std::shared_ptr<RegistryClient> registry, const Clock& clock,
-              ServerCacheOptions options);
+              ServerCacheOptions options, std::shared_ptr<SnapshotStore> snapshot);
 
   Result<Service*> FindOrAddService(const std::string& name);
   Service* FindService(const std::string& name) const;
@@ -160,13 +168,18 @@ class ServerCache {
   Status LookupForPick(Service& s, uint64_t seen_lookups);
   // Calls Lookup, adopts the answer, records the outcome.
   Status RunLookup(Service& s);
-  // Swaps in `m` if its version differs from the cached one.
+  // Swaps in `m` if its version differs from the cached one (or the cached
+  // list came from the snapshot), and saves a non-empty list to the snapshot.
   void Adopt(Service& s, const Membership& m, bool from_watch);
+  // Installs the snapshot's list for a service that has none; false if the
+  // snapshot has none either.
+  bool AdoptSnapshot(Service& s);
 
   void StartWorker(Service& s);
   void RunWorker(Service& s);
 
   const std::shared_ptr<RegistryClient> registry_;
+  const std::shared_ptr<SnapshotStore> snapshot_;  // may be null
   const Clock& clock_;
   const ServerCacheOptions options_;
   std::atomic<bool> stopping_{false};

@@ -4,19 +4,19 @@ namespace beacon::rpc {
 
 namespace {
 
-Result<replica_svc::LeaseClient::Grant> ToGrant(const Result<idl::Lease>& lease) {
+Result<registration::LeaseClient::Grant> ToGrant(const Result<idl::Lease>& lease) {
   if (!lease.ok()) return lease.status();
-  return replica_svc::LeaseClient::Grant{lease->lease_id, lease->ttl_ms};
+  return registration::LeaseClient::Grant{lease->lease_id, lease->ttl_ms};
 }
 
 }  // namespace
 
-Result<replica_svc::LeaseClient::Grant> ThriftLeaseClient::Register(
+Result<registration::LeaseClient::Grant> ThriftLeaseClient::Register(
     const std::string& service, const InstanceInfo& self, const std::string& lease_id) {
   return ToGrant(client_.Register(service, self, lease_id));
 }
 
-Result<replica_svc::LeaseClient::Grant> ThriftLeaseClient::Heartbeat(
+Result<registration::LeaseClient::Grant> ThriftLeaseClient::Heartbeat(
     const std::string& service, const std::string& instance_id,
     const std::string& lease_id) {
   return ToGrant(client_.Heartbeat(service, instance_id, lease_id));

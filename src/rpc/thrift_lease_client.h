@@ -6,7 +6,7 @@
 
 #include "core/membership.h"
 #include "core/status.h"
-#include "registration.h"
+#include "registration/lease_client.h"
 #include "rpc/thrift_registry_client.h"
 
 namespace beacon::rpc {
@@ -16,7 +16,7 @@ namespace beacon::rpc {
 // the registry's own code otherwise). Does not own `client`, which must
 // outlive it. As thread-safe as the client (ThriftRegistryClient: safe for
 // concurrent use).
-class ThriftLeaseClient final : public replica_svc::LeaseClient {
+class ThriftLeaseClient final : public registration::LeaseClient {
  public:
   explicit ThriftLeaseClient(ThriftRegistryClient& client) : client_(client) {}
 
@@ -26,6 +26,7 @@ class ThriftLeaseClient final : public replica_svc::LeaseClient {
                           const std::string& lease_id) override;
   Status Deregister(const std::string& service, const std::string& instance_id,
                     const std::string& lease_id) override;
+  std::string Address() const override { return client_.Address(); }
 
  private:
   ThriftRegistryClient& client_;

@@ -4,7 +4,7 @@
 #
 #   compose_test.sh [sqlite|postgres]
 #
-# Builds the image, brings up registry + 3 replicas under a project name of its
+# Builds the image, brings up 2 registries + 3 replicas under a project name of its
 # own (with `postgres`: also the postgres service of docker-compose.postgres.yml,
 # which must be healthy by pg_isready, and the replicas on it), and through
 # `docker-compose run --rm client ...` checks that:
@@ -16,7 +16,9 @@
 #      `postgres`: the votes are rows in PostgreSQL, and no replica logged the
 #      password);
 #   5. a stopped replica exits 0 and is deregistered at once (before its lease
-#      could expire), and calls then go to the other two only.
+#      could expire), and calls then go to the other two only;
+#   6. with registry1 stopped, new clients find the replicas through registry2;
+#   7. with both registries stopped, a new client answers from its snapshot.
 # Always tears the project down with `down -v`, whatever failed.
 #
 # Exit codes: 0 passed; 1 failed (the reason and the containers' logs are
@@ -73,7 +75,7 @@ export BEACON_LEASE_TTL_MS="${kLeaseTtlMs}"
 BEACON_PG_PASSWORD="e2e-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 export BEACON_PG_PASSWORD
 compose_files=(-f "${kRoot}/docker-compose.yml")
-services=(registry)
+services=(registry1 registry2)
 if [[ "${kStore}" == postgres ]]; then
   compose_files+=(-f "${kRoot}/docker-compose.postgres.yml")
   services+=(postgres)
@@ -154,7 +156,7 @@ assert not errors, "the client reported errors: %r" % errors
 log "building ${BEACON_IMAGE}"
 build_start=${SECONDS}
 # Every Beacon service names the same image; building one service builds it.
-to_build=(registry)
+to_build=(registry1)
 [[ "${kStore}" == postgres ]] && to_build+=(postgres)
 compose_within 600 build --force-rm "${to_build[@]}" >"${work}/build.log" 2>&1 ||
   { tail -n 40 "${work}/build.log"; fail "image build failed (or took over 600s)"; }
@@ -298,5 +300,32 @@ print("prime calls per replica:", dict(sorted(Counter(served).items())))
 assert len(served) == 10, "expected 10 answers, got %d" % len(served)
 assert set(served) == {"replica1", "replica2"}, "calls went to %r" % set(served)
 ' <"${work}/after.out" || fail "calls after the stop did not go to the 2 remaining replicas"
+
+# --- 6. one registry stopped: everything goes on through the other ----------
+log "stopping registry1"
+compose_within 60 stop -t 10 registry1 >/dev/null 2>&1 || fail "compose stop registry1 failed"
+wait_for_instances prime "replica1 replica2" 10 ||
+  fail "a new client did not find the replicas through registry2"
+for n in $(seq 1 10); do echo "prime ${n}"; done | client --json shell >"${work}/one.out" ||
+  fail "prime calls failed with registry1 stopped"
+json_check '
+served = [o["served_by"] for o in objs if "served_by" in o]
+assert len(served) == 10, "expected 10 answers, got %d" % len(served)
+' <"${work}/one.out" || fail "calls with registry1 stopped went wrong: $(cat "${work}/one.out")"
+log "registry1 stopped: clients go on through registry2"
+
+# --- 7. every registry stopped: a new client answers from its snapshot -------
+log "stopping registry2 too"
+compose_within 60 stop -t 10 registry2 >/dev/null 2>&1 || fail "compose stop registry2 failed"
+client --json servers prime | json_check '
+svc = objs[0]["services"][0]
+print("with no registry: source", svc["source"], "stale", svc["stale"], "age_ms", svc["age_ms"])
+assert svc["stale"] and svc["source"] == "snapshot", "not from the snapshot: %r" % svc
+assert sorted(i["id"] for i in svc["instances"]) == ["replica1", "replica2"], svc
+' || fail "with every registry stopped the client did not answer from its snapshot"
+client --json prime 97 | json_check '
+assert objs[0]["is_prime"], objs
+' || fail "prime 97 failed with every registry stopped"
+log "no registry: a new client answers from its snapshot"
 
 log "PASS"

@@ -54,7 +54,7 @@ TEST_P(ConcurrentVoting, TallyEqualsDistinctPollVoterPairs) {
   for (int k = 0; k < kClients; ++k) {
     clients.emplace_back([&, k] {
       client::SessionOptions session_options;
-      session_options.registry = Endpoint{"127.0.0.1", cluster.registry().port()};
+      session_options.registries = {Endpoint{"127.0.0.1", cluster.registry().port()}};
       auto session = client::Session::Create(session_options);
       if (!session.ok()) {
         std::lock_guard<std::mutex> lock(mu);

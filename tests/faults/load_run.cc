@@ -10,8 +10,13 @@ namespace beacon::faults {
 
 LoadRunOptions StandardLoad(int registry_port, int64_t poll_id,
                             const std::vector<std::string>& options) {
+  return StandardLoad({Endpoint{"127.0.0.1", registry_port}}, poll_id, options);
+}
+
+LoadRunOptions StandardLoad(std::vector<Endpoint> registries, int64_t poll_id,
+                            const std::vector<std::string>& options) {
   LoadRunOptions o;
-  o.registry = Endpoint{"127.0.0.1", registry_port};
+  o.registries = std::move(registries);
   o.sessions = 8;
   o.poll_id = poll_id;
   o.options = options;
@@ -36,7 +41,17 @@ class LoadRun::Worker final : public client::LoadWorker {
         session_(std::move(session)),
         rng_(static_cast<uint64_t>(index) * 7919 + 17) {}
 
-  client::CallOutcome Call() override { return (calls_++ % 2 == 0) ? Prime() : Vote(); }
+  client::CallOutcome Call() override {
+    const auto start = std::chrono::steady_clock::now();
+    client::CallOutcome outcome = (calls_++ % 2 == 0) ? Prime() : Vote();
+    const int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(
+                           std::chrono::steady_clock::now() - start)
+                           .count();
+    int64_t longest = run_.max_call_us_.load();
+    while (us > longest && !run_.max_call_us_.compare_exchange_weak(longest, us)) {
+    }
+    return outcome;
+  }
   int64_t Retries() const override { return session_->retries(); }
 
  private:
@@ -102,7 +117,7 @@ class LoadRun::Worker final : public client::LoadWorker {
 
 LoadRun::LoadRun(LoadRunOptions options) : options_(std::move(options)) {
   client::SessionOptions session_options;
-  session_options.registry = options_.registry;
+  session_options.registries = options_.registries;
   session_options.timeout_ms = options_.call_timeout_ms;
   engine_ = std::make_unique<client::LoadEngine>(
       options_.sessions,

@@ -20,7 +20,7 @@
 namespace beacon::faults {
 
 struct LoadRunOptions {
-  Endpoint registry;
+  std::vector<Endpoint> registries;
   int sessions = 8;
   // Every vote goes to this poll, choosing among its `options`.
   int64_t poll_id = 0;
@@ -44,6 +44,9 @@ struct AckedVote {
 // Options for 8 sessions (the fault tests' standard load) calling a
 // registry on 127.0.0.1:registry_port and voting on poll_id among options.
 LoadRunOptions StandardLoad(int registry_port, int64_t poll_id,
+                            const std::vector<std::string>& options);
+// The same over several registries.
+LoadRunOptions StandardLoad(std::vector<Endpoint> registries, int64_t poll_id,
                             const std::vector<std::string>& options);
 
 // Starts its sessions in the constructor. Every accessor is safe to call
@@ -72,6 +75,8 @@ class LoadRun {
   int64_t inconsistencies() const { return inconsistencies_.load(); }
   // Calls that needed the session's failover retry.
   int64_t retries() const;
+  // The longest any one call took (retry included), in milliseconds.
+  int64_t max_call_ms() const { return max_call_us_.load() / 1000; }
   // The first few failure and inconsistency messages, for the test's output.
   std::vector<std::string> samples() const;
   // Successful calls per replica id (served_by); filled by Stop().
@@ -90,6 +95,7 @@ class LoadRun {
   const LoadRunOptions options_;
   std::atomic<int64_t> failures_{0};
   std::atomic<int64_t> inconsistencies_{0};
+  std::atomic<int64_t> max_call_us_{0};
   // The sessions run on the client library's load engine (the one
   // `client_app load` and the benchmarks use), in one phase on runner_.
   std::unique_ptr<client::LoadEngine> engine_;

@@ -89,7 +89,7 @@ TEST(RegistryRestart, ClientsRideOutTheOutageAndReplicasRegisterAgainWithinAHear
 
   // A client that starts now finds every replica and can reach each.
   client::SessionOptions fresh_options;
-  fresh_options.registry = Endpoint{"127.0.0.1", port};
+  fresh_options.registries = {Endpoint{"127.0.0.1", port}};
   auto fresh = client::Session::Create(fresh_options);
   ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
   std::set<std::string> answered;

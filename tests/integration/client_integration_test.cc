@@ -87,14 +87,16 @@ struct ClientRun {
 };
 
 // Runs client_app --registry `registry` ARGS with `stdin_text` on stdin,
-// stdout and stderr kept apart. Bounded: killed after 60 s.
+// stdout and stderr kept apart, its server snapshot in dir/cache (never the
+// user's). Bounded: killed after 60 s.
 ClientRun RunClientApp(const TempDir& dir, const std::string& registry,
                        const std::vector<std::string>& args,
                        const std::string& stdin_text = "") {
   static int runs = 0;
   const std::string base = dir.File("app" + std::to_string(runs++));
   { std::ofstream(base + ".in") << stdin_text; }
-  std::string cmd = "timeout -s KILL 60 " + std::string(BEACON_CLIENT_APP);
+  std::string cmd = "BEACON_CACHE_DIR=" + ShellQuote(dir.File("cache")) +
+                    " timeout -s KILL 60 " + std::string(BEACON_CLIENT_APP);
   if (!registry.empty()) cmd += " --registry " + ShellQuote(registry);
   for (const auto& a : args) cmd += " " + ShellQuote(a);
   cmd += " <" + base + ".in >" + base + ".out 2>" + base + ".err";
@@ -244,7 +246,7 @@ std::unique_ptr<client::Session> NewSession(Cluster& cluster,
   static const bool routed = (rpc::RouteThriftOutputToDebugLog(), true);
   (void)routed;
   client::SessionOptions options;
-  options.registry = Endpoint{"127.0.0.1", cluster.registry().port()};
+  options.registries = {Endpoint{"127.0.0.1", cluster.registry().port()}};
   options.balancer = balancer;
   options.timeout_ms = 3000;
   auto created = client::Session::Create(options);
@@ -431,7 +433,8 @@ TEST(ClientShell, UserSeesNoErrorWhenAReplicaIsKilledMidSession) {
   Cluster cluster(kReplicas, {"--lease-ttl-ms", "2000"});
   ASSERT_TRUE(Ready(cluster, kReplicas));
   const std::string err_path = cluster.dir().File("shell.err");
-  ShellProcess shell({"--registry", cluster.registry().address(), "--json", "shell"},
+  ShellProcess shell({"--registry", cluster.registry().address(), "--cache-dir",
+                      cluster.dir().File("cache"), "--json", "shell"},
                      err_path);
 
   auto exchange = [&](int calls, int64_t first_n) {

@@ -6,15 +6,20 @@ namespace beacon::testing {
 
 ReplicaProcess::ReplicaProcess(const TempDir& dir, const std::string& name,
                                int registry_port, const std::string& db,
+                               const std::vector<std::string>& extra_flags, int port)
+    : ReplicaProcess(dir, name, "127.0.0.1:" + std::to_string(registry_port), db,
+                     extra_flags, port) {}
+
+ReplicaProcess::ReplicaProcess(const TempDir& dir, const std::string& name,
+                               const std::string& registries, const std::string& db,
                                const std::vector<std::string>& extra_flags, int port) {
   const std::string port_file = dir.File(name + ".port");
   ::unlink(port_file.c_str());
-  std::vector<std::string> args = {
-      "--listen",    "127.0.0.1:" + std::to_string(port),
-      "--registry",  "127.0.0.1:" + std::to_string(registry_port),
-      "--db",        db,
-      "--port-file", port_file,
-      "--log-level", "debug"};
+  std::vector<std::string> args = {"--listen",    "127.0.0.1:" + std::to_string(port),
+                                   "--registry",  registries,
+                                   "--db",        db,
+                                   "--port-file", port_file,
+                                   "--log-level", "debug"};
   args.insert(args.end(), extra_flags.begin(), extra_flags.end());
   process_ = ChildProcess::Start(BEACON_REPLICA_SVC, args, dir.File(name + ".log"));
   if (!process_) {

@@ -23,6 +23,10 @@ class ReplicaProcess {
   ReplicaProcess(const TempDir& dir, const std::string& name, int registry_port,
                  const std::string& db, const std::vector<std::string>& extra_flags = {},
                  int port = 0);
+  // The same with --registry `registries` ("127.0.0.1:P1,127.0.0.1:P2").
+  ReplicaProcess(const TempDir& dir, const std::string& name,
+                 const std::string& registries, const std::string& db,
+                 const std::vector<std::string>& extra_flags = {}, int port = 0);
   bool ok() const { return port_ > 0; }
   int port() const { return port_; }
   // The default instance id replica_svc derives: "127.0.0.1-PORT".

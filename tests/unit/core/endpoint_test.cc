@@ -46,6 +46,46 @@ TEST(ParseEndpoint, RejectsGarbageNamingTheFlag) {
 namespace beacon {
 namespace {
 
+TEST(ParseEndpointList, OneAddressIsAListOfOne) {
+  auto list = ParseEndpointList("--registry", "127.0.0.1:9090");
+  ASSERT_TRUE(list.ok()) << list.status().ToString();
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].ToString(), "127.0.0.1:9090");
+}
+
+TEST(ParseEndpointList, KeepsTheOrderGiven) {
+  auto list = ParseEndpointList("--registry", "registry2:9090,[::1]:9091,registry1:9090");
+  ASSERT_TRUE(list.ok()) << list.status().ToString();
+  EXPECT_EQ(JoinEndpoints(*list), "registry2:9090,[::1]:9091,registry1:9090");
+}
+
+TEST(ParseEndpointList, EmptyListOrItemIsRefusedNamingTheFlag) {
+  for (const char* text : {"", ",", "a:1,", ",a:1", "a:1,,b:2"}) {
+    auto list = ParseEndpointList("--registry", text);
+    ASSERT_FALSE(list.ok()) << text;
+    EXPECT_EQ(list.status().code(), StatusCode::kInvalidArgument) << text;
+    EXPECT_NE(list.status().message().find("--registry"), std::string::npos)
+        << list.status().message();
+  }
+}
+
+TEST(ParseEndpointList, DuplicateAddressIsRefused) {
+  auto list = ParseEndpointList("--registry", "a:1,b:2,a:1");
+  ASSERT_FALSE(list.ok());
+  EXPECT_EQ(list.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(list.status().message(), "--registry lists a:1 twice");
+}
+
+TEST(ParseEndpointList, BadPortInAnyItemIsRefusedNamingTheFlag) {
+  for (const char* text : {"a:1,b:0", "a:1,b:70000", "a:1,b:x", "a:1,b"}) {
+    auto list = ParseEndpointList("--registry", text);
+    ASSERT_FALSE(list.ok()) << text;
+    EXPECT_EQ(list.status().code(), StatusCode::kInvalidArgument) << text;
+    EXPECT_EQ(list.status().message().rfind("--registry", 0), 0u)
+        << list.status().message();
+  }
+}
+
 TEST(ParseAdvertiseAddress, EmptyAdvertisesTheListenAddress) {
   auto adv = ParseAdvertiseAddress("--advertise", "");
   ASSERT_TRUE(adv.ok()) << adv.status().ToString();

@@ -25,6 +25,9 @@ class FakeRegistryClient final : public RegistryClient {
   static constexpr const char* kAddress = "127.0.0.1:9090";
   static constexpr const char* kDownMessage = "connect to 127.0.0.1:9090 refused";
 
+  explicit FakeRegistryClient(std::string address = kAddress)
+      : address_(std::move(address)) {}
+
   // Replaces the membership exactly (version included) and wakes watchers.
   void SetMembership(const std::string& service, int64_t version,
                      std::vector<InstanceInfo> instances) {
@@ -148,7 +151,7 @@ class FakeRegistryClient final : public RegistryClient {
     changed_.NotifyAll();
   }
 
-  std::string Address() const override { return kAddress; }
+  std::string Address() const override { return address_; }
 
  private:
   Membership MembershipLocked(const std::string& service) const REQUIRES(mu_) {
@@ -166,6 +169,7 @@ class FakeRegistryClient final : public RegistryClient {
     return n;
   }
 
+  const std::string address_;
   mutable Mutex mu_;
   CondVar changed_;
   std::map<std::string, Membership> services_ GUARDED_BY(mu_);

@@ -5,6 +5,8 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include "fake_registry_client.h"
@@ -716,6 +718,118 @@ TEST_F(ServerCacheTest, ConcurrentPicksAndReportsKeepExactCounts) {
   }
   EXPECT_EQ(calls, kThreads * kCallsPerThread);
   EXPECT_EQ(failures, kThreads * kCallsPerThread / 10);
+}
+
+// ---- Snapshot on disk (fail-static across sessions) ----
+
+// An in-memory SnapshotStore.
+class FakeSnapshotStore final : public SnapshotStore {
+ public:
+  void Save(const std::string& service,
+            const std::vector<InstanceInfo>& instances) override {
+    MutexLock lock(mu_);
+    saved_[service] = SavedList{instances, 0};
+    ++saves_;
+  }
+  std::optional<SavedList> Load(const std::string& service) override {
+    MutexLock lock(mu_);
+    auto it = saved_.find(service);
+    if (it == saved_.end()) return std::nullopt;
+    return it->second;
+  }
+  void Put(const std::string& service, std::vector<InstanceInfo> instances,
+           int64_t age_ms) {
+    MutexLock lock(mu_);
+    saved_[service] = SavedList{std::move(instances), age_ms};
+  }
+  int saves() const {
+    MutexLock lock(mu_);
+    return saves_;
+  }
+
+ private:
+  mutable Mutex mu_;
+  std::map<std::string, SavedList> saved_ GUARDED_BY(mu_);
+  int saves_ GUARDED_BY(mu_) = 0;
+};
+
+class ServerCacheSnapshotTest : public ServerCacheTest {
+ protected:
+  std::unique_ptr<ServerCache> MakeWithSnapshot() {
+    auto cache = ServerCache::Create(registry_, clock_, FastOptions(), store_);
+    EXPECT_TRUE(cache.ok()) << cache.status().ToString();
+    return std::move(cache).value();
+  }
+  std::shared_ptr<FakeSnapshotStore> store_ = std::make_shared<FakeSnapshotStore>();
+};
+
+TEST_F(ServerCacheSnapshotTest, ListsFromTheRegistryAreSaved) {
+  registry_->SetInstances("prime", {Server("p1", 7001), Server("p2", 7002)});
+  auto cache = MakeWithSnapshot();
+  PickId(*cache);
+  auto saved = store_->Load("prime");
+  ASSERT_TRUE(saved.has_value());
+  EXPECT_EQ(saved->instances.size(), 2u);
+}
+
+TEST_F(ServerCacheSnapshotTest, EmptyListFromTheRegistryIsNotSaved) {
+  registry_->SetInstances("prime", {});
+  auto cache = MakeWithSnapshot();
+  EXPECT_FALSE(cache->Pick("prime").ok());
+  EXPECT_EQ(store_->saves(), 0);
+}
+
+TEST_F(ServerCacheSnapshotTest, NoRegistryReachableStartsFromTheSnapshotAndSaysSo) {
+  registry_->SetReachable(false);
+  store_->Put("prime", {Server("p1", 7001)}, 90000);
+  auto cache = MakeWithSnapshot();
+  EXPECT_EQ(PickId(*cache), "p1");
+  const ServiceView view = cache->View("prime");
+  EXPECT_TRUE(view.has_list);
+  EXPECT_TRUE(view.from_snapshot);
+  EXPECT_EQ(view.age_ms, 90000);
+  clock_.AdvanceMillis(1000);
+  EXPECT_EQ(cache->View("prime").age_ms, 91000);
+}
+
+TEST_F(ServerCacheSnapshotTest, WithoutASnapshotTheUsualErrorStays) {
+  registry_->SetReachable(false);
+  auto cache = MakeWithSnapshot();
+  auto picked = cache->Pick("prime");
+  ASSERT_EQ(picked.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(picked.status().message().rfind("registry 127.0.0.1:9090 unreachable and no "
+                                            "cached servers",
+                                            0),
+            0u)
+      << picked.status().message();
+}
+
+TEST_F(ServerCacheSnapshotTest, RegistryThatAnswersIsPreferredToTheSnapshot) {
+  registry_->SetInstances("prime", {Server("p2", 7002)});
+  store_->Put("prime", {Server("p1", 7001)}, 0);
+  auto cache = MakeWithSnapshot();
+  EXPECT_EQ(PickId(*cache), "p2");
+  EXPECT_FALSE(cache->View("prime").from_snapshot);
+}
+
+TEST_F(ServerCacheSnapshotTest, FirstRegistryAnswerReplacesTheSnapshotList) {
+  registry_->SetReachable(false);
+  store_->Put("prime", {Server("p1", 7001)}, 5000);
+  auto cache = MakeWithSnapshot();
+  EXPECT_EQ(PickId(*cache), "p1");
+  // The registry comes back with the same version number the snapshot list
+  // was given: the list is still replaced, since no registry confirmed it.
+  registry_->SetMembership("prime", 0, {Server("p2", 7002)});
+  registry_->SetReachable(true);
+  ASSERT_TRUE(PollUntil([&] { return !cache->View("prime").from_snapshot; }));
+  EXPECT_EQ(PickId(*cache), "p2");
+}
+
+TEST_F(ServerCacheSnapshotTest, AnswerThatIsNotUnavailableDoesNotFallBackToTheSnapshot) {
+  registry_->SetLookupError(InvalidArgument("bad service"));
+  store_->Put("prime", {Server("p1", 7001)}, 0);
+  auto cache = MakeWithSnapshot();
+  EXPECT_EQ(cache->Pick("prime").status().code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -1,11 +1,11 @@
-#include "registration.h"
+#include "registration/registration.h"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <random>
 
-namespace beacon::replica_svc {
+namespace beacon::registration {
 namespace {
 
 constexpr int64_t kMinBackoffMs = 100;
@@ -62,11 +62,12 @@ int64_t Registration::Tick() {
         lease.ttl_ms = hb->ttl_ms;
       } else if (hb.status().code() == StatusCode::kUnknownInstance ||
                  hb.status().code() == StatusCode::kPermissionDenied) {
-        spdlog::warn("registry lost our lease for {} ({}): registering again", service,
-                     hb.status().ToString());
+        spdlog::warn("registry {} lost our lease for {} ({}): registering again",
+                     registry_.Address(), service, hb.status().ToString());
         lease = ServiceLease{};
       } else {
-        spdlog::warn("heartbeat for {} failed: {}", service, hb.status().ToString());
+        spdlog::warn("heartbeat for {} to registry {} failed: {}", service,
+                     registry_.Address(), hb.status().ToString());
         trouble = true;
       }
     }
@@ -74,10 +75,12 @@ int64_t Registration::Tick() {
       auto grant = registry_.Register(service, self_, "");
       if (grant.ok()) {
         lease = ServiceLease{grant->lease_id, grant->ttl_ms};
-        spdlog::info("registered {} as {} at {}:{} (lease ttl {} ms)", service, self_.id,
-                     self_.host, self_.port, grant->ttl_ms);
+        spdlog::info("registered {} as {} at {}:{} with registry {} (lease ttl {} ms)",
+                     service, self_.id, self_.host, self_.port, registry_.Address(),
+                     grant->ttl_ms);
       } else {
-        spdlog::warn("cannot register {}: {}", service, grant.status().ToString());
+        spdlog::warn("cannot register {} with registry {}: {}", service,
+                     registry_.Address(), grant.status().ToString());
         trouble = true;
       }
     }
@@ -116,10 +119,11 @@ void Registration::Stop() {
     if (lease.lease_id.empty()) continue;
     Status s = registry_.Deregister(service, self_.id, lease.lease_id);
     if (s.ok()) {
-      spdlog::info("deregistered {} as {}", service, self_.id);
+      spdlog::info("deregistered {} as {} from registry {}", service, self_.id,
+                   registry_.Address());
     } else {
-      spdlog::warn("cannot deregister {}: {} (the lease will expire)", service,
-                   s.ToString());
+      spdlog::warn("cannot deregister {} from registry {}: {} (the lease will expire)",
+                   service, registry_.Address(), s.ToString());
     }
   }
 }
@@ -131,4 +135,4 @@ int Registration::registered_count() const {
   return n;
 }
 
-}  // namespace beacon::replica_svc
+}  // namespace beacon::registration

@@ -3,19 +3,18 @@
 // registry is down, deregister at stop. The loop waits on a FakeClock that
 // the tests move, so no test sleeps; a test waits (polling with a deadline)
 // only for the loop thread to act on a move.
-#include "registration.h"
+#include "registration/registration.h"
 
 #include <gtest/gtest.h>
 
-#include <map>
-#include <mutex>
-
+#include "fake_lease_client.h"
 #include "support/process.h"
 
-namespace beacon::replica_svc {
+namespace beacon::registration {
 namespace {
 
-using testing::WaitUntil;
+using beacon::testing::WaitUntil;
+using registration::testing::FakeLeaseClient;
 
 constexpr int64_t kTtlMs = 3000;  // heartbeats every ~1 s (jittered 0.8-1.2x)
 // Longer than any wait of the loop (heartbeat interval or backoff, jittered).
@@ -27,74 +26,6 @@ void AdvanceWhenWaiting(FakeClock& clock, int64_t ms) {
   ASSERT_TRUE(WaitUntil([&] { return clock.waiter_count() == 1; }, 5000));
   clock.AdvanceMillis(ms);
 }
-
-class FakeLeaseClient : public LeaseClient {
- public:
-  explicit FakeLeaseClient(int64_t ttl_ms) : ttl_ms_(ttl_ms) {}
-
-  Result<Grant> Register(const std::string& service, const InstanceInfo& self,
-                         const std::string&) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++registers_[service];
-    if (down_) return Unavailable("registry down");
-    leases_[service] = "lease-" + service + "-" + std::to_string(++next_);
-    registered_self_ = self;
-    return Grant{leases_[service], ttl_ms_};
-  }
-  Result<Grant> Heartbeat(const std::string& service, const std::string&,
-                          const std::string& lease_id) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++heartbeats_[service];
-    if (down_) return Unavailable("registry down");
-    auto it = leases_.find(service);
-    if (it == leases_.end()) return UnknownInstance("unknown");
-    if (it->second != lease_id) return PermissionDenied("not yours");
-    return Grant{lease_id, ttl_ms_};
-  }
-  Status Deregister(const std::string& service, const std::string&,
-                    const std::string& lease_id) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++deregisters_[service];
-    if (down_) return Unavailable("registry down");
-    if (leases_[service] == lease_id) leases_.erase(service);
-    return Status::Ok();
-  }
-
-  void SetDown(bool down) {
-    std::lock_guard<std::mutex> lock(mu_);
-    down_ = down;
-  }
-  // The registry restarted: it knows no lease.
-  void ForgetAll() {
-    std::lock_guard<std::mutex> lock(mu_);
-    leases_.clear();
-  }
-  int registers(const std::string& s) {
-    std::lock_guard<std::mutex> l(mu_);
-    return registers_[s];
-  }
-  int heartbeats(const std::string& s) {
-    std::lock_guard<std::mutex> l(mu_);
-    return heartbeats_[s];
-  }
-  int deregisters(const std::string& s) {
-    std::lock_guard<std::mutex> l(mu_);
-    return deregisters_[s];
-  }
-  bool holds(const std::string& s) {
-    std::lock_guard<std::mutex> l(mu_);
-    return leases_.count(s) > 0;
-  }
-
- private:
-  const int64_t ttl_ms_;
-  std::mutex mu_;
-  bool down_ = false;
-  int next_ = 0;
-  InstanceInfo registered_self_;
-  std::map<std::string, std::string> leases_;
-  std::map<std::string, int> registers_, heartbeats_, deregisters_;
-};
 
 const InstanceInfo kSelf{"r1", "127.0.0.1", 9100, {}};
 
@@ -202,4 +133,4 @@ TEST(Registration, StopWithoutALeaseSendsNothing) {
 }
 
 }  // namespace
-}  // namespace beacon::replica_svc
+}  // namespace beacon::registration

@@ -1,9 +1,10 @@
-// Registration: keeps one replica registered under its services for as long
-// as it runs. Registers at Start, heartbeats every TTL/3 (jittered, so
-// replicas restarted together do not beat in lockstep), registers again when
-// the registry answers UNKNOWN_INSTANCE (it restarted or the lease expired),
-// retries with capped jittered backoff while the registry is unreachable,
-// and deregisters first thing at Stop.
+// Registration: keeps one replica registered under its services with one
+// registry for as long as it runs (a replica given several registries runs
+// one Registration per registry; see RegistrationSet). Registers at Start, heartbeats
+// every TTL/3 (jittered, so replicas restarted together do not beat in lockstep),
+// registers again when the registry answers UNKNOWN_INSTANCE (it restarted or the lease
+// expired), retries with capped jittered backoff while the registry is unreachable, and
+// deregisters first thing at Stop.
 #pragma once
 
 #include <condition_variable>
@@ -17,26 +18,9 @@
 #include "core/clock.h"
 #include "core/membership.h"
 #include "core/status.h"
+#include "registration/lease_client.h"
 
-namespace beacon::replica_svc {
-
-// What Registration needs from the registry (ThriftRegistryClient in
-// production, a fake in tests). Safe for use from one thread at a time.
-class LeaseClient {
- public:
-  struct Grant {
-    std::string lease_id;
-    int64_t ttl_ms = 0;
-  };
-  virtual ~LeaseClient() = default;
-  virtual Result<Grant> Register(const std::string& service, const InstanceInfo& self,
-                                 const std::string& lease_id) = 0;
-  virtual Result<Grant> Heartbeat(const std::string& service,
-                                  const std::string& instance_id,
-                                  const std::string& lease_id) = 0;
-  virtual Status Deregister(const std::string& service, const std::string& instance_id,
-                            const std::string& lease_id) = 0;
-};
+namespace beacon::registration {
 
 // Start/Stop from one thread; registered_count() from any.
 class Registration {
@@ -51,7 +35,8 @@ class Registration {
   void Start();
 
   // Stops the loop and deregisters every service still registered (one
-  // attempt each, bounded by the client's call timeout). Idempotent.
+  // attempt each, bounded by the client's call timeout). Idempotent; a
+  // second call while the first is still deregistering returns at once.
   void Stop();
 
   // Services currently holding a lease.
@@ -79,4 +64,4 @@ class Registration {
   std::thread thread_;
 };
 
-}  // namespace beacon::replica_svc
+}  // namespace beacon::registration
