@@ -35,13 +35,20 @@ void Registration::Start() {
 }
 
 void Registration::Loop() {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stopping_) {
-    lock.unlock();
+  for (;;) {
+    {
+      MutexLock lock(mu_);
+      if (stopping_) return;
+    }
     const int64_t delay = Tick();
-    lock.lock();
-    clock_.WaitUntil(lock, cv_, clock_.NowMicros() + delay * 1000,
-                     [this] { return stopping_; });
+    MutexLock lock(mu_);
+    mu_.WithUniqueLock([&](std::unique_lock<std::mutex>& held) {
+      return clock_.WaitUntil(held, cv_.native(), clock_.NowMicros() + delay * 1000,
+                              [this] {
+                                mu_.AssertHeld();
+                                return stopping_;
+                              });
+    });
   }
 }
 
@@ -52,7 +59,7 @@ int64_t Registration::Tick() {
   for (const auto& service : services_) {
     ServiceLease lease;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       if (stopping_) return 0;
       lease = leases_[service];
     }
@@ -88,7 +95,7 @@ int64_t Registration::Tick() {
       const int64_t third = std::max<int64_t>(1, lease.ttl_ms / 3);
       interval = interval == 0 ? third : std::min(interval, third);
     }
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     leases_[service] = lease;
   }
   if (interval == 0) interval = kDefaultIntervalMs;
@@ -104,15 +111,15 @@ int64_t Registration::Tick() {
 
 void Registration::Stop() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_) return;
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   if (thread_.joinable()) thread_.join();
   std::map<std::string, ServiceLease> leases;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     leases.swap(leases_);
   }
   for (const auto& [service, lease] : leases) {
@@ -129,7 +136,7 @@ void Registration::Stop() {
 }
 
 int Registration::registered_count() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   int n = 0;
   for (const auto& [service, lease] : leases_) n += lease.lease_id.empty() ? 0 : 1;
   return n;

@@ -7,7 +7,6 @@
 // deregisters first thing at Stop.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -17,6 +16,7 @@
 
 #include "core/clock.h"
 #include "core/membership.h"
+#include "core/mutex.h"
 #include "core/status.h"
 #include "registration/lease_client.h"
 
@@ -56,11 +56,11 @@ class Registration {
   const InstanceInfo self_;
   const std::vector<std::string> services_;
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;                       // Guarded by mu_
-  std::map<std::string, ServiceLease> leases_;  // Guarded by mu_ (written by the loop)
-  int64_t backoff_ms_ = 0;                      // loop thread only
+  mutable Mutex mu_;
+  CondVar cv_;
+  bool stopping_ GUARDED_BY(mu_) = false;
+  std::map<std::string, ServiceLease> leases_ GUARDED_BY(mu_);  // (written by the loop)
+  int64_t backoff_ms_ = 0;                                      // loop thread only
   std::thread thread_;
 };
 

@@ -30,14 +30,18 @@ size_t RegistrationSet::Stop(int64_t budget_ms) {
     Registration* registration = r.get();
     stoppers_.emplace_back([this, registration] {
       registration->Stop();
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       ++stopped_;
-      stopped_cv_.notify_all();
+      stopped_cv_.NotifyAll();
     });
   }
-  std::unique_lock<std::mutex> lock(mu_);
-  clock_.WaitUntil(lock, stopped_cv_, deadline,
-                   [this] { return stopped_ == registrations_.size(); });
+  MutexLock lock(mu_);
+  mu_.WithUniqueLock([&](std::unique_lock<std::mutex>& held) {
+    return clock_.WaitUntil(held, stopped_cv_.native(), deadline, [this] {
+      mu_.AssertHeld();
+      return stopped_ == registrations_.size();
+    });
+  });
   stopped_in_time_ = stopped_;
   return stopped_in_time_;
 }

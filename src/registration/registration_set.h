@@ -5,7 +5,6 @@
 // told in parallel, and the caller waits no longer than its budget.
 #pragma once
 
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -14,6 +13,7 @@
 
 #include "core/clock.h"
 #include "core/membership.h"
+#include "core/mutex.h"
 #include "registration/lease_client.h"
 #include "registration/registration.h"
 
@@ -55,9 +55,9 @@ class RegistrationSet {
   bool stop_called_ = false;    // owner thread only
   size_t stopped_in_time_ = 0;  // owner thread only
 
-  std::mutex mu_;
-  std::condition_variable stopped_cv_;
-  size_t stopped_ = 0;  // Guarded by mu_
+  Mutex mu_;
+  CondVar stopped_cv_;
+  size_t stopped_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace beacon::registration
