@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "temp_dir.h"
+#include "vote_store_helpers.h"
 
 namespace beacon::votes {
 namespace {
@@ -21,7 +22,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-constexpr int64_t kT0 = 1'700'000'000'000;
+using store_testing::kT0;
 const std::string kDropTable = "Robert'); DROP TABLE votes;--";
 const std::string kUnicode = "Zürich 東京 🗳";
 
@@ -64,26 +65,14 @@ class SqliteVoteStoreTest : public ::testing::Test {
 
   Poll MakePoll(std::vector<std::string> options = {"red", "green", "blue"},
                 const std::string& request_id = "") {
-    Result<Poll> poll = store_->CreatePoll("Favourite colour?", options, request_id, kT0);
-    EXPECT_TRUE(poll.ok()) << poll.status().ToString();
-    return poll.ok() ? *poll : Poll{};
+    return store_testing::MakePoll(*store_, std::move(options), request_id);
   }
-
   Receipt VoteOrDie(int64_t poll_id, const std::string& voter, const std::string& option,
                     const std::string& recorded_by = "replica-1", int64_t now = kT0 + 1) {
-    Result<Receipt> r = store_->CastVote(poll_id, voter, option, recorded_by, now);
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    return r.ok() ? *r : Receipt{};
+    return store_testing::VoteOrDie(*store_, poll_id, voter, option, recorded_by, now);
   }
-
   std::vector<int64_t> Counts(int64_t poll_id) {
-    Result<PollResults> results = store_->Results(poll_id);
-    EXPECT_TRUE(results.ok()) << results.status().ToString();
-    std::vector<int64_t> counts;
-    if (results.ok()) {
-      for (const OptionCount& c : results->counts) counts.push_back(c.votes);
-    }
-    return counts;
+    return store_testing::Counts(*store_, poll_id);
   }
 
   TempDir dir_;
