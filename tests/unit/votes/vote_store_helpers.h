@@ -26,7 +26,8 @@ inline Poll MakePoll(VoteStore& store,
 
 inline Receipt VoteOrDie(VoteStore& store, int64_t poll_id, const std::string& voter,
                          const std::string& option,
-                         const std::string& recorded_by = "replica-1", int64_t now = kT0 + 1) {
+                         const std::string& recorded_by = "replica-1",
+                         int64_t now = kT0 + 1) {
   Result<Receipt> r = store.CastVote(poll_id, voter, option, recorded_by, now);
   EXPECT_TRUE(r.ok()) << r.status().ToString();
   return r.ok() ? *r : Receipt{};
