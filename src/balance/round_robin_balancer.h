@@ -12,8 +12,11 @@
 
 namespace beacon::balance {
 
-// Pick i returns index (i mod candidates.size()) of that call's list: with a
-// stable list of n servers, any n consecutive picks hit each server once.
+// Pick i returns index ((start + i) mod candidates.size()) of that call's
+// list: with a stable list of n servers, any n consecutive picks hit each
+// server once. `start` is random when made by MakeBalancer (from the
+// context's seed), so many short sessions do not all begin on the first
+// server.
 // When the list changes size the rotation continues from the shared counter,
 // so it never returns an out-of-range index and fairness is restored within
 // one cycle of the new list. Outcomes are ignored.
@@ -22,12 +25,15 @@ class RoundRobinBalancer final : public Balancer {
  public:
   static constexpr std::string_view kName = "round-robin";
 
+  explicit RoundRobinBalancer(uint64_t start = 0) : next_(start) {}
+
   size_t Pick(const std::vector<InstanceInfo>& candidates) override;
   std::string_view Name() const override { return kName; }
 
  private:
-  // Picks handed out so far. 64 bits cannot wrap in practice.
-  std::atomic<uint64_t> next_{0};
+  // start + picks handed out so far. Starts below 2^63 (see the factory), so
+  // 64 bits cannot wrap in practice.
+  std::atomic<uint64_t> next_;
 };
 
 }  // namespace beacon::balance

@@ -10,19 +10,19 @@ Status Failover::Run(const std::string& service, ServerCall& call,
   std::vector<std::string> failed;
   Status last = Unavailable("no attempt made");
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    Result<InstanceInfo> server = cache_.Pick(service, failed);
+    Result<discovery::PickedServer> server = cache_.PickServer(service, failed);
     // On the retry, "no other server" reports the failure that caused it.
     if (!server.ok()) return attempt == 0 ? server.status() : last;
     const int64_t start = clock_.NowMicros();
-    AttemptOutcome out = call.Attempt(*server);
+    AttemptOutcome out = call.Attempt(**server);
     if (!out.transport_failure) {
-      cache_.ReportSuccess(service, server->id, clock_.NowMicros() - start);
-      if (served_by != nullptr) *served_by = server->id;
+      cache_.ReportSuccess(*server, clock_.NowMicros() - start);
+      if (served_by != nullptr) *served_by = (*server)->id;
       return std::move(out.status);
     }
-    cache_.ReportTransportFailure(service, server->id);
-    last = Unavailable("server " + server->id + " failed: " + out.status.message());
-    failed.push_back(server->id);
+    cache_.ReportTransportFailure(*server);
+    last = Unavailable("server " + (*server)->id + " failed: " + out.status.message());
+    failed.push_back((*server)->id);
     if (attempt == 0) ++retries_;
   }
   return last;

@@ -18,15 +18,21 @@ namespace {
 constexpr int64_t kNotDown = std::numeric_limits<int64_t>::min();
 constexpr size_t kNone = static_cast<size_t>(-1);
 
+}  // namespace
+
 // Mutable per-instance state, shared by successive snapshots while the
 // instance keeps its address. Atomics, so reports need no lock.
-struct InstanceState {
+struct CachedInstanceState {
   std::atomic<int64_t> calls{0};
   std::atomic<int64_t> failures{0};
   std::atomic<int64_t> down_until_us{kNotDown};
 
   bool DownAt(int64_t now_us) const { return down_until_us.load() > now_us; }
 };
+
+namespace {
+
+using InstanceState = CachedInstanceState;
 
 bool Contains(const std::vector<std::string>& ids, const std::string& id) {
   return std::find(ids.begin(), ids.end(), id) != ids.end();
@@ -115,35 +121,40 @@ struct ServerCache::Observed {
 
 namespace {
 
-// Chooses among instances that are neither down nor excluded, or nullopt.
-// The common case (every instance usable) allocates nothing.
-std::optional<InstanceInfo> ChooseUsable(
-    balance::Balancer& balancer, const std::vector<InstanceInfo>& instances,
-    const std::vector<std::shared_ptr<InstanceState>>& states,
-    const std::vector<std::string>& exclude, int64_t now_us) {
+// The index of the instance the balancer chooses among those neither down nor
+// excluded, or kNone. The common case (every instance usable) copies and
+// allocates nothing.
+size_t ChooseUsable(balance::Balancer& balancer,
+                    const std::vector<InstanceInfo>& instances,
+                    const std::vector<std::shared_ptr<InstanceState>>& states,
+                    const std::vector<std::string>& exclude, int64_t now_us) {
   const auto usable = [&](size_t i) {
-    return !states[i]->DownAt(now_us) && !Contains(exclude, instances[i].id);
+    return !states[i]->DownAt(now_us) &&
+           (exclude.empty() || !Contains(exclude, instances[i].id));
   };
   size_t first_unusable = 0;
   while (first_unusable < instances.size() && usable(first_unusable)) ++first_unusable;
   if (first_unusable == instances.size()) {
-    if (instances.empty()) return std::nullopt;
-    return instances[balancer.Pick(instances)];
+    if (instances.empty()) return kNone;
+    return balancer.Pick(instances);
   }
   std::vector<InstanceInfo> candidates(
       instances.begin(), instances.begin() + static_cast<long>(first_unusable));
+  std::vector<size_t> index(first_unusable);
+  for (size_t i = 0; i < first_unusable; ++i) index[i] = i;
   for (size_t i = first_unusable + 1; i < instances.size(); ++i) {
-    if (usable(i)) candidates.push_back(instances[i]);
+    if (!usable(i)) continue;
+    candidates.push_back(instances[i]);
+    index.push_back(i);
   }
-  if (candidates.empty()) return std::nullopt;
-  return candidates[balancer.Pick(candidates)];
+  if (candidates.empty()) return kNone;
+  return index[balancer.Pick(candidates)];
 }
 
-// The non-excluded instance whose down mark expires first, or nullopt.
-std::optional<InstanceInfo> SoonestBackUp(
-    const std::vector<InstanceInfo>& instances,
-    const std::vector<std::shared_ptr<InstanceState>>& states,
-    const std::vector<std::string>& exclude) {
+// The index of the non-excluded instance whose down mark expires first, or kNone.
+size_t SoonestBackUp(const std::vector<InstanceInfo>& instances,
+                     const std::vector<std::shared_ptr<InstanceState>>& states,
+                     const std::vector<std::string>& exclude) {
   size_t best = kNone;
   int64_t best_until = std::numeric_limits<int64_t>::max();
   for (size_t i = 0; i < instances.size(); ++i) {
@@ -154,8 +165,7 @@ std::optional<InstanceInfo> SoonestBackUp(
       best_until = until;
     }
   }
-  if (best == kNone) return std::nullopt;
-  return instances[best];
+  return best;
 }
 
 }  // namespace
@@ -164,7 +174,9 @@ Result<std::unique_ptr<ServerCache>> ServerCache::Create(
     std::shared_ptr<RegistryClient> registry, const Clock& clock,
     ServerCacheOptions options, std::shared_ptr<SnapshotStore> snapshot) {
   if (!registry) return InvalidArgument("registry must not be null");
-  auto balancer = balance::MakeBalancer(options.balancer);
+  balance::BalancerContext context;
+  context.decay_window_ms = options.balancer_decay_window_ms;
+  auto balancer = balance::MakeBalancer(options.balancer, context);
   if (!balancer.ok()) return balancer.status();
   if (options.down_cooloff_ms < 0) {
     return InvalidArgument("down_cooloff_ms must be >= 0, got " +
@@ -227,8 +239,8 @@ ServerCache::~ServerCache() {
   }
 }
 
-Result<InstanceInfo> ServerCache::Pick(const std::string& service,
-                                       const std::vector<std::string>& exclude) {
+Result<PickedServer> ServerCache::PickServer(const std::string& service,
+                                             const std::vector<std::string>& exclude) {
   Result<Service*> found = FindOrAddService(service);
   if (!found.ok()) return found.status();
   Service& s = **found;
@@ -237,11 +249,23 @@ Result<InstanceInfo> ServerCache::Pick(const std::string& service,
   // The synchronous Lookup this Pick made or shared, if any.
   std::optional<Status> lookup = EnsureListed(s, seen);
 
+  // A handle on instance `i` of the list `seen` holds.
+  const auto picked = [&](size_t i, bool from_balancer) {
+    PickedServer p;
+    const Snapshot* snap = seen.snapshot.get();
+    p.state_ = snap->states[i].get();
+    p.service_ = &s;
+    p.from_balancer_ = from_balancer;
+    p.instance_ = std::shared_ptr<const InstanceInfo>(std::move(seen.snapshot),
+                                                      &snap->instances[i]);
+    return p;
+  };
+
   const Snapshot* snap = seen.snapshot.get();
   if (snap->has_list) {
-    auto chosen = ChooseUsable(*s.balancer, snap->instances, snap->states, exclude,
-                               clock_.NowMicros());
-    if (chosen) return *std::move(chosen);
+    const size_t chosen = ChooseUsable(*s.balancer, snap->instances, snap->states,
+                                       exclude, clock_.NowMicros());
+    if (chosen != kNone) return picked(chosen, /*from_balancer=*/true);
   }
   bool lookup_allowed = true;
   {
@@ -259,14 +283,14 @@ Result<InstanceInfo> ServerCache::Pick(const std::string& service,
     seen = Observe(s);
     snap = seen.snapshot.get();
     if (snap->has_list) {
-      auto chosen = ChooseUsable(*s.balancer, snap->instances, snap->states, exclude,
-                                 clock_.NowMicros());
-      if (chosen) return *std::move(chosen);
+      const size_t chosen = ChooseUsable(*s.balancer, snap->instances, snap->states,
+                                         exclude, clock_.NowMicros());
+      if (chosen != kNone) return picked(chosen, /*from_balancer=*/true);
     }
   }
   if (snap->has_list) {
-    auto fallback = SoonestBackUp(snap->instances, snap->states, exclude);
-    if (fallback) return *std::move(fallback);
+    const size_t fallback = SoonestBackUp(snap->instances, snap->states, exclude);
+    if (fallback != kNone) return picked(fallback, /*from_balancer=*/false);
   } else if (!lookup->ok()) {
     return NeverListedError(service, *lookup);
   }
@@ -277,6 +301,13 @@ Result<InstanceInfo> ServerCache::Pick(const std::string& service,
   return Unavailable(std::move(message));
 }
 
+Result<InstanceInfo> ServerCache::Pick(const std::string& service,
+                                       const std::vector<std::string>& exclude) {
+  Result<PickedServer> server = PickServer(service, exclude);
+  if (!server.ok()) return server.status();
+  return **server;
+}
+
 Status ServerCache::Load(const std::string& service) {
   Result<Service*> found = FindOrAddService(service);
   if (!found.ok()) return found.status();
@@ -284,6 +315,22 @@ Status ServerCache::Load(const std::string& service) {
   const std::optional<Status> lookup = EnsureListed(**found, seen);
   if (seen.snapshot->has_list) return Status::Ok();
   return NeverListedError(service, lookup ? *lookup : Status::Ok());
+}
+
+void ServerCache::ReportSuccess(const PickedServer& server, int64_t latency_us) {
+  ++server.state_->calls;
+  if (server.from_balancer_) {
+    server.service_->balancer->OnOutcome(server->id, /*ok=*/true, latency_us);
+  }
+}
+
+void ServerCache::ReportTransportFailure(const PickedServer& server) {
+  ++server.state_->calls;
+  ++server.state_->failures;
+  if (server.from_balancer_) {
+    server.service_->balancer->OnOutcome(server->id, /*ok=*/false, 0);
+  }
+  MarkDown(*server.service_, server.state_);
 }
 
 void ServerCache::ReportSuccess(const std::string& service,
@@ -302,18 +349,25 @@ void ServerCache::ReportTransportFailure(const std::string& service,
   if (s == nullptr) return;
   const Observed seen = Observe(*s);
   const size_t i = seen.snapshot->Find(instance_id);
+  InstanceState* state = nullptr;
   if (i != kNone) {
-    InstanceState& state = *seen.snapshot->states[i];
-    ++state.calls;
-    ++state.failures;
-    state.down_until_us = clock_.NowMicros() + options_.down_cooloff_ms * 1000;
+    state = seen.snapshot->states[i].get();
+    ++state->calls;
+    ++state->failures;
   }
   s->balancer->OnOutcome(instance_id, /*ok=*/false, 0);
-  {
-    MutexLock lock(s->mu);
-    s->refresh_requested = true;
+  MarkDown(*s, state);
+}
+
+void ServerCache::MarkDown(Service& s, CachedInstanceState* state) {
+  if (state != nullptr) {
+    state->down_until_us = clock_.NowMicros() + options_.down_cooloff_ms * 1000;
   }
-  s->wake.NotifyAll();
+  {
+    MutexLock lock(s.mu);
+    s.refresh_requested = true;
+  }
+  s.wake.NotifyAll();
 }
 
 ServiceView ServerCache::View(const std::string& service) const {
@@ -372,7 +426,10 @@ Result<ServerCache::Service*> ServerCache::FindOrAddService(const std::string& n
     return ResourceExhausted("a session uses at most " + std::to_string(kMaxServices) +
                              " services; '" + name + "' would be one more");
   }
-  auto balancer = balance::MakeBalancer(options_.balancer);
+  balance::BalancerContext context;
+  context.clock = &clock_;
+  context.decay_window_ms = options_.balancer_decay_window_ms;
+  auto balancer = balance::MakeBalancer(options_.balancer, context);
   if (!balancer.ok()) return balancer.status();  // validated by Create
   auto added = std::make_unique<Service>(name, std::move(balancer).value());
   Service* raw = added.get();

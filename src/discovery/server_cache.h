@@ -23,11 +23,20 @@
 #include "discovery/registry_client.h"
 #include "discovery/snapshot_store.h"
 
+namespace beacon::balance {
+class Balancer;
+}  // namespace beacon::balance
+
 namespace beacon::discovery {
+
+struct CachedInstanceState;  // a cached instance's counters and down mark
+class PickedServer;
 
 struct ServerCacheOptions {
   // Balancing policy per service; one of balance::BalancerNames().
   std::string balancer = "round-robin";
+  // p2c: how long a latency peak takes to fade (balance::BalancerContext).
+  int64_t balancer_decay_window_ms = 10000;
   // How long a server that failed at transport level is skipped; 0 disables.
   int64_t down_cooloff_ms = 5000;
   // Keep a background Watch per service in use. When false the list changes
@@ -108,7 +117,12 @@ class ServerCache {
   ServerCache& operator=(const ServerCache&) = delete;
 
   // A server for `service`, chosen by the service's balancer among cached
-  // instances not marked down and not in `exclude` (instance ids).
+  // instances not marked down and not in `exclude` (instance ids), as a
+  // handle that copies nothing (it shares the cached list it came from).
+  // The caller must report every PickedServer exactly once, with
+  // ReportSuccess or ReportTransportFailure, when its call has ended (a
+  // hedged copy that lost the race included): the balancer counts calls in
+  // flight from the pick to that report (see balance::Balancer).
   // First use of a service makes one blocking Lookup. When no cached instance
   // is usable, makes one synchronous Lookup (shared with concurrent Picks
   // that need one too); if still none is usable but some are merely marked
@@ -119,8 +133,24 @@ class ServerCache {
   // Lookup failed) or, when the registry never answered,
   // "registry ADDR unreachable and no cached servers: <registry's message>";
   // other registry errors on first use are returned as they are.
+  Result<PickedServer> PickServer(const std::string& service,
+                                  const std::vector<std::string>& exclude = {});
+
+  // PickServer, returning a copy of the instance: for tools and tests that
+  // look at the choice. Same errors. The pick is reported like any other
+  // (by id, below) or, unreported, stays counted as a call in flight by
+  // balancers that count them.
   Result<InstanceInfo> Pick(const std::string& service,
                             const std::vector<std::string>& exclude = {});
+
+  // The call to `server` (from PickServer) got an answer (application errors
+  // included): counts it and tells the balancer, with `latency_us`. No
+  // lookup: the handle points at the instance's counters.
+  void ReportSuccess(const PickedServer& server, int64_t latency_us);
+
+  // The call to `server` failed at transport level: as the overload by id
+  // below, without a lookup.
+  void ReportTransportFailure(const PickedServer& server);
 
   // The call to `instance_id` reached the server and got an answer
   // (application errors included). Counts it and tells the balancer.
@@ -146,9 +176,13 @@ class ServerCache {
   std::vector<std::string> Services() const;
 
  private:
+  friend class PickedServer;
   struct Service;
   struct Snapshot;
   struct Observed;
+
+  // Marks `state` down and asks `s`'s background thread for a Lookup.
+  void MarkDown(Service& s, CachedInstanceState* state);
 
   ServerCache(std::shared_ptr<RegistryClient> registry, const Clock& clock,
               ServerCacheOptions options, std::shared_ptr<SnapshotStore> snapshot);
@@ -196,6 +230,24 @@ class ServerCache {
   Mutex workers_mu_;
   CondVar workers_done_;
   int running_workers_ GUARDED_BY(workers_mu_) = 0;
+};
+
+// One server chosen by ServerCache::PickServer: reads like a const
+// InstanceInfo (`server->id`, `*server`), costs one reference count to copy,
+// and keeps the cached list it came from alive, so it stays valid after the
+// list is replaced. Valid only while its ServerCache lives. Report it once
+// (see PickServer). Copyable; not thread-safe itself (the reports are).
+class PickedServer {
+ public:
+  const InstanceInfo& operator*() const { return *instance_; }
+  const InstanceInfo* operator->() const { return instance_.get(); }
+
+ private:
+  friend class ServerCache;
+  std::shared_ptr<const InstanceInfo> instance_;  // aliases the cached list
+  CachedInstanceState* state_ = nullptr;          // owned by that list
+  ServerCache::Service* service_ = nullptr;       // owned by the cache
+  bool from_balancer_ = false;  // false for the soonest-back-up fallback
 };
 
 }  // namespace beacon::discovery

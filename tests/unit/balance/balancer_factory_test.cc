@@ -13,8 +13,17 @@ TEST(MakeBalancer, EveryListedNameMakesThatPolicy) {
   }
 }
 
-TEST(MakeBalancer, KnowsRoundRobinAndLru) {
-  EXPECT_EQ(BalancerNames(), (std::vector<std::string>{"round-robin", "lru"}));
+TEST(MakeBalancer, KnowsRoundRobinLruAndP2c) {
+  EXPECT_EQ(BalancerNames(), (std::vector<std::string>{"round-robin", "lru", "p2c"}));
+}
+
+TEST(MakeBalancer, NonPositiveDecayWindowIsInvalidArgument) {
+  BalancerContext context;
+  context.decay_window_ms = 0;
+  auto b = MakeBalancer("p2c", context);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(b.status().message().find("decay_window_ms"), std::string::npos);
 }
 
 TEST(MakeBalancer, UnknownNameIsInvalidArgumentListingKnownNames) {
@@ -22,7 +31,7 @@ TEST(MakeBalancer, UnknownNameIsInvalidArgumentListingKnownNames) {
   ASSERT_FALSE(b.ok());
   EXPECT_EQ(b.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(b.status().message(),
-            "balancer \"random\" is unknown (known: round-robin, lru)");
+            "balancer \"random\" is unknown (known: round-robin, lru, p2c)");
 }
 
 TEST(MakeBalancer, EmptyNameIsInvalidArgument) {

@@ -26,6 +26,12 @@ TEST(RoundRobinBalancer, CyclesInListOrder) {
             (std::vector<std::string>{"a", "b", "c", "a", "b", "c", "a"}));
 }
 
+TEST(RoundRobinBalancer, StartsAtTheGivenPosition) {
+  RoundRobinBalancer rr(/*start=*/4);
+  EXPECT_EQ(PickIds(rr, Servers({"a", "b", "c"}), 4),
+            (std::vector<std::string>{"b", "c", "a", "b"}));
+}
+
 TEST(RoundRobinBalancer, ThirtyPicksOverThreeServersAreTenEach) {
   RoundRobinBalancer rr;
   auto list = Servers({"a", "b", "c"});

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -149,7 +150,11 @@ TEST_F(ServerCacheTest, PicksRotateEvenlyOverCachedInstances) {
     if (i < 4) first.push_back(id);
     ++counts[id];
   }
-  EXPECT_EQ(first, (std::vector<std::string>{"p1", "p2", "p3", "p1"}));
+  // In list order from a random starting point (so that one-command sessions
+  // spread): p1 p2 p3 p1, p2 p3 p1 p2 or p3 p1 p2 p3.
+  const std::vector<std::vector<std::string>> rotations = {
+      {"p1", "p2", "p3", "p1"}, {"p2", "p3", "p1", "p2"}, {"p3", "p1", "p2", "p3"}};
+  EXPECT_NE(std::find(rotations.begin(), rotations.end(), first), rotations.end());
   EXPECT_EQ(counts, (std::map<std::string, int>{{"p1", 10}, {"p2", 10}, {"p3", 10}}));
 }
 
@@ -294,13 +299,14 @@ TEST_F(ServerCacheTest, EmptyAnswerKeepsTheLastListUntilServersReturn) {
   // A restarted registry lists nobody until the replicas re-register.
   registry_->SetInstances("prime", {Server("p1", 7001), Server("p2", 7002)});
   auto cache = Make();
-  PickId(*cache);
+  const std::string first = PickId(*cache);
   registry_->SetInstances("prime", {});
   ASSERT_TRUE(PollUntil([&] { return cache->View("prime").version == 2; }));
   ServiceView view = cache->View("prime");
   EXPECT_TRUE(view.holding_last_list);
   EXPECT_EQ(view.instances.size(), 2u);
-  EXPECT_EQ(PickId(*cache), "p2");  // calls go on to the last known servers
+  // Calls go on to the last known servers (round-robin: the other one next).
+  EXPECT_EQ(PickId(*cache), first == "p1" ? "p2" : "p1");
   registry_->SetInstances("prime", {Server("p2", 7002)});
   ASSERT_TRUE(PollUntil([&] { return cache->View("prime").version == 3; }));
   view = cache->View("prime");
@@ -615,6 +621,35 @@ TEST_F(ServerCacheTest, ReportsCountCallsAndFailuresPerInstance) {
   EXPECT_EQ(Find(view, "p1")->failures, 1);
   EXPECT_EQ(Find(view, "p2")->calls, 1);
   EXPECT_EQ(Find(view, "p2")->failures, 0);
+}
+
+TEST_F(ServerCacheTest, PickedServerReportsCountWithoutALookup) {
+  registry_->SetInstances("prime", {Server("p1", 7001)});
+  auto cache = Make();
+  auto picked = cache->PickServer("prime");
+  ASSERT_TRUE(picked.ok()) << picked.status().ToString();
+  EXPECT_EQ((*picked)->id, "p1");
+  EXPECT_EQ((**picked).port, 7001);
+  cache->ReportSuccess(*picked, 120);
+  cache->ReportTransportFailure(*picked);
+  const ServiceView view = cache->View("prime");
+  EXPECT_EQ(Find(view, "p1")->calls, 2);
+  EXPECT_EQ(Find(view, "p1")->failures, 1);
+  EXPECT_TRUE(Find(view, "p1")->down);
+}
+
+TEST_F(ServerCacheTest, PickedServerOutlivesTheListItCameFrom) {
+  registry_->SetInstances("prime", {Server("p1", 7001)});
+  auto cache = Make();
+  auto picked = cache->PickServer("prime");
+  ASSERT_TRUE(picked.ok());
+  registry_->SetInstances("prime", {Server("p2", 7002)});
+  ASSERT_TRUE(PollUntil([&] { return cache->View("prime").version == 2; }));
+  // The handle still reads the instance it was given, and reporting it is safe.
+  EXPECT_EQ((*picked)->id, "p1");
+  EXPECT_EQ((*picked)->port, 7001);
+  cache->ReportSuccess(*picked, 100);
+  EXPECT_EQ(PickId(*cache), "p2");
 }
 
 TEST_F(ServerCacheTest, AgeComesFromTheClock) {
