@@ -33,13 +33,14 @@ constexpr const char* kUsage =
     "client_app: Beacon's client: discovers servers through the registry, caches them "
     "for\n"
     "the session, balances calls over them and calls them directly.\n\n"
-    "Usage: client_app [--registry HOST:PORT[,HOST:PORT...]] [--lb round-robin|lru]\n"
+    "Usage: client_app [--registry HOST:PORT[,HOST:PORT...]] [--lb round-robin|lru|p2c]\n"
     "                  [--json] [--timeout-ms N] [--cache-dir DIR] COMMAND [ARGS]\n\n"
     "Options:\n"
     "  --registry LIST       the registry, or several equivalent ones separated by\n"
     "                        commas: one is used at a time, the next when it fails\n"
     "                        (env BEACON_REGISTRY; default 127.0.0.1:9090)\n"
-    "  --lb POLICY           round-robin (default) or lru (env BEACON_LB)\n"
+    "  --lb POLICY           round-robin (default), lru, or p2c (prefers the\n"
+    "                        faster of two random replicas; env BEACON_LB)\n"
     "  --json                one JSON document per command (per line in shell;\n"
     "                        env BEACON_JSON=1)\n"
     "  --timeout-ms N        per-call timeout, default 5000 (env BEACON_TIMEOUT_MS)\n"
@@ -251,8 +252,8 @@ int main(int argc, char** argv) {
   desc.add_options()("help,h", "this help")(
       "registry", po::value(&g.registry)->default_value(g.registry),
       "the registry HOST:PORT")("lb", po::value(&g.lb)->default_value(g.lb),
-                                "round-robin or lru")("json", po::bool_switch(&g.json),
-                                                      "one JSON document per command")(
+                                "round-robin, lru or p2c")(
+      "json", po::bool_switch(&g.json), "one JSON document per command")(
       "timeout-ms", po::value(&g.timeout_ms)->default_value(g.timeout_ms),
       "per-call timeout")("cache-dir", po::value(&g.cache_dir),
                           "server snapshot directory ('' for none)");
