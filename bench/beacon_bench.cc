@@ -237,7 +237,7 @@ int main(int argc, char** argv) {
                        "concurrent sessions")("label",
                                               po::value(&label)->default_value("normal"),
                                               "names the server set-up (normal, slow)")(
-        "balancers", po::value(&balancers)->default_value("round-robin,lru"),
+        "balancers", po::value(&balancers)->default_value("round-robin,lru,p2c"),
         "balancers to compare");
   } else if (command == "wait-members") {
     desc.add_options()("service", po::value(&service)->default_value("prime"),

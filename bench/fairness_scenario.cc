@@ -45,6 +45,23 @@ Result<nlohmann::json> RunFairness(const FairnessOptions& options) {
     std::fprintf(stderr, "  fairness rep %d, %s, %s: %.0f/s, shares%s\n", common.rep,
                  options.label.c_str(), balancer.c_str(), r.Throughput(), shares.c_str());
   }
+  // p2c against round-robin in the same run (issue 16's goals).
+  const auto index_of = [&](const std::string& name) {
+    for (size_t b = 0; b < options.balancers.size(); ++b) {
+      if (options.balancers[b] == name) return static_cast<int>(b);
+    }
+    return -1;
+  };
+  const int p2c = index_of("p2c"), rr = index_of("round-robin");
+  if (p2c >= 0 && rr >= 0) {
+    const LoadResult& a = results[static_cast<size_t>(p2c)];
+    const LoadResult& b = results[static_cast<size_t>(rr)];
+    record["metrics"][options.label + ".p2c_over_rr_tput"] =
+        Ratio(a.Throughput(), b.Throughput());
+    record["metrics"][options.label + ".p2c_over_rr_p99"] =
+        Ratio(static_cast<double>(a.latency.Percentile(0.99)),
+              static_cast<double>(b.latency.Percentile(0.99)));
+  }
   return record;
 }
 

@@ -204,8 +204,45 @@ std::vector<Goal> IssueGoals() {
                      "voting", c + ".vote.max_us", Goal::Kind::kBelow, 100000,
                      /*worst_case=*/true});
   }
+  // Issue 16: p2c in the fairness scenario (normal, then r3 slow by 2 ms).
+  goals.push_back({"p2c throughput >= 0.95x round-robin, normal", "fairness",
+                   "normal.p2c_over_rr_tput", Goal::Kind::kAtLeast, 0.95});
+  goals.push_back({"p2c p99 <= 1.1x round-robin, normal", "fairness",
+                   "normal.p2c_over_rr_p99", Goal::Kind::kAtMost, 1.1});
+  goals.push_back({"p2c with slow r3 keeps >= 0.85x of its normal throughput", "fairness",
+                   "p2c.slow_over_normal_tput", Goal::Kind::kAtLeast, 0.85});
+  goals.push_back({"p2c gives slow r3 <= 10% of calls", "fairness", "slow.p2c.share.r3",
+                   Goal::Kind::kAtMost, 0.10});
   return goals;
 }
+
+namespace {
+
+// Ratios of two metrics recorded by separate runs of one scenario and
+// repetition (e.g. the fairness scenario's "normal" and "slow" runs), added
+// to the merged record: {scenario, name, numerator, denominator}.
+struct DerivedRatio {
+  const char* scenario;
+  const char* name;
+  const char* numerator;
+  const char* denominator;
+};
+constexpr DerivedRatio kDerivedRatios[] = {
+    {"fairness", "p2c.slow_over_normal_tput", "slow.p2c.tput", "normal.p2c.tput"},
+};
+
+void AddDerivedRatios(const std::string& scenario, json& metrics) {
+  for (const DerivedRatio& d : kDerivedRatios) {
+    if (scenario != d.scenario || !metrics.contains(d.numerator) ||
+        !metrics.contains(d.denominator) || !metrics[d.numerator].is_number() ||
+        !metrics[d.denominator].is_number() || metrics[d.denominator].get<double>() == 0)
+      continue;
+    metrics[d.name] =
+        metrics[d.numerator].get<double>() / metrics[d.denominator].get<double>();
+  }
+}
+
+}  // namespace
 
 json BuildReport(const std::vector<json>& records, const json& meta,
                  const std::vector<Goal>& goals) {
@@ -230,6 +267,7 @@ json BuildReport(const std::vector<json>& records, const json& meta,
     std::map<std::string, std::vector<double>> values;
     json detail = json::object();
     for (auto& [rep, rec] : reps) {
+      AddDerivedRatios(scenario, rec["metrics"]);
       for (const auto& [name, v] : rec["metrics"].items()) {
         if (v.is_number()) values[name].push_back(v.get<double>());
       }

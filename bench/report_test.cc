@@ -42,6 +42,18 @@ TEST(BuildReport, RecordsOfOneRepetitionAreMergedBeforeSummarising) {
   EXPECT_DOUBLE_EQ(m["slow.lru.tput"]["median"].get<double>(), 60.0);
 }
 
+TEST(BuildReport, P2cSlowOverNormalThroughputIsComputedPerRepetition) {
+  const json report = BuildReport({Record("fairness", 1, {{"normal.p2c.tput", 100.0}}),
+                                   Record("fairness", 1, {{"slow.p2c.tput", 90.0}}),
+                                   Record("fairness", 2, {{"normal.p2c.tput", 200.0}}),
+                                   Record("fairness", 2, {{"slow.p2c.tput", 100.0}})},
+                                  json::object(), IssueGoals());
+  const json& m = report["scenarios"]["fairness"]["metrics"]["p2c.slow_over_normal_tput"];
+  EXPECT_EQ(m["n"], 2);
+  EXPECT_DOUBLE_EQ(m["max"].get<double>(), 0.9);
+  EXPECT_DOUBLE_EQ(m["min"].get<double>(), 0.5);
+}
+
 TEST(BuildReport, NullRatiosAreSkipped) {
   const json report = BuildReport({Record("overhead", 1, {{"s1.tput_ratio", nullptr}}),
                                    Record("overhead", 2, {{"s1.tput_ratio", 0.95}})},

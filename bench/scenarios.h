@@ -101,7 +101,7 @@ struct FairnessOptions {
   Common common;
   int sessions = 16;
   std::string label = "normal";
-  std::vector<std::string> balancers{"round-robin", "lru"};
+  std::vector<std::string> balancers{"round-robin", "lru", "p2c"};
 };
 Result<nlohmann::json> RunFairness(const FairnessOptions& options);
 
