@@ -100,6 +100,10 @@ http::HttpResponse RegistryHttpApi::Events(const http::HttpRequest& request) {
     events_.WaitNewerThan(since, clock_.NowMicros() + *wait_ms * 1000);
     long_polls_.fetch_sub(1);
   }
+  // Reading the table expires due leases (their events then reach the log),
+  // so read it once before the events; read it again after them, so the
+  // services are never older than the sequence number handed out.
+  table_.Detail();
   auto [events, seq] = events_.Since(since);
   return JsonResponse(
       200, ChangesJson(seq, events, table_.Detail(), metrics_.WatchersByService()));
