@@ -32,7 +32,7 @@ const std::string& DashboardPage() {
   .kind.deregistered { color: #8d6a9f; }
   .kind.expired { color: #c1121f; }
   .kind.updated { color: #e76f51; }
-  .when { color: #5b6673; display: inline-block; min-width: 80px; }
+  .when { color: #5b6673; display: inline-block; min-width: 96px; margin-right: 8px; }
   .empty { color: #5b6673; font-style: italic; }
 </style>
 </head>
