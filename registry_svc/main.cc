@@ -151,7 +151,8 @@ int main(int argc, char** argv) {
     http_options.port = http_endpoint->port;
     http_options.handler_threads = 8;  // up to 6 long polls plus 2 for the rest
     auto started = http::HttpServer::Start(
-        http_options, [&http_api](const http::HttpRequest& r) { return http_api.Handle(r); });
+        http_options,
+        [&http_api](const http::HttpRequest& r) { return http_api.Handle(r); });
     if (!started.ok()) {
       spdlog::error("{}", started.status().message());
       table.Shutdown();

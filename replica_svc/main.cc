@@ -191,10 +191,11 @@ int main(int argc, char** argv) {
   }
   rules.emplace(**store, self.id);
   multiplexer->registerProcessor(
-      "prime", std::make_shared<idl::PrimeProcessor>(
-                   std::make_shared<replica_svc::MeteredPrimeHandler>(
-                       std::make_shared<replica_svc::PrimeHandler>(self.id, debug_delay_us),
-                       replica_metrics)));
+      "prime",
+      std::make_shared<idl::PrimeProcessor>(
+          std::make_shared<replica_svc::MeteredPrimeHandler>(
+              std::make_shared<replica_svc::PrimeHandler>(self.id, debug_delay_us),
+              replica_metrics)));
   multiplexer->registerProcessor(
       "voting", std::make_shared<idl::VotingProcessor>(
                     std::make_shared<replica_svc::MeteredVotingHandler>(

@@ -22,7 +22,8 @@ void Measure(metrics::ReplicaMetrics& metrics, const char* service, const char* 
 }  // namespace
 
 void MeteredPrimeHandler::isPrime(idl::PrimeReply& out, int64_t n) {
-  Measure<idl::PrimeError>(metrics_, "prime", "isPrime", [&] { inner_->isPrime(out, n); });
+  Measure<idl::PrimeError>(metrics_, "prime", "isPrime",
+                           [&] { inner_->isPrime(out, n); });
 }
 
 void MeteredPrimeHandler::countPrimes(idl::CountReply& out, int64_t lo, int64_t hi) {
@@ -38,8 +39,9 @@ void MeteredVotingHandler::createPoll(idl::CreatePollReply& out,
                                       const std::string& question,
                                       const std::vector<std::string>& options,
                                       const std::string& request_id) {
-  Measure<idl::VotingError>(metrics_, "voting", "createPoll",
-                            [&] { inner_->createPoll(out, question, options, request_id); });
+  Measure<idl::VotingError>(metrics_, "voting", "createPoll", [&] {
+    inner_->createPoll(out, question, options, request_id);
+  });
 }
 
 void MeteredVotingHandler::castVote(idl::VoteReceipt& out, int64_t poll_id,

@@ -18,7 +18,8 @@ namespace beacon::replica_svc {
 // outlive it.
 class MeteredPrimeHandler final : public idl::PrimeIf {
  public:
-  MeteredPrimeHandler(std::shared_ptr<idl::PrimeIf> inner, metrics::ReplicaMetrics& metrics)
+  MeteredPrimeHandler(std::shared_ptr<idl::PrimeIf> inner,
+                      metrics::ReplicaMetrics& metrics)
       : inner_(std::move(inner)), metrics_(metrics) {}
   void isPrime(idl::PrimeReply& out, int64_t n) override;
   void countPrimes(idl::CountReply& out, int64_t lo, int64_t hi) override;

@@ -55,7 +55,8 @@ nlohmann::json EventJson(const registry::RegistryEvent& event, int64_t now_micro
           {"ms_ago", std::max<int64_t>(0, MillisBetween(event.at_micros, now_micros))}};
 }
 
-nlohmann::json ChangesJson(int64_t seq, const std::vector<registry::RegistryEvent>& events,
+nlohmann::json ChangesJson(int64_t seq,
+                           const std::vector<registry::RegistryEvent>& events,
                            const registry::TableDetail& table,
                            const WatcherCounts& watchers) {
   nlohmann::json doc = ServicesJson(table, watchers);

@@ -5,10 +5,9 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "registry/event_log.h"
 #include "registry/lease_table.h"
@@ -32,7 +31,8 @@ nlohmann::json ServicesJson(const registry::TableDetail& table,
 nlohmann::json EventJson(const registry::RegistryEvent& event, int64_t now_micros);
 
 // ServicesJson plus {"seq": latest change, "events": [EventJson...] oldest first}.
-nlohmann::json ChangesJson(int64_t seq, const std::vector<registry::RegistryEvent>& events,
+nlohmann::json ChangesJson(int64_t seq,
+                           const std::vector<registry::RegistryEvent>& events,
                            const registry::TableDetail& table,
                            const WatcherCounts& watchers);
 

@@ -45,7 +45,11 @@ Result<int64_t> IntParam(const http::HttpRequest& request, const std::string& ke
 RegistryHttpApi::RegistryHttpApi(registry::LeaseTable& table, registry::EventLog& events,
                                  metrics::RegistryMetrics& metrics, const Clock& clock,
                                  RegistryHttpApiOptions options)
-    : table_(table), events_(events), metrics_(metrics), clock_(clock), options_(options) {}
+    : table_(table),
+      events_(events),
+      metrics_(metrics),
+      clock_(clock),
+      options_(options) {}
 
 http::HttpResponse RegistryHttpApi::Handle(const http::HttpRequest& request) {
   http::HttpResponse out;

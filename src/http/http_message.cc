@@ -22,7 +22,8 @@ Result<std::string> Decode(const std::string& in, bool plus_is_space) {
         return InvalidArgument("request target has a truncated percent escape");
       }
       const int hi = HexValue(in[i + 1]), lo = HexValue(in[i + 2]);
-      if (hi < 0 || lo < 0) return InvalidArgument("request target has a bad percent escape");
+      if (hi < 0 || lo < 0)
+        return InvalidArgument("request target has a bad percent escape");
       c = static_cast<char>(hi * 16 + lo);
       i += 2;
     } else if (c == '+' && plus_is_space) {

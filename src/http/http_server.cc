@@ -100,10 +100,11 @@ class Session : public std::enable_shared_from_this<Session> {
     const auto& req = parser_->get();
     const int version = req.version();
     ++served_;
-    const bool close = !req.keep_alive() ||
-                       served_ >= server_.options.max_requests_per_connection;
+    const bool close =
+        !req.keep_alive() || served_ >= server_.options.max_requests_per_connection;
     const bool head = req.method() == bhttp::verb::head;
-    auto request = ParseTarget(std::string(req.method_string()), std::string(req.target()));
+    auto request =
+        ParseTarget(std::string(req.method_string()), std::string(req.target()));
     if (!request.ok()) {
       return Write(TextResponse(400, request.status().message()), true, version);
     }
@@ -135,12 +136,12 @@ class Session : public std::enable_shared_from_this<Session> {
     res->keep_alive(!close);
     res->prepare_payload();
     stream_.expires_after(std::chrono::milliseconds(server_.options.write_timeout_ms));
-    bhttp::async_write(stream_, *res,
-                       [self = shared_from_this(), res, close](beast::error_code ec,
-                                                               std::size_t) {
-                         if (ec || close) return self->Close();
-                         self->Read();
-                       });
+    bhttp::async_write(
+        stream_, *res,
+        [self = shared_from_this(), res, close](beast::error_code ec, std::size_t) {
+          if (ec || close) return self->Close();
+          self->Read();
+        });
   }
 
   void Close() {
@@ -159,19 +160,19 @@ class Session : public std::enable_shared_from_this<Session> {
 }  // namespace
 
 void HttpServer::Impl::Accept() {
-  acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec,
-                                                      tcp::socket socket) {
-    if (ec == net::error::operation_aborted) return;  // stopping
-    if (!ec) {
-      if (connections.load() >= options.max_connections) {
-        beast::error_code ignored;
-        socket.close(ignored);  // over the limit: refused at once
-      } else {
-        std::make_shared<Session>(std::move(socket), *this)->Start();
-      }
-    }
-    Accept();
-  });
+  acceptor.async_accept(
+      net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+        if (ec == net::error::operation_aborted) return;  // stopping
+        if (!ec) {
+          if (connections.load() >= options.max_connections) {
+            beast::error_code ignored;
+            socket.close(ignored);  // over the limit: refused at once
+          } else {
+            std::make_shared<Session>(std::move(socket), *this)->Start();
+          }
+        }
+        Accept();
+      });
 }
 
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

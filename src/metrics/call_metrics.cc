@@ -28,10 +28,11 @@ CallMetrics::CallMetrics(prometheus::Registry& registry, const CallMetricNames& 
                  .Name(names.calls_total)
                  .Help(names.what + " handled, by service, method and outcome code")
                  .Register(registry)),
-      durations_(prometheus::BuildHistogram()
-                     .Name(names.duration_seconds)
-                     .Help("time spent handling " + names.what + ", by service and method")
-                     .Register(registry)),
+      durations_(
+          prometheus::BuildHistogram()
+              .Name(names.duration_seconds)
+              .Help("time spent handling " + names.what + ", by service and method")
+              .Register(registry)),
       in_flight_(prometheus::BuildGauge()
                      .Name(names.in_flight)
                      .Help(names.what + " being handled now, by service and method")
@@ -52,8 +53,8 @@ CallSeries* CallMetrics::EntryFor(const std::string& service, const std::string&
 }
 
 prometheus::Counter& CallMetrics::CounterFor(CallSeries* entry, StatusCode code) {
-  const size_t index = static_cast<size_t>(code) < kCodes ? static_cast<size_t>(code)
-                                                           : kCodes - 1;
+  const size_t index =
+      static_cast<size_t>(code) < kCodes ? static_cast<size_t>(code) : kCodes - 1;
   MutexLock lock(mu_);
   prometheus::Counter*& counter = entry->by_code[index];
   if (counter == nullptr) {

@@ -6,17 +6,17 @@
 // Both servers use it (the registry and the replica), with their own names.
 #pragma once
 
-#include <array>
-#include <map>
-#include <memory>
-#include <string>
-#include <utility>
-
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+
+#include <array>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
 
 #include "core/clock.h"
 #include "core/mutex.h"
@@ -75,7 +75,8 @@ class CallMetrics {
   prometheus::Family<prometheus::Histogram>& durations_;
   prometheus::Family<prometheus::Gauge>& in_flight_;
   Mutex mu_;
-  std::map<std::pair<std::string, std::string>, std::unique_ptr<CallSeries>> entries_ GUARDED_BY(mu_);
+  std::map<std::pair<std::string, std::string>, std::unique_ptr<CallSeries>> entries_
+      GUARDED_BY(mu_);
 };
 
 }  // namespace beacon::metrics

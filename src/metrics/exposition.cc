@@ -4,7 +4,8 @@
 
 namespace beacon::metrics {
 
-std::string ExpositionText(const std::vector<const prometheus::Collectable*>& collectables) {
+std::string ExpositionText(
+    const std::vector<const prometheus::Collectable*>& collectables) {
   std::vector<prometheus::MetricFamily> families;
   for (const prometheus::Collectable* c : collectables) {
     std::vector<prometheus::MetricFamily> more = c->Collect();

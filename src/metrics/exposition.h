@@ -3,17 +3,18 @@
 // the /metrics and /healthz routes both servers share.
 #pragma once
 
+#include <prometheus/collectable.h>
+
 #include <string>
 #include <vector>
-
-#include <prometheus/collectable.h>
 
 #include "http/http_message.h"
 
 namespace beacon::metrics {
 
 // Collects every collectable (none may be null) and serializes them.
-std::string ExpositionText(const std::vector<const prometheus::Collectable*>& collectables);
+std::string ExpositionText(
+    const std::vector<const prometheus::Collectable*>& collectables);
 
 // "/metrics" -> the exposition (text/plain; version=0.0.4), "/healthz" ->
 // "ok", anything else nullptr-like: returns false and leaves `out` alone.

@@ -15,15 +15,15 @@
 //   beacon_registry_service_watchers{service}  of those, per service
 #pragma once
 
+#include <prometheus/collectable.h>
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
+
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <prometheus/collectable.h>
-#include <prometheus/counter.h>
-#include <prometheus/registry.h>
 
 #include "core/clock.h"
 #include "core/mutex.h"

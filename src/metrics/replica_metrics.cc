@@ -32,13 +32,15 @@ ReplicaMetrics::ReplicaMetrics(const Clock& clock)
              {"beacon_replica_calls_total", "beacon_replica_call_duration_seconds",
               "beacon_replica_calls_in_flight", "calls"},
              clock),
-      votes_recorded_(prometheus::BuildCounter()
-                          .Name("beacon_replica_votes_recorded_total")
-                          .Help("new votes recorded by this replica (repeats not counted)")
-                          .Register(*registry_)
-                          .Add({})) {}
+      votes_recorded_(
+          prometheus::BuildCounter()
+              .Name("beacon_replica_votes_recorded_total")
+              .Help("new votes recorded by this replica (repeats not counted)")
+              .Register(*registry_)
+              .Add({})) {}
 
-void ReplicaMetrics::SetStoreSource(std::function<std::optional<StoreCounters>()> source) {
+void ReplicaMetrics::SetStoreSource(
+    std::function<std::optional<StoreCounters>()> source) {
   MutexLock lock(mu_);
   store_ = std::move(source);
 }
@@ -72,9 +74,9 @@ std::vector<prometheus::MetricFamily> ReplicaMetrics::Collect() const {
                              "deadline (UNAVAILABLE)",
                              prometheus::MetricType::Counter);
       AddSample(&refusals, static_cast<double>(counters->busy_refusals));
-      auto queued = Family("beacon_replica_store_queued_writes",
-                           "writes waiting for the vote store now",
-                           prometheus::MetricType::Gauge);
+      auto queued =
+          Family("beacon_replica_store_queued_writes",
+                 "writes waiting for the vote store now", prometheus::MetricType::Gauge);
       AddSample(&queued, static_cast<double>(counters->queued_writes));
       out.push_back(std::move(batches));
       out.push_back(std::move(refusals));
@@ -82,9 +84,10 @@ std::vector<prometheus::MetricFamily> ReplicaMetrics::Collect() const {
     }
   }
   if (registrations) {
-    auto registered = Family("beacon_replica_registered_services",
-                             "services holding a lease at each registry (0: not registered)",
-                             prometheus::MetricType::Gauge);
+    auto registered =
+        Family("beacon_replica_registered_services",
+               "services holding a lease at each registry (0: not registered)",
+               prometheus::MetricType::Gauge);
     for (const auto& [registry, services] : registrations()) {
       AddSample(&registered, static_cast<double>(services), {{"registry", registry}});
     }

@@ -6,10 +6,15 @@
 //   beacon_replica_store_write_batches_total              write transactions run (SQLite)
 //   beacon_replica_store_busy_refusals_total              writes refused: the database
 //                                                         stayed busy past the deadline
-//   beacon_replica_store_queued_writes                    writes waiting for the store now
-//   beacon_replica_registered_services{registry}          services holding a lease there
+//   beacon_replica_store_queued_writes                    writes waiting for the store
+//   now beacon_replica_registered_services{registry}          services holding a lease
+//   there
 //                                                         (0: not registered)
 #pragma once
+
+#include <prometheus/collectable.h>
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
 
 #include <cstdint>
 #include <functional>
@@ -18,10 +23,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <prometheus/collectable.h>
-#include <prometheus/counter.h>
-#include <prometheus/registry.h>
 
 #include "core/clock.h"
 #include "core/mutex.h"

@@ -53,7 +53,8 @@ void EventLog::RememberExpiryLocked(const std::string& key, int64_t at_micros) {
   while (expired_order_.size() > options_.max_remembered_expiries) {
     const auto& [oldest, when] = expired_order_.front();
     // A later expiry of the same instance stays remembered.
-    if (auto it = expired_at_.find(oldest); it != expired_at_.end() && it->second == when) {
+    if (auto it = expired_at_.find(oldest);
+        it != expired_at_.end() && it->second == when) {
       expired_at_.erase(it);
     }
     expired_order_.pop_front();
@@ -68,9 +69,9 @@ int64_t EventLog::last_seq() const {
 std::pair<std::vector<RegistryEvent>, int64_t> EventLog::Since(int64_t after) const {
   MutexLock lock(mu_);
   std::vector<RegistryEvent> out;
-  auto first = std::upper_bound(
-      events_.begin(), events_.end(), after,
-      [](int64_t seq, const RegistryEvent& e) { return seq < e.seq; });
+  auto first =
+      std::upper_bound(events_.begin(), events_.end(), after,
+                       [](int64_t seq, const RegistryEvent& e) { return seq < e.seq; });
   out.assign(first, events_.end());
   return {std::move(out), last_seq_};
 }

@@ -41,7 +41,8 @@ class RegistryHttpApiTest : public ::testing::Test {
     return json::parse(r.body);
   }
   registry::Lease Register(const std::string& service, const std::string& id) {
-    auto lease = table_.Register(service, {id, "127.0.0.1", 9000, {{"zone", "a"}}}, "", "");
+    auto lease =
+        table_.Register(service, {id, "127.0.0.1", 9000, {{"zone", "a"}}}, "", "");
     EXPECT_TRUE(lease.ok());
     return lease.ok() ? *lease : registry::Lease{};
   }

@@ -29,7 +29,8 @@ TEST(ParseTarget, EmptyPairsAndKeysWithoutValuesAreAccepted) {
 }
 
 TEST(ParseTarget, RefusesATargetNotStartingWithSlash) {
-  EXPECT_EQ(ParseTarget("GET", "http://x/").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseTarget("GET", "http://x/").status().code(),
+            StatusCode::kInvalidArgument);
   EXPECT_EQ(ParseTarget("GET", "").status().code(), StatusCode::kInvalidArgument);
 }
 

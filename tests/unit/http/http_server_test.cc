@@ -75,7 +75,8 @@ class HttpServerTest : public ::testing::Test {
   }
   std::string Get(const std::string& target) {
     Conn c(server_->port());
-    EXPECT_TRUE(c.Send("GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    EXPECT_TRUE(
+        c.Send("GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
     bool closed = false;
     return c.ReadAll(2000, &closed);
   }
@@ -103,7 +104,8 @@ TEST_F(HttpServerTest, GarbageGets400AndIsClosed) {
 TEST_F(HttpServerTest, HugeHeaderGets431AndIsClosed) {
   Conn c(server_->port());
   std::string req = "GET / HTTP/1.1\r\nHost: x\r\n";
-  for (int i = 0; i < 200; ++i) req += "X-Filler-" + std::to_string(i) + ": " + std::string(100, 'a') + "\r\n";
+  for (int i = 0; i < 200; ++i)
+    req += "X-Filler-" + std::to_string(i) + ": " + std::string(100, 'a') + "\r\n";
   c.Send(req);  // the server may close before reading it all
   bool closed = false;
   const std::string reply = c.ReadAll(2000, &closed);
@@ -151,8 +153,9 @@ TEST_F(HttpServerTest, ConnectionsOverTheLimitAreClosedAndOthersStillServed) {
 
 TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   Conn c(server_->port());
-  ASSERT_TRUE(c.Send("GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n"
-                     "Connection: close\r\n\r\n"));
+  ASSERT_TRUE(
+      c.Send("GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n"
+             "Connection: close\r\n\r\n"));
   bool closed = false;
   const std::string reply = c.ReadAll(2000, &closed);
   EXPECT_NE(reply.find("path=/a"), std::string::npos);
@@ -163,10 +166,10 @@ TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
 TEST(HttpServer, RefusesBadOptionsAndAnAddressInUse) {
   HttpServerOptions bad;
   bad.max_connections = 0;
-  EXPECT_EQ(HttpServer::Start(bad, nullptr).status().code(), StatusCode::kInvalidArgument);
-  auto first = HttpServer::Start(HttpServerOptions{}, [](const HttpRequest&) {
-    return TextResponse(200, "");
-  });
+  EXPECT_EQ(HttpServer::Start(bad, nullptr).status().code(),
+            StatusCode::kInvalidArgument);
+  auto first = HttpServer::Start(
+      HttpServerOptions{}, [](const HttpRequest&) { return TextResponse(200, ""); });
   ASSERT_TRUE(first.ok());
   HttpServerOptions same;
   same.port = (*first)->port();
@@ -174,9 +177,9 @@ TEST(HttpServer, RefusesBadOptionsAndAnAddressInUse) {
 }
 
 TEST(HttpServer, HandlerExceptionBecomes500) {
-  auto server = HttpServer::Start(HttpServerOptions{}, [](const HttpRequest&) -> HttpResponse {
-    throw std::runtime_error("boom");
-  });
+  auto server = HttpServer::Start(
+      HttpServerOptions{},
+      [](const HttpRequest&) -> HttpResponse { throw std::runtime_error("boom"); });
   ASSERT_TRUE(server.ok());
   Conn c((*server)->port());
   c.Send("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");

@@ -92,8 +92,8 @@ TEST_F(EventLogTest, RegistrationAfterExpiryReadsRenewedAfterExpiry) {
   table_.SweepExpired();
   clock_.AdvanceMillis(250);
   MustRegister("a");
-  EXPECT_EQ(Kinds(), (std::vector<std::string>{"registered", "expired",
-                                               "renewed_after_expiry"}));
+  EXPECT_EQ(Kinds(),
+            (std::vector<std::string>{"registered", "expired", "renewed_after_expiry"}));
   EXPECT_NE(log_.Since(0).first.back().reason.find("250 ms"), std::string::npos);
 }
 
@@ -136,7 +136,8 @@ TEST_F(EventLogTest, WaitEndsAtItsDeadlineWithNothingNew) {
 
 TEST_F(EventLogTest, WaitWakesOnAChange) {
   int64_t got = -1;
-  std::thread waiter([&] { got = log_.WaitNewerThan(0, clock_.NowMicros() + 10'000'000); });
+  std::thread waiter(
+      [&] { got = log_.WaitNewerThan(0, clock_.NowMicros() + 10'000'000); });
   ASSERT_TRUE(testing::PollUntil([&] { return clock_.waiter_count() == 1; }));
   MustRegister("a");
   waiter.join();
