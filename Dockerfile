@@ -25,6 +25,7 @@ RUN apt-get update \
       thrift-compiler libthrift-dev \
       libsqlitecpp-dev libsqlite3-dev libpq-dev \
       libboost-program-options-dev libspdlog-dev nlohmann-json3-dev \
+      libboost-dev prometheus-cpp-dev \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -54,6 +55,7 @@ ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libsqlite3-0 libpq5 libboost-program-options1.74.0 libspdlog1.10 libssl3 \
+      libprometheus-cpp-core1.0 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --home-dir /data --no-create-home \
       --shell /usr/sbin/nologin beacon \

@@ -6,16 +6,22 @@
 #include <condition_variable>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "core/clock.h"
 #include "core/endpoint.h"
+#include "dashboard/registry_http_api.h"
+#include "http/http_server.h"
+#include "metrics/registry_metrics.h"
 #include "program/drain.h"
 #include "program/flags.h"
 #include "program/logging.h"
 #include "program/port_file.h"
 #include "program/signals.h"
+#include "registry/event_log.h"
 #include "registry/lease_table.h"
 #include "registry_handler.h"
 #include "rpc/thrift_logging.h"
@@ -38,7 +44,7 @@ int main(int argc, char** argv) {
   po::options_description desc(
       "registry_svc: Beacon's service registry (leases, lookups, watches over Thrift)\n\n"
       "Usage: registry_svc [options]\n\nOptions");
-  std::string listen, log_level, token, port_file;
+  std::string listen, log_level, token, port_file, http_listen;
   int64_t ttl_ms = 0;
   int idle_timeout_ms = 0, sweep_interval_ms = 0;
   int64_t max_connections = 0;
@@ -65,7 +71,11 @@ int main(int argc, char** argv) {
       "sweep-interval-ms", po::value(&sweep_interval_ms)->default_value(100),
       "how often expired leases are swept (and watchers woken)")(
       "port-file", po::value(&port_file)->default_value(""),
-      "write the port actually bound to this file once serving");
+      "write the port actually bound to this file once serving")(
+      "http", po::value(&http_listen)->default_value(""),
+      "HOST:PORT for the read-only HTTP side: live dashboard at /, JSON at "
+      "/v1/services, Prometheus metrics at /metrics, /healthz (off when empty; port 0 "
+      "picks a free port, logged)");
 
   if (auto exit_code =
           program::StartProgram("registry_svc", argc, argv, desc, log_level)) {
@@ -76,6 +86,15 @@ int main(int argc, char** argv) {
   if (!endpoint.ok()) {
     std::cerr << "error: " << endpoint.status().message() << "\n";
     return kExitUsage;
+  }
+  std::optional<Endpoint> http_endpoint;
+  if (!http_listen.empty()) {
+    auto parsed = ParseEndpoint("--http", http_listen, /*allow_port_zero=*/true);
+    if (!parsed.ok()) {
+      std::cerr << "error: " << parsed.status().message() << "\n";
+      return kExitUsage;
+    }
+    http_endpoint = *parsed;
   }
   registry::LeaseTableOptions options;
   options.ttl_ms = ttl_ms;
@@ -97,6 +116,12 @@ int main(int argc, char** argv) {
   // across registry restarts: a client's known version never matches a
   // restarted registry's by accident.
   registry::LeaseTable table(SystemClock::Instance(), options, WallClockMillis() * 1000);
+  // The registry's own change stream (for the dashboard) and its metrics
+  // hear of every change the table makes.
+  registry::EventLog events(SystemClock::Instance(), registry::EventLogOptions{});
+  metrics::RegistryMetrics registry_metrics(table, SystemClock::Instance());
+  table.AddObserver(&events);
+  table.AddObserver(&registry_metrics);
 
   rpc::ServerOptions server_options;
   server_options.host = endpoint->host;
@@ -105,7 +130,8 @@ int main(int argc, char** argv) {
   server_options.max_connections = max_connections;
   auto server = rpc::ThriftServer::Start(
       server_options, std::make_shared<idl::RegistryProcessorFactory>(
-                          std::make_shared<registry_svc::RegistryHandlerFactory>(table)));
+                          std::make_shared<registry_svc::RegistryHandlerFactory>(
+                              table, registry_metrics)));
   if (!server.ok()) {
     spdlog::error("{}", server.status().message());
     return kExitFailure;
@@ -113,6 +139,30 @@ int main(int argc, char** argv) {
   spdlog::info("serving on {}:{} (lease ttl {} ms{})", endpoint->host, (*server)->port(),
                ttl_ms, token.empty() ? "" : ", token required");
   const auto stop_server = [&server](int drain_ms) { return (*server)->Stop(drain_ms); };
+
+  // The HTTP side runs on threads of its own: nothing it does (a slow
+  // client, a long poll) can hold up a Thrift call.
+  dashboard::RegistryHttpApi http_api(table, events, registry_metrics,
+                                      SystemClock::Instance());
+  std::unique_ptr<http::HttpServer> http_server;
+  if (http_endpoint) {
+    http::HttpServerOptions http_options;
+    http_options.host = http_endpoint->host;
+    http_options.port = http_endpoint->port;
+    http_options.handler_threads = 8;  // up to 6 long polls plus 2 for the rest
+    auto started = http::HttpServer::Start(
+        http_options,
+        [&http_api](const http::HttpRequest& r) { return http_api.Handle(r); });
+    if (!started.ok()) {
+      spdlog::error("{}", started.status().message());
+      table.Shutdown();
+      program::DrainOrExit(stop_server, kDrainTimeoutMs, kExitFailure);
+      return kExitFailure;
+    }
+    http_server = std::move(started).value();
+    spdlog::info("dashboard on http://{}:{}/ (metrics at /metrics)", http_endpoint->host,
+                 http_server->port());
+  }
   if (!port_file.empty()) {
     if (Status s = program::WritePortFile(port_file, (*server)->port()); !s.ok()) {
       spdlog::error("{}", s.message());
@@ -143,6 +193,8 @@ int main(int argc, char** argv) {
   while ((sig = program::WaitForTerminationSignal(1000)) == 0) {
   }
   spdlog::info("signal {} received: shutting down", sig);
+  events.Shutdown();  // ends the dashboard's long polls
+  if (http_server) http_server->Stop();
   table.Shutdown();  // wakes watchers so their connections can finish
   // Handlers still running after the drain use the lease table on this
   // stack: DrainOrExit then ends the process without unwinding it (exit 0:

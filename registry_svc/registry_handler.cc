@@ -3,13 +3,26 @@
 #include <spdlog/spdlog.h>
 #include <thrift/transport/TSocket.h>
 
+#include <optional>
+
+#include "core/validation.h"
 #include "rpc/membership_conversion.h"
 #include "rpc/status_mapping.h"
 
 namespace beacon::registry_svc {
 
-RegistryHandler::RegistryHandler(registry::LeaseTable& table, std::string peer)
-    : table_(table), peer_(std::move(peer)) {}
+namespace {
+constexpr char kService[] = "registry";
+}  // namespace
+
+RegistryHandler::RegistryHandler(registry::LeaseTable& table,
+                                 metrics::RegistryMetrics& metrics, std::string peer)
+    : table_(table), metrics_(metrics), peer_(std::move(peer)) {}
+
+void RegistryHandler::Throw(metrics::CallScope& call, const Status& status) {
+  call.Fail(status.code());
+  throw rpc::ToIdlError<idl::RegistryError>(status);
+}
 
 void RegistryHandler::Refuse(const char* method, const Status& status) const {
   if (status.code() == StatusCode::kUnknownInstance) {
@@ -24,8 +37,12 @@ void RegistryHandler::registerInstance(idl::Lease& out, const std::string& servi
                                        const idl::Instance& instance,
                                        const std::string& lease_id,
                                        const std::string& token) {
+  metrics::CallScope call(metrics_.calls(), kService, "registerInstance");
   auto lease = table_.Register(service_name, rpc::FromIdl(instance), lease_id, token);
-  if (!lease.ok()) Refuse("registerInstance", lease.status());
+  if (!lease.ok()) {
+    call.Fail(lease.status().code());
+    Refuse("registerInstance", lease.status());
+  }
   out.lease_id = lease->lease_id;
   out.ttl_ms = lease->ttl_ms;
 }
@@ -33,8 +50,12 @@ void RegistryHandler::registerInstance(idl::Lease& out, const std::string& servi
 void RegistryHandler::heartbeat(idl::Lease& out, const std::string& service_name,
                                 const std::string& instance_id,
                                 const std::string& lease_id, const std::string& token) {
+  metrics::CallScope call(metrics_.calls(), kService, "heartbeat");
   auto lease = table_.Heartbeat(service_name, instance_id, lease_id, token);
-  if (!lease.ok()) Refuse("heartbeat", lease.status());
+  if (!lease.ok()) {
+    call.Fail(lease.status().code());
+    Refuse("heartbeat", lease.status());
+  }
   out.lease_id = lease->lease_id;
   out.ttl_ms = lease->ttl_ms;
 }
@@ -42,25 +63,39 @@ void RegistryHandler::heartbeat(idl::Lease& out, const std::string& service_name
 void RegistryHandler::deregister(const std::string& service_name,
                                  const std::string& instance_id,
                                  const std::string& lease_id, const std::string& token) {
+  metrics::CallScope call(metrics_.calls(), kService, "deregister");
   Status s = table_.Deregister(service_name, instance_id, lease_id, token);
-  if (!s.ok()) Refuse("deregister", s);
+  if (!s.ok()) {
+    call.Fail(s.code());
+    Refuse("deregister", s);
+  }
   spdlog::info("deregistered {}/{} (from {})", service_name, instance_id, peer_);
 }
 
 void RegistryHandler::lookup(idl::Membership& out, const std::string& service_name) {
+  metrics::CallScope call(metrics_.calls(), kService, "lookup");
+  metrics_.lookups().Increment();
   auto m = table_.Lookup(service_name);
-  if (!m.ok()) throw rpc::ToIdlError<idl::RegistryError>(m.status());
+  if (!m.ok()) Throw(call, m.status());
   out = rpc::ToIdl(*m);
 }
 
 void RegistryHandler::watch(idl::Membership& out, const std::string& service_name,
                             int64_t known_version, int32_t max_wait_ms) {
+  metrics::CallScope call(metrics_.calls(), kService, "watch");
+  metrics_.watches().Increment();
+  // Counted per service only under a valid name (names become label values).
+  std::optional<metrics::RegistryMetrics::WatcherScope> watcher;
+  if (ValidateName("service_name", service_name).ok()) {
+    watcher.emplace(metrics_, service_name);
+  }
   auto m = table_.Watch(service_name, known_version, max_wait_ms);
-  if (!m.ok()) throw rpc::ToIdlError<idl::RegistryError>(m.status());
+  if (!m.ok()) Throw(call, m.status());
   out = rpc::ToIdl(*m);
 }
 
 void RegistryHandler::listServices(std::vector<idl::ServiceSummary>& out) {
+  metrics::CallScope call(metrics_.calls(), kService, "listServices");
   for (const auto& s : table_.ListServices()) {
     idl::ServiceSummary summary;
     summary.service_name = s.service_name;
@@ -71,6 +106,7 @@ void RegistryHandler::listServices(std::vector<idl::ServiceSummary>& out) {
 }
 
 void RegistryHandler::stats(idl::RegistryStats& out) {
+  metrics::CallScope call(metrics_.calls(), kService, "stats");
   out.__set_waiting_watchers(static_cast<int32_t>(table_.watcher_count()));
 }
 
@@ -83,7 +119,7 @@ idl::RegistryIf* RegistryHandlerFactory::getHandler(
           std::dynamic_pointer_cast<apache::thrift::transport::TSocket>(info.transport)) {
     peer = socket->getPeerAddress() + ":" + std::to_string(socket->getPeerPort());
   }
-  return new RegistryHandler(table_, peer);
+  return new RegistryHandler(table_, metrics_, peer);
 }
 
 }  // namespace beacon::registry_svc

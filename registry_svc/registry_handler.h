@@ -7,6 +7,7 @@
 #include <string>
 
 #include "Registry.h"
+#include "metrics/registry_metrics.h"
 #include "registry/lease_table.h"
 
 namespace beacon::registry_svc {
@@ -14,7 +15,9 @@ namespace beacon::registry_svc {
 // Safe for concurrent use across connections (the LeaseTable is).
 class RegistryHandler final : public idl::RegistryIf {
  public:
-  RegistryHandler(registry::LeaseTable& table, std::string peer);
+  // `metrics` counts and times every call (and watchers per service).
+  RegistryHandler(registry::LeaseTable& table, metrics::RegistryMetrics& metrics,
+                  std::string peer);
 
   void registerInstance(idl::Lease& out, const std::string& service_name,
                         const idl::Instance& instance, const std::string& lease_id,
@@ -35,20 +38,25 @@ class RegistryHandler final : public idl::RegistryIf {
   // Logs a refused mutating request (peer, method, reason; never the token)
   // and throws the typed error.
   [[noreturn]] void Refuse(const char* method, const Status& status) const;
+  // Counts the refusal's code on `call`, then throws the typed error.
+  [[noreturn]] static void Throw(metrics::CallScope& call, const Status& status);
 
   registry::LeaseTable& table_;
+  metrics::RegistryMetrics& metrics_;
   const std::string peer_;
 };
 
 // Creates a RegistryHandler per accepted connection.
 class RegistryHandlerFactory final : public idl::RegistryIfFactory {
  public:
-  explicit RegistryHandlerFactory(registry::LeaseTable& table) : table_(table) {}
+  RegistryHandlerFactory(registry::LeaseTable& table, metrics::RegistryMetrics& metrics)
+      : table_(table), metrics_(metrics) {}
   idl::RegistryIf* getHandler(const apache::thrift::TConnectionInfo& info) override;
   void releaseHandler(idl::RegistryIf* handler) override { delete handler; }
 
  private:
   registry::LeaseTable& table_;
+  metrics::RegistryMetrics& metrics_;
 };
 
 }  // namespace beacon::registry_svc

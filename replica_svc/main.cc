@@ -13,6 +13,10 @@
 
 #include "core/endpoint.h"
 #include "core/validation.h"
+#include "http/http_server.h"
+#include "metered_handlers.h"
+#include "metrics/exposition.h"
+#include "metrics/replica_metrics.h"
 #include "prime_handler.h"
 #include "program/drain.h"
 #include "program/flags.h"
@@ -25,6 +29,7 @@
 #include "rpc/thrift_registry_client.h"
 #include "rpc/thrift_server.h"
 #include "votes/open_vote_store.h"
+#include "votes/sqlite_vote_store.h"
 #include "votes/voting_rules.h"
 #include "voting_handler.h"
 
@@ -46,7 +51,8 @@ int main(int argc, char** argv) {
       "votes live in one shared database (an SQLite file or PostgreSQL), so any replica\n"
       "answers any call.\n\n"
       "Usage: replica_svc [options]\n\nOptions");
-  std::string registry, listen, db, advertise, id, log_level, token, port_file;
+  std::string registry, listen, db, advertise, id, log_level, token, port_file,
+      metrics_listen;
   int drain_timeout_ms = 0, deregister_grace_ms = 0, busy_timeout_ms = 0,
       idle_timeout_ms = 0;
   int64_t max_connections = 0, debug_delay_us = 0, debug_hold_commit_us = 0;
@@ -81,6 +87,9 @@ int main(int argc, char** argv) {
       "concurrent connections; more wait in the backlog")(
       "port-file", po::value(&port_file)->default_value(""),
       "write the port actually bound to this file once serving")(
+      "metrics", po::value(&metrics_listen)->default_value(""),
+      "HOST:PORT serving Prometheus metrics at /metrics and /healthz over HTTP (off "
+      "when empty; port 0 picks a free port, logged)")(
       "debug-delay-us", po::value(&debug_delay_us)->default_value(0),
       "benchmarking aid: sleep this long (0..1000000 us) in every prime call, to play a "
       "slow replica")(
@@ -102,6 +111,15 @@ int main(int argc, char** argv) {
       std::cerr << "error: " << s.message() << "\n";
       return kExitUsage;
     }
+  }
+  std::optional<Endpoint> metrics_ep;
+  if (!metrics_listen.empty()) {
+    auto parsed = ParseEndpoint("--metrics", metrics_listen, /*allow_port_zero=*/true);
+    if (!parsed.ok()) {
+      std::cerr << "error: " << parsed.status().message() << "\n";
+      return kExitUsage;
+    }
+    metrics_ep = *parsed;
   }
   if (debug_delay_us < 0 || debug_delay_us > 1000000) {
     std::cerr << "error: --debug-delay-us must be 0..1000000\n";
@@ -139,6 +157,14 @@ int main(int argc, char** argv) {
   // handlers it owns) goes first: the voting handler references the rules,
   // which reference the store.
   std::optional<votes::VotingRules> rules;
+  metrics::ReplicaMetrics replica_metrics(SystemClock::Instance());
+  if (auto* sqlite = dynamic_cast<votes::SqliteVoteStore*>(store->get())) {
+    replica_metrics.SetStoreSource([sqlite]() -> std::optional<metrics::StoreCounters> {
+      const votes::SqliteStats stats = sqlite->stats();
+      return metrics::StoreCounters{stats.write_batches, stats.expired_writes,
+                                    stats.queued_writes};
+    });
+  }
 
   // The advertised address and the default id need the real port, known
   // only once bound (--listen ...:0). So: bind, derive the identity, then add
@@ -165,11 +191,40 @@ int main(int argc, char** argv) {
   }
   rules.emplace(**store, self.id);
   multiplexer->registerProcessor(
-      "prime", std::make_shared<idl::PrimeProcessor>(
-                   std::make_shared<replica_svc::PrimeHandler>(self.id, debug_delay_us)));
+      "prime",
+      std::make_shared<idl::PrimeProcessor>(
+          std::make_shared<replica_svc::MeteredPrimeHandler>(
+              std::make_shared<replica_svc::PrimeHandler>(self.id, debug_delay_us),
+              replica_metrics)));
   multiplexer->registerProcessor(
       "voting", std::make_shared<idl::VotingProcessor>(
-                    std::make_shared<replica_svc::VotingHandler>(*rules, self.id)));
+                    std::make_shared<replica_svc::MeteredVotingHandler>(
+                        std::make_shared<replica_svc::VotingHandler>(*rules, self.id),
+                        replica_metrics)));
+  // Metrics over HTTP on threads of their own, apart from the Thrift side.
+  std::unique_ptr<http::HttpServer> metrics_server;
+  if (metrics_ep) {
+    http::HttpServerOptions http_options;
+    http_options.host = metrics_ep->host;
+    http_options.port = metrics_ep->port;
+    http_options.handler_threads = 2;
+    auto started_http = http::HttpServer::Start(
+        http_options, [&replica_metrics](const http::HttpRequest& r) {
+          http::HttpResponse out;
+          if (!metrics::HandleMetricsRoutes(r, replica_metrics.collectables(), &out)) {
+            out = http::TextResponse(404, "not found: try /metrics or /healthz");
+          }
+          return out;
+        });
+    if (!started_http.ok()) {
+      spdlog::error("{}", started_http.status().message());
+      program::DrainOrExit(stop_server, drain_timeout_ms, kExitFailure);
+      return kExitFailure;
+    }
+    metrics_server = std::move(started_http).value();
+    spdlog::info("metrics on http://{}:{}/metrics", metrics_ep->host,
+                 metrics_server->port());
+  }
   spdlog::info("{} serving prime and voting on {}:{} (advertised {}:{}), database {}",
                self.id, listen_ep->host, server->port(), self.host, self.port,
                votes::DescribeVoteStore(db));
@@ -196,6 +251,14 @@ int main(int argc, char** argv) {
   }
   registration::RegistrationSet registrations(leases, self, {"prime", "voting"},
                                               SystemClock::Instance());
+  replica_metrics.SetRegistrationSource([&registrations, &registry_eps] {
+    metrics::RegistrationStates states;
+    const std::vector<int> counts = registrations.registered_counts();
+    for (size_t i = 0; i < counts.size() && i < registry_eps->size(); ++i) {
+      states.emplace_back((*registry_eps)[i].ToString(), counts[i]);
+    }
+    return states;
+  });
   registrations.Start();
 
   int sig = 0;
@@ -220,6 +283,7 @@ int main(int argc, char** argv) {
   // stack: DrainOrExit then leaves without unwinding it (exit 0: the shutdown
   // was asked for, and the store has every committed vote).
   program::DrainOrExit(stop_server, drain_timeout_ms, 0);
+  if (metrics_server) metrics_server->Stop();
   server.reset();
   rules.reset();
   store->reset();  // closes the database

@@ -113,6 +113,22 @@ std::string Describe(const std::string& service, const std::string& instance_id)
 
 }  // namespace
 
+const char* LeaseEventKindName(LeaseEventKind kind) {
+  switch (kind) {
+    case LeaseEventKind::kRegistered:
+      return "registered";
+    case LeaseEventKind::kUpdated:
+      return "updated";
+    case LeaseEventKind::kHeartbeat:
+      return "heartbeat";
+    case LeaseEventKind::kDeregistered:
+      return "deregistered";
+    case LeaseEventKind::kExpired:
+      return "expired";
+  }
+  return "unknown";
+}
+
 Status LeaseTableOptions::Validate() const {
   if (ttl_ms < 1 || ttl_ms > kMaxTtlMs) {
     return InvalidArgument("ttl_ms must be 1-" + std::to_string(kMaxTtlMs) + ", got " +
@@ -191,10 +207,12 @@ Result<Lease> LeaseTable::Register(const std::string& service,
                              "); it expires in " + std::to_string(left_ms) + " ms");
       }
       SetExpiryLocked(service, &held, expires_at);
+      held.renewed_at_micros = now;
       if (held.info != instance) {
         held.info = instance;
         MarkChangedLocked(service, &service_it->second);
         wake.changed = true;
+        NotifyLocked(LeaseEventKind::kUpdated, service, held.info);
       }
       return Lease{held.lease_id, options_.ttl_ms};
     }
@@ -214,9 +232,12 @@ Result<Lease> LeaseTable::Register(const std::string& service,
   added.info = instance;
   added.lease_id = std::move(fresh_lease_id).value();
   SetExpiryLocked(service, &added, expires_at);
+  added.registered_at_micros = now;
+  added.renewed_at_micros = now;
   ++total_instances_;
   MarkChangedLocked(service, entry);
   wake.changed = true;
+  NotifyLocked(LeaseEventKind::kRegistered, service, added.info);
   return Lease{added.lease_id, options_.ttl_ms};
 }
 
@@ -247,6 +268,9 @@ Result<Lease> LeaseTable::Heartbeat(const std::string& service,
     return PermissionDenied(Describe(service, instance_id) + " is held by another lease");
   }
   SetExpiryLocked(service, held, now + options_.ttl_ms * 1000);
+  held->renewed_at_micros = now;
+  ++held->heartbeats;
+  NotifyLocked(LeaseEventKind::kHeartbeat, service, held->info);
   return Lease{held->lease_id, options_.ttl_ms};
 }
 
@@ -267,6 +291,8 @@ Status LeaseTable::Deregister(const std::string& service, const std::string& ins
   if (!ConstantTimeEquals(instance_it->second.lease_id, lease_id)) {
     return PermissionDenied(Describe(service, instance_id) + " is held by another lease");
   }
+  NotifyLocked(LeaseEventKind::kDeregistered, service, instance_it->second.info,
+               "deregistered by its lease holder");
   RemoveInstanceLocked(service_it, instance_it);
   wake.changed = true;
   return Status::Ok();
@@ -348,6 +374,39 @@ size_t LeaseTable::watcher_count() const {
   return watcher_count_;
 }
 
+TableDetail LeaseTable::Detail() {
+  WakeWatchersOnExit wake(&version_changed_);
+  MutexLock lock(mu_);
+  TableDetail out;
+  out.now_micros = clock_.NowMicros();
+  out.ttl_ms = options_.ttl_ms;
+  wake.changed = ExpireDueLocked(out.now_micros);
+  out.services.reserve(services_.size());
+  for (const auto& [name, entry] : services_) {
+    ServiceDetail& service = out.services.emplace_back();
+    service.service_name = name;
+    service.version = entry.version;
+    service.instances.reserve(entry.instances.size());
+    for (const auto& [id, held] : entry.instances) {
+      service.instances.push_back({held.info, held.registered_at_micros,
+                                   held.renewed_at_micros, held.expires_at_micros,
+                                   held.heartbeats});
+    }
+  }
+  return out;
+}
+
+void LeaseTable::AddObserver(LeaseObserver* observer) {
+  MutexLock lock(mu_);
+  observers_.push_back(observer);
+}
+
+void LeaseTable::NotifyLocked(LeaseEventKind kind, const std::string& service,
+                              const InstanceInfo& instance, const std::string& reason) {
+  const LeaseEvent event{kind, service, instance, reason};
+  for (LeaseObserver* observer : observers_) observer->OnLeaseEvent(event);
+}
+
 bool LeaseTable::ExpireDueLocked(int64_t now_micros) {
   bool changed = false;
   while (!expiry_queue_.empty() &&
@@ -359,6 +418,16 @@ bool LeaseTable::ExpireDueLocked(int64_t now_micros) {
     assert(instance_it != service_it->second.instances.end());
     if (unreported_expiries_.size() < options_.max_instances_total) {
       unreported_expiries_.push_back({key.service, key.instance_id});
+    }
+    if (!observers_.empty()) {
+      const InstanceEntry& gone = instance_it->second;
+      NotifyLocked(LeaseEventKind::kExpired, key.service, gone.info,
+                   "lease expired: no heartbeat for " +
+                       std::to_string((now_micros - gone.renewed_at_micros) / 1000) +
+                       " ms (lease " + std::to_string(options_.ttl_ms) + " ms), " +
+                       std::to_string(gone.heartbeats) + " heartbeats since registered " +
+                       std::to_string((now_micros - gone.registered_at_micros) / 1000) +
+                       " ms before");
     }
     RemoveInstanceLocked(service_it, instance_it);  // erases the key too
     changed = true;

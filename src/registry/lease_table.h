@@ -29,6 +29,7 @@
 #include "core/membership.h"
 #include "core/mutex.h"
 #include "core/status.h"
+#include "registry/lease_observer.h"
 
 namespace beacon::registry {
 
@@ -66,6 +67,31 @@ struct ServiceSummary {
   std::string service_name;
   int instance_count = 0;
   int64_t version = 0;
+};
+
+// One live instance with its lease, for views of the table (the dashboard).
+// Times are on the table's Clock.
+struct InstanceDetail {
+  InstanceInfo info;
+  int64_t registered_at_micros = 0;  // when this registration began
+  int64_t renewed_at_micros = 0;     // last register/heartbeat that renewed it
+  int64_t expires_at_micros = 0;     // live while now < expires_at_micros
+  int64_t heartbeats = 0;            // heartbeats received since registered
+};
+
+// A service held by the table (also one emptied but still remembered, with
+// no instances), its version and its live instances sorted by id.
+struct ServiceDetail {
+  std::string service_name;
+  int64_t version = 0;
+  std::vector<InstanceDetail> instances;
+};
+
+// Every service held, sorted by name, as of now_micros on the table's Clock.
+struct TableDetail {
+  int64_t now_micros = 0;
+  int64_t ttl_ms = 0;
+  std::vector<ServiceDetail> services;
 };
 
 struct ExpiredInstance {
@@ -157,11 +183,22 @@ class LeaseTable {
   // Watch calls currently waiting.
   size_t watcher_count() const;
 
+  // Every service held with its live instances' lease details (expiring due
+  // leases first, like every read). For views such as the HTTP dashboard.
+  TableDetail Detail();
+
+  // Adds an observer told of every later change (see LeaseObserver). Call it
+  // before the table is shared; `observer` must outlive the table.
+  void AddObserver(LeaseObserver* observer);
+
  private:
   struct InstanceEntry {
     InstanceInfo info;
     std::string lease_id;
     int64_t expires_at_micros = 0;  // live while now < expires_at_micros
+    int64_t registered_at_micros = 0;
+    int64_t renewed_at_micros = 0;
+    int64_t heartbeats = 0;
   };
   struct ServiceEntry {
     int64_t version = 0;
@@ -190,6 +227,9 @@ class LeaseTable {
                                     const ServiceEntry* entry) const REQUIRES(mu_);
   int64_t VersionLocked(const std::string& service) const REQUIRES(mu_);
   Membership SnapshotLocked(const std::string& service) const REQUIRES(mu_);
+  void NotifyLocked(LeaseEventKind kind, const std::string& service,
+                    const InstanceInfo& instance, const std::string& reason = {})
+      REQUIRES(mu_);
 
   const Clock& clock_;
   const LeaseTableOptions options_;
@@ -205,6 +245,7 @@ class LeaseTable {
   int64_t last_version_ GUARDED_BY(mu_);
   size_t watcher_count_ GUARDED_BY(mu_) = 0;
   bool shut_down_ GUARDED_BY(mu_) = false;
+  std::vector<LeaseObserver*> observers_ GUARDED_BY(mu_);
 };
 
 }  // namespace beacon::registry

@@ -71,6 +71,11 @@ log "using: ${compose_cmd[*]} ($("${compose_cmd[@]}" version --short 2>/dev/null
 export BEACON_IMAGE="${BEACON_E2E_IMAGE:-beacon:e2e}"
 export BEACON_POSTGRES_IMAGE="${BEACON_E2E_POSTGRES_IMAGE:-beacon-postgres:e2e}"
 export BEACON_LEASE_TTL_MS="${kLeaseTtlMs}"
+# The dashboards on free loopback ports of the host (8080/8081 may be taken).
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+BEACON_DASHBOARD_PORT="$(free_port)"
+BEACON_DASHBOARD2_PORT="$(free_port)"
+export BEACON_DASHBOARD_PORT BEACON_DASHBOARD2_PORT
 # A fresh password per run; step 4 checks that no replica logged it.
 BEACON_PG_PASSWORD="e2e-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 export BEACON_PG_PASSWORD
@@ -195,6 +200,20 @@ wait_for_instances() {  # wait_for_instances SERVICE "EXPECTED IDS" DEADLINE_S
 }
 
 wait_for_instances prime "replica1 replica2 replica3" 120 || fail "3 replicas did not register in time"
+# The dashboard's JSON view on the host's loopback lists the same three.
+dashboard_ids() {
+  python3 -c '
+import json, sys, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=5) as r:
+    print(" ".join(sorted(i["id"] for i in json.load(r)["instances"])))' \
+    "http://127.0.0.1:${BEACON_DASHBOARD_PORT}/v1/services/prime" 2>/dev/null
+}
+deadline=$((SECONDS + 30))
+until [[ "$(dashboard_ids)" == "replica1 replica2 replica3" ]]; do
+  ((SECONDS < deadline)) || fail "the dashboard on 127.0.0.1:${BEACON_DASHBOARD_PORT} does not list 3 replicas"
+  sleep 1
+done
+log "dashboard on 127.0.0.1:${BEACON_DASHBOARD_PORT} lists the 3 replicas"
 if [[ "${kStore}" == postgres ]]; then
   health="$(docker inspect -f '{{.State.Health.Status}}' "$(compose ps -q postgres)")"
   [[ "${health}" == healthy ]] || fail "postgres is '${health}', expected healthy (pg_isready)"

@@ -1,0 +1,95 @@
+"""/metrics of the registry and of a replica pass `promtool check metrics`,
+and the counters move as calls are made: 30 prime calls raise the replicas'
+prime call counters by 30 in total; a vote raises votes recorded by one;
+registry lookups and heartbeats grow.
+
+usage: metrics_test.py BUILD_DIR
+"""
+import re
+import subprocess
+import sys
+
+from beacon_processes import Cluster, http_get, wait_until
+
+
+def promtool_check(text, what):
+    r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0, f"promtool check metrics failed for {what}:\n{r.stdout}{r.stderr}"
+    print(f"promtool check metrics: {what} ok")
+
+
+def sample(text, name, **labels):
+    """Sum of every sample of `name` whose labels include `labels`."""
+    total = 0.0
+    for m in re.finditer(r"^" + re.escape(name) + r"(\{([^}]*)\})? (\S+)$", text, re.M):
+        have = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
+        if all(have.get(k) == v for k, v in labels.items()):
+            total += float(m.group(3))
+    return total
+
+
+def main():
+    build_dir = sys.argv[1]
+    with Cluster(build_dir) as cluster:
+        _, registry_port, registry_http = cluster.start_registry()
+        metrics_ports = [cluster.start_replica(f"replica-{i}", registry_port)[2]
+                         for i in (1, 2, 3)]
+        wait_until(lambda: '"instance_count":3' in http_get(registry_http,
+                                                             "/v1/services/prime")[1],
+                   10, what="three replicas registered")
+
+        def replicas_text():
+            return [http_get(p, "/metrics")[1] for p in metrics_ports]
+
+        def prime_calls():
+            return sum(sample(t, "beacon_replica_calls_total", service="prime",
+                              method="isPrime", code="ok") for t in replicas_text())
+
+        status, registry_before = http_get(registry_http, "/metrics")
+        assert status == 200
+        before = prime_calls()
+        r = cluster.client(registry_port, "shell", stdin="prime 97\n" * 30)
+        assert r.returncode == 0, r.stdout + r.stderr
+        after = prime_calls()
+        print(f"prime isPrime ok calls: {before:.0f} -> {after:.0f}")
+        assert after - before == 30, f"expected +30 prime calls, got {after - before}"
+        # Calls were spread: more than one replica answered.
+        answered = [sample(t, "beacon_replica_calls_total", service="prime")
+                    for t in replicas_text()]
+        assert sum(1 for a in answered if a > 0) >= 2, answered
+
+        votes_before = sum(sample(t, "beacon_replica_votes_recorded_total")
+                           for t in replicas_text())
+        r = cluster.client(registry_port, "--json", "create-poll", "tea or coffee", "tea",
+                           "coffee")
+        assert r.returncode == 0, r.stdout + r.stderr
+        poll = re.search(r'"poll_id":\s*(\d+)', r.stdout).group(1)
+        assert cluster.client(registry_port, "vote", poll, "alice", "tea").returncode == 0
+        assert cluster.client(registry_port, "vote", poll, "alice", "tea").returncode == 0
+        votes_after = sum(sample(t, "beacon_replica_votes_recorded_total")
+                          for t in replicas_text())
+        assert votes_after - votes_before == 1, (votes_before, votes_after)
+
+        _, registry_after = http_get(registry_http, "/metrics")
+        assert (sample(registry_after, "beacon_registry_lookups_total") >
+                sample(registry_before, "beacon_registry_lookups_total"))
+        # Heartbeats come every ttl/3: wait for the next.
+        wait_until(lambda: sample(http_get(registry_http, "/metrics")[1],
+                                  "beacon_registry_heartbeats_total") >
+                   sample(registry_before, "beacon_registry_heartbeats_total"), 5,
+                   what="heartbeats to be counted")
+        assert sample(registry_after, "beacon_registry_instances", service="prime") == 3
+        assert sample(registry_after, "beacon_registry_registrations_total") == 6
+        text = replicas_text()[0]
+        assert sample(text, "beacon_replica_registered_services") == 2, text
+
+        promtool_check(registry_after, "registry")
+        promtool_check(text, "replica")
+        status, body = http_get(metrics_ports[0], "/healthz")
+        assert (status, body) == (200, "ok\n")
+    print("PASS")
+
+
+if __name__ == "__main__":
+    main()
