@@ -30,6 +30,8 @@
 
 #include "Registry.h"
 #include "core/clock.h"
+#include "metrics/registry_metrics.h"
+#include "registry/event_log.h"
 #include "registry/lease_table.h"
 #include "registry_handler.h"
 #include "rpc/framed_transport.h"
@@ -152,8 +154,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.max_watch_wait_ms = 1;  // a waiting watch ages leases by at most 1 ms
   if (config & 1) options.token = "fuzz-token";
   beacon::registry::LeaseTable table(clock, options, /*initial_version=*/1000);
+  // The server's observers too: metrics and the dashboard's change stream.
+  beacon::metrics::RegistryMetrics metrics(table, clock);
+  beacon::registry::EventLog events(clock, beacon::registry::EventLogOptions{8, 8});
+  table.AddObserver(&metrics);
+  table.AddObserver(&events);
   auto handler =
-      std::make_shared<beacon::registry_svc::RegistryHandler>(table, "fuzzer:0");
+      std::make_shared<beacon::registry_svc::RegistryHandler>(table, metrics, "fuzzer:0");
   beacon::idl::RegistryProcessor processor(handler);
   processor.setEventHandler(std::make_shared<FailOnHandlerError>());
 

@@ -116,12 +116,12 @@ int main(int argc, char** argv) {
   // across registry restarts: a client's known version never matches a
   // restarted registry's by accident.
   registry::LeaseTable table(SystemClock::Instance(), options, WallClockMillis() * 1000);
-  // The registry's own change stream (for the dashboard) and its metrics
-  // hear of every change the table makes.
+  // The metrics hear of every change the table makes; so does the
+  // registry's own change stream, which only the dashboard reads (--http).
   registry::EventLog events(SystemClock::Instance(), registry::EventLogOptions{});
   metrics::RegistryMetrics registry_metrics(table, SystemClock::Instance());
-  table.AddObserver(&events);
   table.AddObserver(&registry_metrics);
+  if (http_endpoint) table.AddObserver(&events);
 
   rpc::ServerOptions server_options;
   server_options.host = endpoint->host;
