@@ -74,7 +74,7 @@ void Failover::Abandon(const std::string& service, Copy copy) {
 
 void Failover::CollectAbandoned() {
   if (draining_.empty()) return;
-  std::vector<Attempt*> waiting;
+  std::vector<Attempt*>& waiting = waiting_;
   while (!draining_.empty()) {
     waiting.clear();
     for (const Abandoned& a : draining_) waiting.push_back(a.copy.attempt.get());
@@ -116,13 +116,14 @@ Status Failover::Run(const std::string& service, ServerCall& call,
     delay = &DelayFor(service);
     budget_.OnCall();
   }
-  std::vector<Copy> flying;  // at most kMaxCopies
+  std::vector<Copy>& flying = flying_;  // at most kMaxCopies
+  flying.clear();
   flying.push_back(StartCopy(call, *first, /*hedge=*/false));
   int copies = 1;
   bool hedge_pending = hedging;
   const int64_t hedge_at = flying[0].start_us + (hedging ? delay->delay_us() : 0);
   Status last = Unavailable("no attempt made");
-  std::vector<Attempt*> waiting;
+  std::vector<Attempt*>& waiting = waiting_;
 
   while (true) {
     // One copy and no hedge to come: its Finish waits (the transport's call
@@ -177,6 +178,7 @@ Status Failover::Run(const std::string& service, ServerCall& call,
         if (delay != nullptr) delay->Record(latency);
         if (done.hedge) ++hedges_won_;
         for (Copy& other : flying) Abandon(service, std::move(other));
+        flying.clear();
         if (out.status.ok()) call.Accept(*done.attempt);
         if (served_by != nullptr) *served_by = done.server_id;
         return std::move(out.status);

@@ -166,6 +166,9 @@ class Failover {
   HedgeBudget budget_;
   std::map<std::string, HedgeDelay> delays_;  // per service
   std::vector<Abandoned> draining_;           // oldest first
+  // Run's working lists, kept between calls so a call allocates none.
+  std::vector<Copy> flying_;
+  std::vector<Attempt*> waiting_;
   int64_t retries_ = 0;
   int64_t hedges_sent_ = 0;
   int64_t hedges_won_ = 0;

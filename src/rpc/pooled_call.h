@@ -107,7 +107,9 @@ class PooledCall final : public client::ServerCall {
   PooledCall(ReplicaConnectionPool& pool, Send& send, Recv recv)
       : pool_(pool), send_(send), recv_(std::move(recv)) {}
 
-  std::unique_ptr<client::Attempt> Start(const InstanceInfo& server) override {
+  std::unique_ptr<client::Attempt> Start(const InstanceInfo& picked) override {
+    // What the copy needs to give its connection back; not the metadata.
+    const InstanceInfo server{picked.id, picked.host, picked.port, {}};
     auto conn = pool_.Acquire(server);
     if (!conn.ok()) {
       return std::make_unique<Copy>(pool_, server,
