@@ -123,6 +123,8 @@ Status Failover::Run(const std::string& service, ServerCall& call,
   bool hedge_pending = hedging;
   const int64_t hedge_at = flying[0].start_us + (hedging ? delay->delay_us() : 0);
   Status last = Unavailable("no attempt made");
+  Status not_done = Status::Ok();  // a copy's kUnavailable answer, while the other runs
+  std::string not_done_by;
   std::vector<Attempt*>& waiting = waiting_;
 
   while (true) {
@@ -176,6 +178,15 @@ Status Failover::Run(const std::string& service, ServerCall& call,
         const int64_t latency = clock_.NowMicros() - done.start_us;
         cache_.ReportSuccess(service, done.server_id, latency);
         if (delay != nullptr) delay->Record(latency);
+        if (out.status.code() == StatusCode::kUnavailable && !flying.empty()) {
+          // "Not done, nothing changed, try later" (e.g. its database was
+          // busy) is no answer while the other copy may still do the call:
+          // returning it would tell the caller "failed" about a call the
+          // other copy then completes.
+          not_done = std::move(out.status);
+          not_done_by = done.server_id;
+          continue;
+        }
         if (done.hedge) ++hedges_won_;
         for (Copy& other : flying) Abandon(service, std::move(other));
         flying.clear();
@@ -188,6 +199,12 @@ Status Failover::Run(const std::string& service, ServerCall& call,
       failed.push_back(done.server_id);
     }
     if (!flying.empty()) continue;  // the other copy stands in for the retry
+    if (!not_done.ok()) {
+      // The other copy failed in the transport: the server's answer is the
+      // better one to give.
+      if (served_by != nullptr) *served_by = not_done_by;
+      return not_done;
+    }
     if (copies >= kMaxCopies) return last;
     // The retry is the second copy: no hedge after it.
     hedge_pending = false;

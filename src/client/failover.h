@@ -7,7 +7,10 @@
 //     once on another server (never the one that just failed);
 //   - hedging (client/hedging.h): when the copy has not answered within the
 //     hedge delay and the hedge budget allows, send a second copy to another
-//     server and return whichever answers first (reply or typed error). The
+//     server and return whichever answers first (reply or typed error;
+//     except that a kUnavailable answer, "nothing done, try later", waits
+//     for the other copy while it is out, so that a hedge never reports
+//     "failed" for a call the other copy completes). The
 //     other copy is abandoned: it keeps its own connection, which is not
 //     reused until its answer is read ("drained"; done at the start of later
 //     calls) or it is closed (when it reaches the call timeout, or the

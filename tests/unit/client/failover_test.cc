@@ -403,6 +403,44 @@ TEST_F(FailoverTest, TypedErrorArrivingFirstAfterTheHedgeIsTheAnswer) {
   EXPECT_EQ(failover_->hedges_won(), 0);
 }
 
+TEST_F(FailoverTest, UnavailableAnswerWaitsForTheOtherCopyWhichMayStillDoTheCall) {
+  registry_->SetInstances("prime", {Server("a", 1), Server("b", 2)});
+  MakeFailover(FixedHedge(5000));
+  // The first copy's server answers "busy, nothing done" after the hedge
+  // went out; the hedge then completes the call.
+  servers_->copy_latency_us = {{0, 7000}, {1, 10000}};
+  servers_->during = [&](const std::string& id) {
+    if (id == servers_->called[0]) {
+      servers_->outcome[id] = AttemptOutcome{Unavailable("database busy"), false};
+    }
+  };
+  FakeCall call = NewCall();
+  std::string served_by;
+  ASSERT_TRUE(failover_->Run("prime", call, &served_by).ok());
+  EXPECT_EQ(served_by, servers_->called[1]);
+  EXPECT_EQ(call.accepted, servers_->called[1]);
+  EXPECT_EQ(failover_->hedges_won(), 1);
+  EXPECT_EQ(failover_->draining(), 0u);
+  EXPECT_FALSE(Find(servers_->called[0])->down) << "it answered";
+}
+
+TEST_F(FailoverTest, UnavailableAnswerIsReturnedWhenTheOtherCopyFailsInTheTransport) {
+  registry_->SetInstances("prime", {Server("a", 1), Server("b", 2)});
+  MakeFailover(FixedHedge(5000));
+  servers_->copy_latency_us = {{0, 7000}, {1, 10000}};
+  servers_->during = [&](const std::string& id) {
+    servers_->outcome[id] = id == servers_->called[0]
+                                ? AttemptOutcome{Unavailable("database busy"), false}
+                                : TransportFailure("reset by peer");
+  };
+  FakeCall call = NewCall();
+  std::string served_by;
+  Status s = failover_->Run("prime", call, &served_by);
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(s.message(), "database busy");
+  EXPECT_EQ(served_by, servers_->called[0]);
+}
+
 TEST_F(FailoverTest, HedgingOffNeverSendsASecondCopy) {
   registry_->SetInstances("prime", {Server("a", 1), Server("b", 2)});
   HedgeOptions off;
