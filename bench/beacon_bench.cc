@@ -34,6 +34,8 @@ const char* const kUsage =
     "  registry      lookup vs ping; lease cycle of many instances; many watchers woken\n"
     "  scaling       countPrimes throughput with the replicas currently registered\n"
     "  fairness      per-replica share of calls per balancer\n"
+    "  paused        a replica stopped (SIGSTOP) mid-window, per balancer, hedging\n"
+    "                auto and off; hedging's cost with healthy replicas\n"
     "  wait-members  wait until the registry lists N instances of a service\n"
     "  report        summarise --raw records into JSON and Markdown\n";
 
@@ -175,13 +177,16 @@ int main(int argc, char** argv) {
       timeout_ms = 0;
   int sessions = 0;
   double warmup_s = 0.5, measure_s = 3, slice_s = 0.5, raw_s = 3, settle_s = 1;
+  int pause_pid = 0;
+  double pause_s = 3;
+  bool no_votes = false;
   uint64_t width = 0;
 
   po::options_description desc("beacon_bench " + command + " options");
   desc.add_options()("help,h", "show this help");
   const bool measuring = command == "overhead" || command == "voting" ||
                          command == "registry" || command == "scaling" ||
-                         command == "fairness";
+                         command == "fairness" || command == "paused";
   if (measuring || command == "wait-members") {
     desc.add_options()("registry", po::value(&registry)->default_value(registry),
                        "registry HOST:PORT");
@@ -239,6 +244,16 @@ int main(int argc, char** argv) {
                                               "names the server set-up (normal, slow)")(
         "balancers", po::value(&balancers)->default_value("round-robin,lru,p2c"),
         "balancers to compare");
+  } else if (command == "paused") {
+    desc.add_options()("sessions", po::value(&sessions)->default_value(16),
+                       "concurrent sessions")(
+        "balancers", po::value(&balancers)->default_value(""),
+        "balancers to run (default: round-robin, lru and p2c when known)")(
+        "pause-pid", po::value(&pause_pid)->required(),
+        "pid of the replica to stop with SIGSTOP (and resume)")(
+        "pause-s", po::value(&pause_s)->default_value(pause_s),
+        "how long it stays stopped")("no-votes", po::bool_switch(&no_votes),
+                                     "skip the castVote runs");
   } else if (command == "wait-members") {
     desc.add_options()("service", po::value(&service)->default_value("prime"),
                        "service name")("count", po::value(&count)->required(),
@@ -298,7 +313,10 @@ int main(int argc, char** argv) {
           "registry: --threads 1..1024, --instances 1..100000, --watchers 1..10000, "
           "--rounds 1..100, --settle-s 0..30");
     }
-    if ((command == "scaling" || command == "fairness") &&
+    if (command == "paused" && !(pause_s > 0 && pause_s <= 60)) {
+      throw po::error("--pause-s must be more than 0 and at most 60");
+    }
+    if ((command == "scaling" || command == "fairness" || command == "paused") &&
         (sessions < 1 || sessions > 1024)) {
       throw po::error("--sessions must be 1..1024");
     }
@@ -359,6 +377,16 @@ int main(int argc, char** argv) {
     o.label = label;
     o.balancers = ParseList(balancers);
     return Emit(RunFairness(o), raw);
+  }
+  if (command == "paused") {
+    PausedOptions o;
+    o.common = common;
+    o.sessions = sessions;
+    o.balancers = ParseList(balancers);
+    o.pause_pid = pause_pid;
+    o.pause_s = pause_s;
+    o.votes = !no_votes;
+    return Emit(RunPaused(o), raw);
   }
   if (command == "wait-members") {
     const beacon::Status s = WaitForMembers(common.registry, service, count, timeout_ms);

@@ -37,7 +37,11 @@ std::vector<LoadResult> RunInterleaved(const LoadSpec& spec,
   client::LoadPhase warmup;
   warmup.seconds = spec.warmup_s;
   warmup.counted = false;
-  for (auto& engine : engines) (void)engine->Run(warmup);
+  std::vector<std::map<std::string, int64_t>> warm_counters(sides);
+  std::vector<std::map<std::string, int64_t>> last_counters(sides);
+  for (size_t side = 0; side < sides; ++side) {
+    warm_counters[side] = engines[side]->Run(warmup).tally.counters;
+  }
 
   std::vector<client::LoadTally> tallies(sides);
   std::vector<double> seconds(sides, 0);
@@ -50,6 +54,7 @@ std::vector<LoadResult> RunInterleaved(const LoadSpec& spec,
     for (size_t j = 0; j < sides; ++j) {
       const size_t side = reversed ? sides - 1 - j : j;
       client::LoadPhaseResult r = engines[side]->Run(slice);
+      last_counters[side] = r.tally.counters;  // cumulative: the latest counts
       tallies[side].Merge(r.tally);
       seconds[side] += r.seconds;
     }
@@ -69,6 +74,9 @@ std::vector<LoadResult> RunInterleaved(const LoadSpec& spec,
     r.errors_by_kind = t.errors_by_code;
     r.client_cpu_us = t.client_cpu_us;
     r.first_error = t.first_error;
+    for (const auto& [name, value] : last_counters[side]) {
+      r.counters[name] = value - warm_counters[side][name];
+    }
     const std::vector<Status> setup = engines[side]->setup_errors();
     r.setup_failures = static_cast<int>(setup.size());
     if (!setup.empty()) r.first_error = "setup: " + setup.front().ToString();

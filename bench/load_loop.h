@@ -57,6 +57,10 @@ struct LoadResult {
   // own cost, barely affected by other processes; background threads such
   // as a session's watch are not included).
   double client_cpu_us = 0;
+  // The workers' own counters (LoadWorker::Counters, e.g. "hedges_sent"):
+  // how much each grew from the end of the warm-up to the end of the last
+  // measured slice.
+  std::map<std::string, int64_t> counters;
 
   double Throughput() const { return seconds > 0 ? ok / seconds : 0; }
   // {"tput", "ok", "errors", "seconds", "p50_us", "p90_us", "p99_us",

@@ -213,6 +213,35 @@ std::vector<Goal> IssueGoals() {
                    "p2c.slow_over_normal_tput", Goal::Kind::kAtLeast, 0.85});
   goals.push_back({"p2c gives slow r3 <= 10% of calls", "fairness", "slow.p2c.share.r3",
                    Goal::Kind::kAtMost, 0.10});
+  // Issue 16: hedged calls. A paused replica under every policy with hedging
+  // auto (p2c is "not measured" where the factory does not know it), and
+  // what hedging costs while every replica is healthy.
+  for (const std::string policy : {"round-robin", "lru", "p2c"}) {
+    goals.push_back({"Paused replica, " + policy +
+                         ", hedging auto: no failed isPrime call (issue 16; worst "
+                         "repetition)",
+                     "paused", policy + ".auto.failed", Goal::Kind::kAtMost, 0,
+                     /*worst_case=*/true});
+    goals.push_back({"Paused replica, " + policy +
+                         ", hedging auto: no isPrime call slower than 100 ms (issue 16; "
+                         "worst repetition, µs)",
+                     "paused", policy + ".auto.max_us", Goal::Kind::kBelow, 100000,
+                     /*worst_case=*/true});
+    goals.push_back(
+        {"Paused replica, " + policy +
+             ", hedging auto: no failed castVote (issue 16; worst repetition)",
+         "paused", "votes." + policy + ".auto.failed", Goal::Kind::kAtMost, 0,
+         /*worst_case=*/true});
+  }
+  goals.push_back({"Hedging auto, healthy replicas: extra calls <= 2 % (issue 16)",
+                   "paused", "healthy.extra_calls", Goal::Kind::kAtMost, 0.02});
+  goals.push_back(
+      {"Hedging auto, healthy replicas: throughput >= 0.97x hedging off (issue 16)",
+       "paused", "healthy.tput_ratio", Goal::Kind::kAtLeast, 0.97});
+  goals.push_back(
+      {"Hedging auto, healthy replicas: client CPU per call <= 1.05x hedging off "
+       "(issue 16)",
+       "paused", "healthy.client_cpu_ratio", Goal::Kind::kAtMost, 1.05});
   return goals;
 }
 
@@ -577,6 +606,37 @@ std::string RenderMarkdown(const json& report) {
           row.push_back(page.Cell("fairness", p + ".share." + r, Unit::kPercent));
         }
         Row(out, row);
+      }
+    }
+    out << "\n";
+  }
+
+  if (page.Has("paused")) {
+    out << "## 6. Paused replica: isPrime, " << MetaString(meta, "paused_sessions")
+        << " sessions, 3 replicas, r3 stopped (SIGSTOP) for "
+        << MetaString(meta, "pause_s") << " s mid-window\n\n"
+        << "Healthy replicas first (round-robin, hedging auto vs off, interleaved): "
+        << "extra calls " << page.Cell("paused", "healthy.extra_calls", Unit::kPercent)
+        << ", throughput ratio "
+        << page.Cell("paused", "healthy.tput_ratio", Unit::kRatio)
+        << ", client CPU per call ratio "
+        << page.Cell("paused", "healthy.client_cpu_ratio", Unit::kRatio) << ".\n\n";
+    Row(out, {"Calls", "Balancer", "Hedging", "calls/s", "failed", "> 100 ms", "max ms",
+              "hedges sent", "hedges won"});
+    Row(out, std::vector<std::string>(9, "---"));
+    for (const std::string& kind : {std::string(""), std::string("votes.")}) {
+      for (const std::string& mid : page.Middles("paused", kind, ".failed")) {
+        if (kind.empty() && mid.rfind("votes.", 0) == 0) continue;
+        const size_t dot = mid.rfind('.');
+        if (dot == std::string::npos) continue;
+        const std::string p = kind + mid;
+        Row(out, {kind.empty() ? "isPrime" : "castVote", mid.substr(0, dot),
+                  mid.substr(dot + 1), page.Cell("paused", p + ".tput", Unit::kRate),
+                  page.Cell("paused", p + ".failed", Unit::kCount),
+                  page.Cell("paused", p + ".slow_calls", Unit::kCount),
+                  page.Cell("paused", p + ".max_us", Unit::kMillisFromMicros),
+                  page.Cell("paused", p + ".hedges_sent", Unit::kCount),
+                  page.Cell("paused", p + ".hedges_won", Unit::kCount)});
       }
     }
     out << "\n";

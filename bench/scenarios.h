@@ -105,6 +105,23 @@ struct FairnessOptions {
 };
 Result<nlohmann::json> RunFairness(const FairnessOptions& options);
 
+// 6. A paused replica (issue 16): first hedging's cost with healthy replicas
+// (isPrime, round-robin, hedging auto vs off, interleaved); then, per
+// balancer (empty: round-robin, lru and p2c when the factory knows it) with
+// hedging auto and off, isPrime under `sessions` sessions while pause_pid
+// (r3, started by bench/run) is stopped with SIGSTOP for pause_s in the
+// middle of a window of 2 * measure_s + pause_s; with `votes`, the same with
+// castVote (hedging auto). The process is resumed (SIGCONT) in every case.
+struct PausedOptions {
+  Common common;
+  int sessions = 16;
+  std::vector<std::string> balancers;
+  int pause_pid = 0;
+  double pause_s = 3;
+  bool votes = true;
+};
+Result<nlohmann::json> RunPaused(const PausedOptions& options);
+
 // Waits until the registry lists exactly `count` instances of `service`
 // (polling, at most timeout_ms). kUnavailable saying what it saw otherwise.
 Status WaitForMembers(const Endpoint& registry, const std::string& service, int count,

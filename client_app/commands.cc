@@ -267,11 +267,30 @@ CommandOutput Servers(const std::vector<std::string>& args,
                                 {"balancer", v.balancer},
                                 {"instances", instances}});
   }
-  if (!text.empty()) text.pop_back();
+  // Hedging: what this session sent, and the delay each service waits now.
+  const client::Failover& failover = (*session)->failover();
+  json delays = json::object();
+  text += "hedging " + client::HedgeName(failover.hedge_options()) + ": " +
+          std::to_string(failover.hedges_sent()) + " hedge(s) sent, " +
+          std::to_string(failover.hedges_won()) + " answered first";
+  if (failover.hedge_options().mode != client::HedgeMode::kOff) {
+    text += ", delay";
+    for (const auto& name : services) {
+      const int64_t us = failover.hedge_delay_us(name);
+      delays[name] = us;
+      text += " " + name + " " + std::to_string(us / 1000) + "." +
+              std::to_string(us / 100 % 10) + " ms";
+    }
+  }
   return Ok(json{{"registry", (*session)->registry().Address()},
                  {"registry_in_use", (*session)->registry().CurrentAddress()},
                  {"registry_lookups", lookups},
-                 {"services", out_services}},
+                 {"services", out_services},
+                 {"hedging",
+                  {{"mode", client::HedgeName(failover.hedge_options())},
+                   {"hedges_sent", failover.hedges_sent()},
+                   {"hedges_won", failover.hedges_won()},
+                   {"delay_us", delays}}}},
             text);
 }
 
@@ -321,7 +340,8 @@ const std::vector<CommandSpec>& Commands() {
       {"servers", "servers [SERVICE]", "the session's cached server list",
        "Instances as the balancer sees them: membership version, cache age, how many "
        "times\n"
-       "this session asked the registry, per-instance calls and down marks.",
+       "this session asked the registry, per-instance calls and down marks; hedges "
+       "sent\nand won, and the hedge delay per service.",
        0, 1, Servers},
   };
   return commands;

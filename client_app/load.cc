@@ -196,6 +196,12 @@ CommandOutput RunLoad(const LoadOptions& options,
   const int64_t registry_lookups = total.counters.count("registry_lookups")
                                        ? total.counters.at("registry_lookups")
                                        : 0;
+  const auto counter = [&](const char* name) -> int64_t {
+    auto it = total.counters.find(name);
+    return it == total.counters.end() ? 0 : it->second;
+  };
+  const int64_t hedges_sent = counter("hedges_sent");
+  const int64_t hedges_won = counter("hedges_won");
   const int64_t votes_acknowledged =
       total.ok_by_op.count(client::kOpVote) ? total.ok_by_op.at(client::kOpVote) : 0;
   nlohmann::json per_op = nlohmann::json::object();
@@ -212,6 +218,9 @@ CommandOutput RunLoad(const LoadOptions& options,
                             {"errors", total.errors_by_code},
                             {"calls_per_replica", total.per_replica},
                             {"retries", engine.retries()},
+                            {"hedge_ms", client::HedgeName(session_options.hedge)},
+                            {"hedges_sent", hedges_sent},
+                            {"hedges_won", hedges_won},
                             {"registry_lookups", registry_lookups},
                             {"poll_id", workload.poll_id},
                             {"votes_acknowledged", votes_acknowledged}};
@@ -238,6 +247,9 @@ CommandOutput RunLoad(const LoadOptions& options,
   }
   out.text += "\nretries after transport failures: " + std::to_string(engine.retries()) +
               ", registry lookups: " + std::to_string(registry_lookups);
+  out.text += "\nhedging " + client::HedgeName(session_options.hedge) + ": " +
+              std::to_string(hedges_sent) + " hedge(s) sent, " +
+              std::to_string(hedges_won) + " answered first";
   if (votes) {
     out.text += "\nvotes acknowledged: " + std::to_string(votes_acknowledged) +
                 " (poll " + std::to_string(workload.poll_id) + ")";

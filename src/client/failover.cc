@@ -1,31 +1,220 @@
 #include "client/failover.h"
 
-#include <vector>
+#include <algorithm>
+#include <cstdint>
+#include <utility>
 
 namespace beacon::client {
+
+Failover::Failover(discovery::ServerCache& cache, const Clock& clock,
+                   AttemptWaiter& waiter, FailoverOptions options)
+    : cache_(cache),
+      clock_(clock),
+      waiter_(waiter),
+      options_(std::move(options)),
+      budget_(options_.hedge) {}
+
+Failover::~Failover() {
+  // Every picked copy gets one outcome; these never answered in time to be
+  // read, so they count as failed. Destroying them closes their connections.
+  for (const Abandoned& a : draining_) {
+    cache_.ReportTransportFailure(a.service, a.copy.server_id);
+  }
+}
+
+int64_t Failover::hedge_delay_us(const std::string& service) const {
+  auto it = delays_.find(service);
+  return it != delays_.end() ? it->second.delay_us()
+                             : HedgeDelay(options_.hedge).delay_us();
+}
+
+HedgeDelay& Failover::DelayFor(const std::string& service) {
+  auto it = delays_.find(service);
+  if (it == delays_.end())
+    it = delays_.emplace(service, HedgeDelay(options_.hedge)).first;
+  return it->second;
+}
+
+Failover::Copy Failover::StartCopy(ServerCall& call, const InstanceInfo& server,
+                                   bool hedge) {
+  Copy c;
+  c.server_id = server.id;
+  c.start_us = clock_.NowMicros();
+  c.hedge = hedge;
+  c.attempt = call.Start(server);
+  return c;
+}
+
+Result<InstanceInfo> Failover::PickFor(const std::string& service,
+                                       const std::vector<std::string>& failed,
+                                       const std::vector<std::string>& also_exclude,
+                                       bool allow_busy) {
+  std::vector<std::string> exclude = failed;
+  exclude.insert(exclude.end(), also_exclude.begin(), also_exclude.end());
+  const size_t own = exclude.size();
+  for (const Abandoned& a : draining_) {
+    if (a.service == service) exclude.push_back(a.copy.server_id);
+  }
+  Result<InstanceInfo> picked = cache_.Pick(service, exclude);
+  if (picked.ok() || exclude.size() == own || !allow_busy) return picked;
+  // Every other server is busy with an abandoned copy: a busy one is still
+  // better than none (the call gets its own connection).
+  exclude.resize(own);
+  return cache_.Pick(service, exclude);
+}
+
+void Failover::Abandon(const std::string& service, Copy copy) {
+  if (draining_.size() >= kMaxDraining) {
+    cache_.ReportTransportFailure(draining_.front().service,
+                                  draining_.front().copy.server_id);
+    draining_.erase(draining_.begin());  // closes its connection
+  }
+  draining_.push_back(Abandoned{service, std::move(copy)});
+}
+
+void Failover::CollectAbandoned() {
+  if (draining_.empty()) return;
+  std::vector<Attempt*>& waiting = waiting_;
+  while (!draining_.empty()) {
+    waiting.clear();
+    for (const Abandoned& a : draining_) waiting.push_back(a.copy.attempt.get());
+    // Deadline 0: only copies whose answer is already here.
+    const int ready = waiter_.WaitAny(waiting, 0);
+    if (ready < 0) break;
+    Abandoned done = std::move(draining_[static_cast<size_t>(ready)]);
+    draining_.erase(draining_.begin() + ready);
+    const AttemptOutcome out = done.copy.attempt->Finish();  // releases the connection
+    if (out.transport_failure) {
+      cache_.ReportTransportFailure(done.service, done.copy.server_id);
+    } else {
+      cache_.ReportSuccess(done.service, done.copy.server_id,
+                           clock_.NowMicros() - done.copy.start_us);
+    }
+  }
+  const int64_t now = clock_.NowMicros();
+  for (size_t i = 0; i < draining_.size();) {
+    if (now - draining_[i].copy.start_us >= options_.call_timeout_us) {
+      cache_.ReportTransportFailure(draining_[i].service, draining_[i].copy.server_id);
+      draining_.erase(draining_.begin() + static_cast<std::ptrdiff_t>(i));
+    } else {
+      ++i;
+    }
+  }
+}
 
 Status Failover::Run(const std::string& service, ServerCall& call,
                      std::string* served_by) {
   if (served_by != nullptr) served_by->clear();
+  CollectAbandoned();
   std::vector<std::string> failed;
-  Status last = Unavailable("no attempt made");
-  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    Result<discovery::PickedServer> server = cache_.PickServer(service, failed);
-    // On the retry, "no other server" reports the failure that caused it.
-    if (!server.ok()) return attempt == 0 ? server.status() : last;
-    const int64_t start = clock_.NowMicros();
-    AttemptOutcome out = call.Attempt(**server);
-    if (!out.transport_failure) {
-      cache_.ReportSuccess(*server, clock_.NowMicros() - start);
-      if (served_by != nullptr) *served_by = (*server)->id;
-      return std::move(out.status);
-    }
-    cache_.ReportTransportFailure(*server);
-    last = Unavailable("server " + (*server)->id + " failed: " + out.status.message());
-    failed.push_back((*server)->id);
-    if (attempt == 0) ++retries_;
+  Result<InstanceInfo> first = PickFor(service, failed, {}, /*allow_busy=*/true);
+  if (!first.ok()) return first.status();
+
+  const bool hedging = options_.hedge.mode != HedgeMode::kOff;
+  HedgeDelay* delay = nullptr;
+  if (hedging) {
+    delay = &DelayFor(service);
+    budget_.OnCall();
   }
-  return last;
+  std::vector<Copy>& flying = flying_;  // at most kMaxCopies
+  flying.clear();
+  flying.push_back(StartCopy(call, *first, /*hedge=*/false));
+  int copies = 1;
+  bool hedge_pending = hedging;
+  const int64_t hedge_at = flying[0].start_us + (hedging ? delay->delay_us() : 0);
+  Status last = Unavailable("no attempt made");
+  Status not_done = Status::Ok();  // a copy's kUnavailable answer, while the other runs
+  std::string not_done_by;
+  std::vector<Attempt*>& waiting = waiting_;
+
+  while (true) {
+    // One copy and no hedge to come: its Finish waits (the transport's call
+    // timeout bounds it), exactly as an unhedged call.
+    int ready = 0;
+    if (flying.size() > 1 || hedge_pending) {
+      int64_t deadline = hedge_pending ? hedge_at : INT64_MAX;
+      waiting.clear();
+      for (const Copy& c : flying) {
+        waiting.push_back(c.attempt.get());
+        deadline = std::min(deadline, c.start_us + options_.call_timeout_us);
+      }
+      ready = waiter_.WaitAny(waiting, deadline);
+    }
+    if (ready < 0) {
+      const int64_t now = clock_.NowMicros();
+      if (hedge_pending && now >= hedge_at) {
+        hedge_pending = false;
+        if (budget_.TryWithdraw()) {
+          Result<InstanceInfo> other =
+              PickFor(service, failed, {flying[0].server_id}, /*allow_busy=*/false);
+          if (other.ok()) {
+            flying.push_back(StartCopy(call, *other, /*hedge=*/true));
+            ++copies;
+            ++hedges_sent_;
+          } else {
+            budget_.Refund();  // no other server: nothing was sent
+          }
+        }
+        continue;
+      }
+      // Copies past the call timeout failed in the transport (closed).
+      for (size_t i = 0; i < flying.size();) {
+        if (now - flying[i].start_us < options_.call_timeout_us) {
+          ++i;
+          continue;
+        }
+        const std::string id = flying[i].server_id;
+        cache_.ReportTransportFailure(service, id);
+        last = Unavailable("server " + id + " failed: no answer within " +
+                           std::to_string(options_.call_timeout_us / 1000) + " ms");
+        failed.push_back(id);
+        flying.erase(flying.begin() + static_cast<std::ptrdiff_t>(i));
+      }
+    } else {
+      Copy done = std::move(flying[static_cast<size_t>(ready)]);
+      flying.erase(flying.begin() + ready);
+      AttemptOutcome out = done.attempt->Finish();
+      if (!out.transport_failure) {
+        const int64_t latency = clock_.NowMicros() - done.start_us;
+        cache_.ReportSuccess(service, done.server_id, latency);
+        if (delay != nullptr) delay->Record(latency);
+        if (out.status.code() == StatusCode::kUnavailable && !flying.empty()) {
+          // "Not done, nothing changed, try later" (e.g. its database was
+          // busy) is no answer while the other copy may still do the call:
+          // returning it would tell the caller "failed" about a call the
+          // other copy then completes.
+          not_done = std::move(out.status);
+          not_done_by = done.server_id;
+          continue;
+        }
+        if (done.hedge) ++hedges_won_;
+        for (Copy& other : flying) Abandon(service, std::move(other));
+        flying.clear();
+        if (out.status.ok()) call.Accept(*done.attempt);
+        if (served_by != nullptr) *served_by = done.server_id;
+        return std::move(out.status);
+      }
+      cache_.ReportTransportFailure(service, done.server_id);
+      last = Unavailable("server " + done.server_id + " failed: " + out.status.message());
+      failed.push_back(done.server_id);
+    }
+    if (!flying.empty()) continue;  // the other copy stands in for the retry
+    if (!not_done.ok()) {
+      // The other copy failed in the transport: the server's answer is the
+      // better one to give.
+      if (served_by != nullptr) *served_by = not_done_by;
+      return not_done;
+    }
+    if (copies >= kMaxCopies) return last;
+    // The retry is the second copy: no hedge after it.
+    hedge_pending = false;
+    ++retries_;
+    Result<InstanceInfo> server = PickFor(service, failed, {}, /*allow_busy=*/true);
+    // "No other server" reports the failure that caused the retry.
+    if (!server.ok()) return last;
+    flying.push_back(StartCopy(call, *server, /*hedge=*/false));
+    ++copies;
+  }
 }
 
 }  // namespace beacon::client

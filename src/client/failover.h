@@ -1,18 +1,39 @@
 // Failover: the rule every Beacon client call follows, apart from any
 // transport. Pick a server of the service from the session's ServerCache,
-// call it once through a ServerCall, and
+// send the call there as one copy (a ServerCall starts copies), and
 //   - on an answer (a reply or the server's typed error): report success and
 //     the latency to the cache (and so to the balancer), return the answer;
 //   - on a transport failure: mark the server down in the cache, and retry
-//     once on another server (never the one that just failed).
+//     once on another server (never the one that just failed);
+//   - hedging (client/hedging.h): when the copy has not answered within the
+//     hedge delay and the hedge budget allows, send a second copy to another
+//     server and return whichever answers first (reply or typed error;
+//     except that a kUnavailable answer, "nothing done, try later", waits
+//     for the other copy while it is out, so that a hedge never reports
+//     "failed" for a call the other copy completes). The
+//     other copy is abandoned: it keeps its own connection, which is not
+//     reused until its answer is read ("drained"; done at the start of later
+//     calls) or it is closed (when it reaches the call timeout, or the
+//     session ends). While a session has an abandoned copy on a server it
+//     picks other servers, so one stalled replica costs each session one
+//     hedge, not one per call.
+// A call sends at most two copies (first + hedge, or first + retry). The
+// cache is told exactly one outcome per copy it picked, abandoned copies
+// included (when drained: success and latency; when closed: transport
+// failure).
 // Every Beacon call is idempotent (identical votes repeat to the original
-// receipt, createPoll carries a request id), so the retry never doubles an
-// effect. Thrift lives behind ServerCall (src/rpc); tests use fakes.
+// receipt, createPoll carries a request id), so a retry or a hedge never
+// doubles an effect. Thrift lives behind ServerCall and AttemptWaiter
+// (src/rpc); tests use fakes.
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <string>
+#include <vector>
 
+#include "client/hedging.h"
 #include "core/clock.h"
 #include "core/membership.h"
 #include "core/status.h"
@@ -30,42 +51,130 @@ struct AttemptOutcome {
   bool transport_failure = false;
 };
 
-// Makes one call on one server. The implementation owns the reply it
-// receives (the caller reads it after Run returns). Not required to be
-// thread-safe: one call at a time.
+// One copy of a call, sent to one server, with its own connection.
+// Destroying an attempt whose answer was not read closes its connection (it
+// is never reused with a reply on the way). Not thread-safe.
+class Attempt {
+ public:
+  virtual ~Attempt() = default;
+  // Reads the answer, blocking until it arrives or the transport gives up
+  // (its own call timeout). Call at most once. Never throws.
+  virtual AttemptOutcome Finish() = 0;
+};
+
+// Makes one call as copies on servers. The implementation owns the reply it
+// keeps (the caller reads it after Run returns ok). Not thread-safe.
 class ServerCall {
  public:
   virtual ~ServerCall() = default;
-  // Calls `server` once. Never throws.
-  virtual AttemptOutcome Attempt(const InstanceInfo& server) = 0;
+  // Sends the call to `server` and returns the copy in flight; it must not
+  // refer to this ServerCall (it may outlive it while drained). Never
+  // throws: a copy that could not be sent is returned anyway and its Finish
+  // reports the transport failure.
+  virtual std::unique_ptr<Attempt> Start(const InstanceInfo& server) = 0;
+  // Keeps the reply of `winner`, a copy this call started whose Finish
+  // returned an ok status.
+  virtual void Accept(Attempt& winner) = 0;
 };
 
-// Applies the failover rule over a session's cache. Not thread-safe (one per
-// session, like the session); `cache` and `clock` must outlive it.
+// The transport's half of waiting for several copies at once. Not
+// thread-safe (one per session).
+class AttemptWaiter {
+ public:
+  virtual ~AttemptWaiter() = default;
+  // Blocks until one of `attempts` (unfinished) has an answer to read, so
+  // its Finish will not wait for the server, or until the session's clock
+  // reads `deadline_us`. Returns that attempt's index, or -1 when the
+  // deadline came first. A deadline already passed checks without blocking.
+  virtual int WaitAny(const std::vector<Attempt*>& attempts, int64_t deadline_us) = 0;
+};
+
+struct FailoverOptions {
+  HedgeOptions hedge;
+  // A copy unanswered for this long has failed in the transport. Matches the
+  // transport's own call timeout (the copies' Finish enforce that one).
+  int64_t call_timeout_us = 5'000'000;
+};
+
+// Applies the failover and hedging rules over a session's cache. Not
+// thread-safe (one per session, like the session); `cache`, `clock` and
+// `waiter` must outlive it.
 class Failover {
  public:
-  Failover(discovery::ServerCache& cache, const Clock& clock)
-      : cache_(cache), clock_(clock) {}
+  // At most this many abandoned copies are kept draining; past it the
+  // oldest is closed (and reported as a transport failure).
+  static constexpr size_t kMaxDraining = 8;
 
-  // Runs `call` against a server of `service` (retrying once after a
-  // transport failure). Returns the answered attempt's status (ok or the
-  // server's typed error); the cache's error when no server can be picked
-  // (kUnavailable, kInvalidArgument for a malformed service name, ...);
-  // kUnavailable naming the last server when both attempts failed in the
-  // transport. `served_by`, when given, receives the id of the server that
-  // answered ("" when none did).
+  Failover(discovery::ServerCache& cache, const Clock& clock, AttemptWaiter& waiter,
+           FailoverOptions options = {});
+  // Closes the copies still draining, reporting each as a transport failure.
+  ~Failover();
+
+  Failover(const Failover&) = delete;
+  Failover& operator=(const Failover&) = delete;
+
+  // Runs `call` against servers of `service` (a hedge and/or one retry after
+  // a transport failure, two copies at most). Returns the first answer's
+  // status (ok or the server's typed error); the cache's error when no
+  // server can be picked (kUnavailable, kInvalidArgument for a malformed
+  // service name, ...); kUnavailable naming the last server when every copy
+  // failed in the transport. `served_by`, when given, receives the id of the
+  // server that answered ("" when none did).
   Status Run(const std::string& service, ServerCall& call,
              std::string* served_by = nullptr);
 
   // Calls that needed the retry after a transport failure.
   int64_t retries() const { return retries_; }
+  // Second copies sent after the hedge delay, and those that answered first.
+  int64_t hedges_sent() const { return hedges_sent_; }
+  int64_t hedges_won() const { return hedges_won_; }
+  // Abandoned copies not yet drained or closed (each holds a connection).
+  size_t draining() const { return draining_.size(); }
+  // The current hedge delay of `service` (0 with hedging off; the cold
+  // delay for a service not called yet).
+  int64_t hedge_delay_us(const std::string& service) const;
+  const HedgeOptions& hedge_options() const { return options_.hedge; }
 
  private:
-  static constexpr int kMaxAttempts = 2;
+  static constexpr int kMaxCopies = 2;
+
+  struct Copy {
+    std::unique_ptr<Attempt> attempt;
+    std::string server_id;
+    int64_t start_us = 0;
+    bool hedge = false;
+  };
+  struct Abandoned {
+    std::string service;
+    Copy copy;
+  };
+
+  Copy StartCopy(ServerCall& call, const InstanceInfo& server, bool hedge);
+  // A server for a new copy: not failed, not busy with an abandoned copy of
+  // this session (unless that leaves none), not `also_exclude`.
+  Result<InstanceInfo> PickFor(const std::string& service,
+                               const std::vector<std::string>& failed,
+                               const std::vector<std::string>& also_exclude,
+                               bool allow_busy);
+  void Abandon(const std::string& service, Copy copy);
+  // Reads the answers of abandoned copies that have one, and closes those
+  // past the call timeout, reporting each to the cache. Never blocks.
+  void CollectAbandoned();
+  HedgeDelay& DelayFor(const std::string& service);
 
   discovery::ServerCache& cache_;
   const Clock& clock_;
+  AttemptWaiter& waiter_;
+  const FailoverOptions options_;
+  HedgeBudget budget_;
+  std::map<std::string, HedgeDelay> delays_;  // per service
+  std::vector<Abandoned> draining_;           // oldest first
+  // Run's working lists, kept between calls so a call allocates none.
+  std::vector<Copy> flying_;
+  std::vector<Attempt*> waiting_;
   int64_t retries_ = 0;
+  int64_t hedges_sent_ = 0;
+  int64_t hedges_won_ = 0;
 };
 
 }  // namespace beacon::client

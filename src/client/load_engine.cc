@@ -182,10 +182,10 @@ void LoadEngine::RunPhase(Slot& slot, LoadWorker& worker, const LoadPhase& phase
       if (t.first_error.empty()) t.first_error = out.status.ToString();
     }
   }
-  if (phase.counted) {
-    t.client_cpu_us = ThreadCpuMicros() - cpu_start;
-    t.counters = worker.Counters();
-  }
+  if (phase.counted) t.client_cpu_us = ThreadCpuMicros() - cpu_start;
+  // Read after every phase, warm-ups too, so a caller can take the growth
+  // over the counted ones.
+  t.counters = worker.Counters();
 }
 
 LoadPhaseResult LoadEngine::Run(const LoadPhase& phase) {

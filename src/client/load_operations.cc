@@ -75,7 +75,9 @@ std::map<std::string, int64_t> SessionLoadWorker::Counters() const {
   for (const auto& service : session_->cache().Services()) {
     lookups += session_->cache().View(service).registry_lookups;
   }
-  return {{"registry_lookups", lookups}};
+  return {{"registry_lookups", lookups},
+          {"hedges_sent", session_->failover().hedges_sent()},
+          {"hedges_won", session_->failover().hedges_won()}};
 }
 
 }  // namespace beacon::client

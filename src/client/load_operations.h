@@ -44,7 +44,9 @@ class SessionLoadWorker final : public LoadWorker {
 
   CallOutcome Call() override;
   int64_t Retries() const override { return session_->retries(); }
-  // {"registry_lookups": lookups this session made, over every service}.
+  // {"registry_lookups": lookups this session made, over every service,
+  //  "hedges_sent"/"hedges_won": second copies sent after the hedge delay,
+  //  and those that answered first}.
   std::map<std::string, int64_t> Counters() const override;
 
  private:

@@ -60,44 +60,57 @@ Result<std::unique_ptr<Session>> Session::Create(const SessionOptions& options,
       discovery::ServerCache::Create(s->registry_, clock, cache, std::move(snapshot));
   if (!created.ok()) return created.status();
   s->cache_ = std::move(created).value();
-  s->failover_ = std::make_unique<Failover>(*s->cache_, clock);
+  s->waiter_ = std::make_unique<rpc::SocketAttemptWaiter>(clock);
+  FailoverOptions rules;
+  rules.hedge = options.hedge;
+  rules.call_timeout_us = static_cast<int64_t>(options.timeout_ms) * 1000;
+  s->failover_ = std::make_unique<Failover>(*s->cache_, clock, *s->waiter_, rules);
   return s;
 }
 
 Session::~Session() = default;
 
-template <class T, class E, class F>
-Result<T> Session::Invoke(const char* service, F&& fn) {
-  rpc::PooledCall<T, E, F> call(*pool_, fn);
+template <class T, class E, class Send, class Recv>
+Result<T> Session::Invoke(const char* service, Send send, Recv recv) {
+  rpc::PooledCall<T, E, Send, Recv> call(*pool_, send, std::move(recv));
   if (Status s = failover_->Run(service, call); !s.ok()) return s;
   return call.TakeReply();
 }
 
+// Each call is sent with the generated client's send_ half and read with its
+// recv_ half, so that a hedged copy can be sent while another is in flight.
+
 Result<idl::PrimeReply> Session::IsPrime(int64_t n) {
-  return Invoke<idl::PrimeReply, idl::PrimeError>("prime",
-                                                  [&](rpc::ReplicaConnection& c) {
-                                                    idl::PrimeReply r;
-                                                    c.prime().isPrime(r, n);
-                                                    return r;
-                                                  });
+  return Invoke<idl::PrimeReply, idl::PrimeError>(
+      "prime", [&](rpc::ReplicaConnection& c) { c.prime().send_isPrime(n); },
+      [](rpc::ReplicaConnection& c) {
+        idl::PrimeReply r;
+        c.prime().recv_isPrime(r);
+        return r;
+      });
 }
 
 Result<idl::CountReply> Session::CountPrimes(int64_t lo, int64_t hi) {
-  return Invoke<idl::CountReply, idl::PrimeError>("prime",
-                                                  [&](rpc::ReplicaConnection& c) {
-                                                    idl::CountReply r;
-                                                    c.prime().countPrimes(r, lo, hi);
-                                                    return r;
-                                                  });
+  return Invoke<idl::CountReply, idl::PrimeError>(
+      "prime", [&](rpc::ReplicaConnection& c) { c.prime().send_countPrimes(lo, hi); },
+      [](rpc::ReplicaConnection& c) {
+        idl::CountReply r;
+        c.prime().recv_countPrimes(r);
+        return r;
+      });
 }
 
 Result<idl::CreatePollReply> Session::CreatePoll(const std::string& question,
                                                  const std::vector<std::string>& options,
                                                  const std::string& request_id) {
   return Invoke<idl::CreatePollReply, idl::VotingError>(
-      "voting", [&](rpc::ReplicaConnection& c) {
+      "voting",
+      [&](rpc::ReplicaConnection& c) {
+        c.voting().send_createPoll(question, options, request_id);
+      },
+      [](rpc::ReplicaConnection& c) {
         idl::CreatePollReply r;
-        c.voting().createPoll(r, question, options, request_id);
+        c.voting().recv_createPoll(r);
         return r;
       });
 }
@@ -105,38 +118,45 @@ Result<idl::CreatePollReply> Session::CreatePoll(const std::string& question,
 Result<idl::VoteReceipt> Session::CastVote(int64_t poll_id, const std::string& voter_id,
                                            const std::string& option) {
   return Invoke<idl::VoteReceipt, idl::VotingError>(
-      "voting", [&](rpc::ReplicaConnection& c) {
+      "voting",
+      [&](rpc::ReplicaConnection& c) {
+        c.voting().send_castVote(poll_id, voter_id, option);
+      },
+      [](rpc::ReplicaConnection& c) {
         idl::VoteReceipt r;
-        c.voting().castVote(r, poll_id, voter_id, option);
+        c.voting().recv_castVote(r);
         return r;
       });
 }
 
 Result<idl::PollResults> Session::Results(int64_t poll_id) {
-  return Invoke<idl::PollResults, idl::VotingError>("voting",
-                                                    [&](rpc::ReplicaConnection& c) {
-                                                      idl::PollResults r;
-                                                      c.voting().results(r, poll_id);
-                                                      return r;
-                                                    });
+  return Invoke<idl::PollResults, idl::VotingError>(
+      "voting", [&](rpc::ReplicaConnection& c) { c.voting().send_results(poll_id); },
+      [](rpc::ReplicaConnection& c) {
+        idl::PollResults r;
+        c.voting().recv_results(r);
+        return r;
+      });
 }
 
 Result<idl::PollList> Session::ListPolls(int32_t limit) {
-  return Invoke<idl::PollList, idl::VotingError>("voting",
-                                                 [&](rpc::ReplicaConnection& c) {
-                                                   idl::PollList r;
-                                                   c.voting().listPolls(r, limit);
-                                                   return r;
-                                                 });
+  return Invoke<idl::PollList, idl::VotingError>(
+      "voting", [&](rpc::ReplicaConnection& c) { c.voting().send_listPolls(limit); },
+      [](rpc::ReplicaConnection& c) {
+        idl::PollList r;
+        c.voting().recv_listPolls(r);
+        return r;
+      });
 }
 
 Result<idl::ClosePollReply> Session::ClosePoll(int64_t poll_id) {
-  return Invoke<idl::ClosePollReply, idl::VotingError>("voting",
-                                                       [&](rpc::ReplicaConnection& c) {
-                                                         idl::ClosePollReply r;
-                                                         c.voting().closePoll(r, poll_id);
-                                                         return r;
-                                                       });
+  return Invoke<idl::ClosePollReply, idl::VotingError>(
+      "voting", [&](rpc::ReplicaConnection& c) { c.voting().send_closePoll(poll_id); },
+      [](rpc::ReplicaConnection& c) {
+        idl::ClosePollReply r;
+        c.voting().recv_closePoll(r);
+        return r;
+      });
 }
 
 }  // namespace beacon::client

@@ -4,7 +4,11 @@
 // service, kept fresh by a watch, balanced by the chosen policy, down marks)
 // and its pooled connections to replicas, and runs every call through the
 // Failover rule (client/failover.h): a call that fails in the transport
-// marks the server down and is retried once on another server.
+// marks the server down and is retried once on another server, and a call
+// not answered within the hedge delay gets a second copy on another server
+// (SessionOptions::hedge), the first answer winning. Two copies in flight
+// need no second thread: each has its own pooled connection and the session
+// waits on both sockets at once (rpc::SocketAttemptWaiter).
 //
 // Each method returns the reply, or a Status: the server's typed error
 // (kInvalidArgument, kNotFound, kAlreadyExists, kConflict, ...), kUnavailable
@@ -19,6 +23,7 @@
 #include <vector>
 
 #include "client/failover.h"
+#include "client/hedging.h"
 #include "core/clock.h"
 #include "core/endpoint.h"
 #include "discovery/registry_failover_client.h"
@@ -45,6 +50,8 @@ struct SessionOptions {
   int timeout_ms = 5000;  // one call's send+receive; connects get min(1000, this)
   bool watch = true;      // keep the cached list fresh with a background watch
   int64_t down_cooloff_ms = 5000;
+  // Hedged calls (client/hedging.h); client_app's --hedge-ms.
+  HedgeOptions hedge;
 };
 
 // Not thread-safe as a whole: one thread drives a session (the load engine
@@ -78,21 +85,26 @@ class Session {
   const SessionOptions& options() const { return options_; }
   // Calls that needed the failover retry after a transport failure.
   int64_t retries() const { return failover_->retries(); }
+  // Hedging: copies sent, copies that answered first, current delays.
+  const Failover& failover() const { return *failover_; }
 
  private:
   Session() = default;
 
-  // Runs fn(ReplicaConnection&) -> T through the failover rule; E is the
-  // service's IDL exception.
-  template <class T, class E, class F>
-  Result<T> Invoke(const char* service, F&& fn);
+  // Runs one call through the failover rule: send(ReplicaConnection&) sends
+  // the request, recv(ReplicaConnection&) -> T reads the reply (stateless: a
+  // hedged copy may be read after the call returned); E is the service's IDL
+  // exception.
+  template <class T, class E, class Send, class Recv>
+  Result<T> Invoke(const char* service, Send send, Recv recv);
 
   SessionOptions options_;
   std::shared_ptr<discovery::RegistryFailoverClient> registry_;
   std::unique_ptr<rpc::ReplicaConnectionPool> pool_;
   std::unique_ptr<discovery::ServerCache>
-      cache_;                           // destroyed before the pool and registry
-  std::unique_ptr<Failover> failover_;  // destroyed first (refers to cache_)
+      cache_;                              // destroyed before the pool and registry
+  std::unique_ptr<AttemptWaiter> waiter_;  // destroyed after failover_
+  std::unique_ptr<Failover> failover_;     // destroyed first (refers to cache_, pool_)
 };
 
 }  // namespace beacon::client

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "core/endpoint.h"
 #include "core/status.h"
@@ -49,6 +50,10 @@ class Channel {
   // error). The channel must not be used afterwards except to destroy it.
   void Abort();
 
+  // The connection's socket, for waiting on several channels at once
+  // (WaitForReadable); -1 once closed. Read or write only through protocol().
+  int socket_fd() const;
+
   // Monotonic time of the last Touch(), for idle-connection eviction.
   int64_t last_used_us() const { return last_used_us_; }
   void Touch(int64_t now_us) { last_used_us_ = now_us; }
@@ -61,6 +66,13 @@ class Channel {
   std::shared_ptr<apache::thrift::protocol::TProtocol> protocol_;
   int64_t last_used_us_ = 0;
 };
+
+// Blocks until one of `fds` is readable (data, end of stream or an error:
+// whatever makes a read return without waiting) or `timeout_us` passes.
+// Returns the index of a readable one, -1 on timeout; a negative fd counts as
+// readable at once. timeout_us <= 0 checks without blocking. Interrupted
+// waits resume with the time left.
+int WaitForReadable(const std::vector<int>& fds, int64_t timeout_us);
 
 // The outcome of one remote call.
 template <class T>

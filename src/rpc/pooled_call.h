@@ -1,12 +1,18 @@
-// PooledCall: the Thrift side of client::ServerCall. One attempt takes a
-// pooled connection to the chosen replica, runs one generated-client call on
-// it, classifies the outcome (rpc::InvokeRpc: nothing escapes), and gives
-// the connection back when it is still in a known state, or closes it and
-// the replica's idle connections after a transport failure.
+// PooledCall: the Thrift side of client::ServerCall. Each copy of a call
+// (client::Attempt) takes its own pooled connection to the chosen replica and
+// sends the request with the generated client's send_ half; Finish reads the
+// answer with the recv_ half and classifies the outcome (rpc::InvokeRpc:
+// nothing escapes), gives the connection back when it is still in a known
+// state, or closes it and the replica's idle connections after a transport
+// failure. A copy destroyed before Finish closes its connection (a reply may
+// still be on the way). SocketAttemptWaiter waits on several copies at once
+// with ppoll, so one session thread can have two copies in flight.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "client/failover.h"
 #include "rpc/channel.h"
@@ -14,35 +20,127 @@
 
 namespace beacon::rpc {
 
-// T: the reply type; E: the service's IDL exception; F: T(ReplicaConnection&).
-// Not thread-safe; lives for one session call. `pool` and `fn` must outlive it.
-template <class T, class E, class F>
-class PooledCall final : public client::ServerCall {
+// A copy whose answer arrives on a socket.
+class SocketAttempt : public client::Attempt {
  public:
-  PooledCall(ReplicaConnectionPool& pool, F& fn) : pool_(pool), fn_(fn) {}
+  // The connection's socket while the answer is unread; -1 when there is
+  // nothing to wait for (never sent, or already finished).
+  virtual int socket_fd() const = 0;
+};
 
-  client::AttemptOutcome Attempt(const InstanceInfo& server) override {
-    auto conn = pool_.Acquire(server);
-    if (!conn.ok()) return {conn.status(), /*transport_failure=*/true};
-    ReplicaConnection& c = **conn;
-    RpcResult<T> out =
-        InvokeRpc<T, E>(Endpoint{server.host, server.port}, [&] { return fn_(c); });
+// Waits for SocketAttempts with WaitForReadable, measuring the deadline on
+// `clock` (the session's). Not thread-safe (one per session).
+class SocketAttemptWaiter final : public client::AttemptWaiter {
+ public:
+  explicit SocketAttemptWaiter(const Clock& clock) : clock_(clock) {}
+  int WaitAny(const std::vector<client::Attempt*>& attempts,
+              int64_t deadline_us) override {
+    fds_.clear();
+    for (client::Attempt* a : attempts) {
+      const auto* s = dynamic_cast<const SocketAttempt*>(a);
+      fds_.push_back(s != nullptr ? s->socket_fd() : -1);
+    }
+    return WaitForReadable(fds_, deadline_us - clock_.NowMicros());
+  }
+
+ private:
+  const Clock& clock_;
+  std::vector<int> fds_;
+};
+
+// T: the reply type; E: the service's IDL exception; Recv: T(ReplicaConnection&)
+// reading the reply (the generated recv_ method); it is copied into the
+// attempt, so it must not refer to the caller's stack.
+template <class T, class E, class Recv>
+class PooledAttempt final : public SocketAttempt {
+ public:
+  // A copy that could not be sent: Finish reports `failure`.
+  PooledAttempt(ReplicaConnectionPool& pool, InstanceInfo server,
+                client::AttemptOutcome failure)
+      : pool_(pool), server_(std::move(server)), failure_(std::move(failure)) {}
+  // A copy sent on `conn`.
+  PooledAttempt(ReplicaConnectionPool& pool, InstanceInfo server,
+                std::unique_ptr<ReplicaConnection> conn, Recv recv)
+      : pool_(pool),
+        server_(std::move(server)),
+        conn_(std::move(conn)),
+        recv_(std::move(recv)) {}
+
+  client::AttemptOutcome Finish() override {
+    if (!conn_) return failure_;
+    std::unique_ptr<ReplicaConnection> conn = std::move(conn_);
+    RpcResult<T> out = InvokeRpc<T, E>(Endpoint{server_.host, server_.port},
+                                       [&] { return (*recv_)(*conn); });
     if (out.connection_reusable) {
-      pool_.Release(server, std::move(conn).value());
+      pool_.Release(server_, std::move(conn));
     } else if (out.transport_failure) {
-      pool_.Forget(server.id);
+      pool_.Forget(server_.id);
     }
     if (!out.result.ok()) return {out.result.status(), out.transport_failure};
     reply_ = std::move(out.result).value();
     return {Status::Ok(), false};
   }
 
-  // The reply of the attempt that succeeded; call only after Run returned ok.
+  int socket_fd() const override { return conn_ ? conn_->channel().socket_fd() : -1; }
+
+  // The reply read by a Finish that returned ok.
   T TakeReply() { return std::move(*reply_); }
 
  private:
   ReplicaConnectionPool& pool_;
-  F& fn_;
+  const InstanceInfo server_;
+  std::unique_ptr<ReplicaConnection> conn_;  // while the answer is unread
+  std::optional<Recv> recv_;
+  client::AttemptOutcome failure_;
+  std::optional<T> reply_;
+};
+
+// Send: void(ReplicaConnection&) sending the request (the generated send_
+// method; may refer to the caller's arguments, used only inside Start).
+// Not thread-safe; lives for one session call. `pool` and `send` must outlive
+// it; `pool` must outlive every attempt it starts.
+template <class T, class E, class Send, class Recv>
+class PooledCall final : public client::ServerCall {
+ public:
+  using Copy = PooledAttempt<T, E, Recv>;
+
+  PooledCall(ReplicaConnectionPool& pool, Send& send, Recv recv)
+      : pool_(pool), send_(send), recv_(std::move(recv)) {}
+
+  std::unique_ptr<client::Attempt> Start(const InstanceInfo& picked) override {
+    // What the copy needs to give its connection back; not the metadata.
+    const InstanceInfo server{picked.id, picked.host, picked.port, {}};
+    auto conn = pool_.Acquire(server);
+    if (!conn.ok()) {
+      return std::make_unique<Copy>(pool_, server,
+                                    client::AttemptOutcome{conn.status(), true});
+    }
+    RpcResult<bool> sent = InvokeRpc<bool, E>(Endpoint{server.host, server.port}, [&] {
+      send_(**conn);
+      return true;
+    });
+    if (!sent.result.ok()) {
+      // Nothing is known to be on the way: close it (and the replica's idle
+      // connections after a transport failure).
+      if (sent.transport_failure) pool_.Forget(server.id);
+      return std::make_unique<Copy>(
+          pool_, server,
+          client::AttemptOutcome{sent.result.status(), sent.transport_failure});
+    }
+    return std::make_unique<Copy>(pool_, server, std::move(conn).value(), recv_);
+  }
+
+  void Accept(client::Attempt& winner) override {
+    reply_ = static_cast<Copy&>(winner).TakeReply();
+  }
+
+  // The reply of the copy that answered first; call only after Run returned ok.
+  T TakeReply() { return std::move(*reply_); }
+
+ private:
+  ReplicaConnectionPool& pool_;
+  Send& send_;
+  Recv recv_;
   std::optional<T> reply_;
 };
 

@@ -43,7 +43,8 @@ class LoadRun::Worker final : public client::LoadWorker {
 
   client::CallOutcome Call() override {
     const auto start = std::chrono::steady_clock::now();
-    client::CallOutcome outcome = (calls_++ % 2 == 0) ? Prime() : Vote();
+    client::CallOutcome outcome =
+        (calls_++ % 2 == 0 || !run_.options_.votes) ? Prime() : Vote();
     const int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(
                            std::chrono::steady_clock::now() - start)
                            .count();
@@ -53,6 +54,10 @@ class LoadRun::Worker final : public client::LoadWorker {
     return outcome;
   }
   int64_t Retries() const override { return session_->retries(); }
+  std::map<std::string, int64_t> Counters() const override {
+    return {{"hedges_sent", session_->failover().hedges_sent()},
+            {"hedges_won", session_->failover().hedges_won()}};
+  }
 
  private:
   client::CallOutcome Prime() {
@@ -119,6 +124,8 @@ LoadRun::LoadRun(LoadRunOptions options) : options_(std::move(options)) {
   client::SessionOptions session_options;
   session_options.registries = options_.registries;
   session_options.timeout_ms = options_.call_timeout_ms;
+  session_options.balancer = options_.balancer;
+  session_options.hedge = options_.hedge;
   engine_ = std::make_unique<client::LoadEngine>(
       options_.sessions,
       [this, session_options](int index) -> Result<std::unique_ptr<client::LoadWorker>> {
@@ -138,6 +145,7 @@ LoadRun::LoadRun(LoadRunOptions options) : options_(std::move(options)) {
     const client::LoadPhaseResult result = engine_->Run(phase);
     MutexLock lock(mu_);
     served_by_ = result.tally.per_replica;
+    counters_ = result.tally.counters;
   });
 }
 
@@ -163,6 +171,18 @@ bool LoadRun::WaitForCalls(int64_t n, int timeout_ms) const {
 int64_t LoadRun::calls() const { return engine_->calls_completed(); }
 
 int64_t LoadRun::retries() const { return engine_->retries(); }
+
+int64_t LoadRun::hedges_sent() const {
+  MutexLock lock(mu_);
+  auto it = counters_.find("hedges_sent");
+  return it == counters_.end() ? 0 : it->second;
+}
+
+int64_t LoadRun::hedges_won() const {
+  MutexLock lock(mu_);
+  auto it = counters_.find("hedges_won");
+  return it == counters_.end() ? 0 : it->second;
+}
 
 std::vector<std::string> LoadRun::samples() const {
   MutexLock lock(mu_);

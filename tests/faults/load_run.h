@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "client/hedging.h"
 #include "client/load_engine.h"
 #include "core/endpoint.h"
 #include "core/mutex.h"
@@ -30,6 +31,11 @@ struct LoadRunOptions {
   int64_t max_calls_per_session = 20000;
   int call_timeout_ms = 5000;
   std::string voter_prefix = "voter";
+  // False: isPrime only (no vote), e.g. where a stalled database would
+  // hold up votes whatever the client does.
+  bool votes = true;
+  std::string balancer = "round-robin";
+  client::HedgeOptions hedge;  // the default: auto
 };
 
 // A vote the servers acknowledged.
@@ -75,6 +81,10 @@ class LoadRun {
   int64_t inconsistencies() const { return inconsistencies_.load(); }
   // Calls that needed the session's failover retry.
   int64_t retries() const;
+  // Hedges sent and hedges that answered first, over every session; filled
+  // by Stop().
+  int64_t hedges_sent() const;
+  int64_t hedges_won() const;
   // The longest any one call took (retry included), in milliseconds.
   int64_t max_call_ms() const { return max_call_us_.load() / 1000; }
   // The first few failure and inconsistency messages, for the test's output.
@@ -104,8 +114,9 @@ class LoadRun {
   mutable Mutex mu_;
   std::vector<std::string> samples_ GUARDED_BY(mu_);
   std::map<std::string, int64_t> served_by_ GUARDED_BY(mu_);
-  std::vector<AckedVote> votes_ GUARDED_BY(mu_);  // until Stop()
-  bool stopped_ = false;                          // only the test thread calls Stop()
+  std::map<std::string, int64_t> counters_ GUARDED_BY(mu_);  // the workers' Counters()
+  std::vector<AckedVote> votes_ GUARDED_BY(mu_);             // until Stop()
+  bool stopped_ = false;  // only the test thread calls Stop()
 };
 
 // A receipt check for a finished run: every voter's receipts name one vote
