@@ -1,0 +1,582 @@
+#include "rpc/event_server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <thrift/protocol/TBinaryProtocol.h>
+#include <thrift/transport/TBufferTransports.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <future>
+#include <queue>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "rpc/thrift_server.h"
+
+namespace beacon::rpc {
+
+using apache::thrift::TConfiguration;
+using apache::thrift::protocol::TBinaryProtocol;
+using apache::thrift::transport::TMemoryBuffer;
+using SteadyClock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr int kListenBacklog = 4096;
+constexpr int kMaxEvents = 256;
+constexpr int kHousekeepingMs = 200;  // idle and send-timeout checks
+
+std::string ErrnoText(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+
+std::string PeerOf(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "unknown";
+  char host[INET6_ADDRSTRLEN] = "?";
+  int port = 0;
+  if (addr.ss_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&addr);
+    inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+    port = ntohs(a->sin_port);
+  } else if (addr.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&addr);
+    inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+    port = ntohs(a->sin6_port);
+  }
+  return std::string(host) + ":" + std::to_string(port);
+}
+
+std::string Framed(const std::string& message) {
+  std::string out(4, '\0');
+  const uint32_t n = htonl(static_cast<uint32_t>(message.size()));
+  std::memcpy(out.data(), &n, 4);
+  out += message;
+  return out;
+}
+
+// A listening socket on host:port, or the reason it cannot be had.
+Result<int> Listen(const std::string& host, int port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const std::string service = std::to_string(port);
+  if (int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &found); rc != 0) {
+    return Unavailable("cannot listen on " + host + ":" + service + ": " +
+                       gai_strerror(rc));
+  }
+  std::string why = "no address";
+  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    const int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                          a->ai_protocol);
+    if (fd < 0) {
+      why = ErrnoText("socket");
+      continue;
+    }
+    const int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, kListenBacklog) == 0) {
+      freeaddrinfo(found);
+      return fd;
+    }
+    why = ErrnoText("bind/listen");
+    close(fd);
+  }
+  freeaddrinfo(found);
+  return Unavailable("cannot listen on " + host + ":" + service + ": " + why);
+}
+
+int LocalPort(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  if (addr.ss_family == AF_INET6) {
+    return ntohs(reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_port);
+  }
+  return ntohs(reinterpret_cast<const sockaddr_in*>(&addr)->sin_port);
+}
+
+}  // namespace
+
+// Everything below runs on the loop thread, except Post/RequestStop (any
+// thread) and the counters read through atomics.
+class EventServer::Loop : public std::enable_shared_from_this<EventServer::Loop> {
+ public:
+  Loop(EventServerOptions options, ProcessorForPeer processors, std::string held_method,
+       HeldMethod held)
+      : options_(std::move(options)),
+        processors_(std::move(processors)),
+        held_method_(std::move(held_method)),
+        held_(std::move(held)),
+        config_(MakeTransportConfig(options_.max_message_bytes)) {}
+
+  ~Loop() {
+    for (auto& [id, c] : conns_) close(c.fd);
+    if (listen_fd_ >= 0) close(listen_fd_);
+    if (wake_fd_ >= 0) close(wake_fd_);
+    if (epoll_fd_ >= 0) close(epoll_fd_);
+  }
+
+  Status Init(int listen_fd) {
+    listen_fd_ = listen_fd;
+    epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+    wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (epoll_fd_ < 0 || wake_fd_ < 0) return Unavailable(ErrnoText("epoll/eventfd"));
+    Add(wake_fd_, kWakeId, EPOLLIN);
+    Add(listen_fd_, kListenId, EPOLLIN);
+    return Status::Ok();
+  }
+
+  // A reply (already framed) for connection `conn`, from any thread.
+  void Post(uint64_t conn, std::string framed) {
+    bool was_empty;
+    {
+      MutexLock lock(post_mu_);
+      was_empty = posted_.empty();
+      posted_.emplace_back(conn, std::move(framed));
+    }
+    if (was_empty) Wake();
+  }
+
+  void RequestStop(bool force) {
+    stop_requested_ = true;
+    if (force) force_stop_ = true;
+    Wake();
+  }
+
+  size_t connection_count() const { return open_connections_.load(); }
+
+  // The loop; returns when stopped and drained (or forced).
+  void Run();
+
+ private:
+  static constexpr uint64_t kWakeId = 0;
+  static constexpr uint64_t kListenId = 1;
+
+  struct Connection {
+    int fd = -1;
+    std::string peer;
+    std::shared_ptr<apache::thrift::TProcessor> processor;
+    std::string in;
+    std::string out;
+    size_t out_offset = 0;
+    bool held = false;  // a held call awaits its reply
+    bool want_write = false;
+    SteadyClock::time_point last_read;
+    SteadyClock::time_point last_write_progress;
+  };
+
+  class Held;  // HeldCall for one call on one connection
+
+  struct Timer {
+    SteadyClock::time_point at;
+    std::shared_ptr<Held> call;
+    bool operator>(const Timer& o) const { return at > o.at; }
+  };
+
+  void Add(int fd, uint64_t id, uint32_t events) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.u64 = id;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  }
+  void Modify(int fd, uint64_t id, uint32_t events) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.u64 = id;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev);
+  }
+  void Wake() {
+    const uint64_t one = 1;
+    ssize_t ignored = write(wake_fd_, &one, sizeof one);
+    (void)ignored;
+  }
+
+  void Accept();
+  void OnReadable(uint64_t id);
+  void Flush(uint64_t id);
+  void Dispatch(uint64_t id);  // runs complete frames while not held
+  void Close(uint64_t id);
+  void DeliverPosted();
+  void RunDueTimers();
+  void Housekeeping();
+  void StopListening() {
+    if (listening_) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
+    listening_ = false;
+  }
+  bool Quiet(const Connection& c) const {
+    return !c.held && c.out_offset == c.out.size() && c.in.empty();
+  }
+
+  const EventServerOptions options_;
+  const ProcessorForPeer processors_;
+  const std::string held_method_;
+  const HeldMethod held_;
+  const std::shared_ptr<TConfiguration> config_;
+
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  int listen_fd_ = -1;
+  bool listening_ = true;
+  uint64_t next_id_ = 2;
+  std::unordered_map<uint64_t, Connection> conns_;
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
+  std::atomic<size_t> open_connections_{0};
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> force_stop_{false};
+  bool draining_ = false;
+
+  Mutex post_mu_;
+  std::vector<std::pair<uint64_t, std::string>> posted_ GUARDED_BY(post_mu_);
+
+  friend class Held;
+};
+
+class EventServer::Loop::Held final : public HeldCall,
+                                      public std::enable_shared_from_this<Held> {
+ public:
+  Held(std::weak_ptr<Loop> loop, uint64_t conn) : loop_(std::move(loop)), conn_(conn) {}
+
+  void Reply(std::string message) override {
+    if (replied_.exchange(true)) return;
+    if (auto loop = loop_.lock()) loop->Post(conn_, Framed(message));
+  }
+
+  // Called on the loop thread only (by the held method or a deadline).
+  void ExpireAfter(int ms, std::function<void()> on_deadline) override {
+    auto loop = loop_.lock();
+    if (!loop) return;
+    on_deadline_ = std::move(on_deadline);
+    loop->timers_.push(
+        {SteadyClock::now() + std::chrono::milliseconds(ms), shared_from_this()});
+  }
+
+  void FireDeadline() {
+    if (replied_.load() || !on_deadline_) return;
+    auto fn = std::move(on_deadline_);
+    on_deadline_ = nullptr;
+    fn();
+  }
+
+ private:
+  std::weak_ptr<Loop> loop_;
+  const uint64_t conn_;
+  std::atomic<bool> replied_{false};
+  std::function<void()> on_deadline_;  // loop thread only
+};
+
+void EventServer::Loop::Run() {
+  std::vector<epoll_event> events(kMaxEvents);
+  auto next_housekeeping = SteadyClock::now();
+  while (true) {
+    if (force_stop_) break;
+    if (stop_requested_ && !draining_) {
+      draining_ = true;
+      StopListening();
+      std::vector<uint64_t> quiet;
+      for (auto& [id, c] : conns_) {
+        if (Quiet(c)) quiet.push_back(id);
+      }
+      for (uint64_t id : quiet) Close(id);
+    }
+    if (draining_ && conns_.empty()) break;
+
+    int timeout_ms = kHousekeepingMs;
+    if (!timers_.empty()) {
+      const auto until = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             timers_.top().at - SteadyClock::now())
+                             .count() + 1;
+      timeout_ms = static_cast<int>(std::clamp<int64_t>(until, 0, kHousekeepingMs));
+    }
+    const int n = epoll_wait(epoll_fd_, events.data(), kMaxEvents, timeout_ms);
+    if (n < 0 && errno != EINTR) {
+      spdlog::error("event server: {}", ErrnoText("epoll_wait"));
+      break;
+    }
+    for (int i = 0; i < n; ++i) {
+      const uint64_t id = events[static_cast<size_t>(i)].data.u64;
+      const uint32_t ev = events[static_cast<size_t>(i)].events;
+      if (id == kWakeId) {
+        uint64_t count;
+        ssize_t ignored = read(wake_fd_, &count, sizeof count);
+        (void)ignored;
+        DeliverPosted();
+      } else if (id == kListenId) {
+        Accept();
+      } else {
+        if (ev & (EPOLLERR | EPOLLHUP)) {
+          // Read what is left (a last request and its FIN) before closing.
+          OnReadable(id);
+          if (conns_.count(id)) Close(id);
+          continue;
+        }
+        if (ev & EPOLLOUT) Flush(id);
+        if ((ev & EPOLLIN) && conns_.count(id)) OnReadable(id);
+      }
+    }
+    RunDueTimers();
+    if (SteadyClock::now() >= next_housekeeping) {
+      Housekeeping();
+      next_housekeeping = SteadyClock::now() + std::chrono::milliseconds(kHousekeepingMs);
+    }
+  }
+}
+
+void EventServer::Loop::Accept() {
+  while (listening_ && static_cast<int64_t>(conns_.size()) < options_.max_connections) {
+    const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        spdlog::warn("event server: {}", ErrnoText("accept"));
+      }
+      return;
+    }
+    const int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    const uint64_t id = next_id_++;
+    Connection& c = conns_[id];
+    c.fd = fd;
+    c.peer = PeerOf(fd);
+    c.processor = processors_(c.peer);
+    c.last_read = c.last_write_progress = SteadyClock::now();
+    Add(fd, id, EPOLLIN);
+    ++open_connections_;
+  }
+  if (listening_ && static_cast<int64_t>(conns_.size()) >= options_.max_connections) {
+    StopListening();  // the rest wait in the backlog until a connection closes
+  }
+}
+
+void EventServer::Loop::OnReadable(uint64_t id) {
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return;
+  Connection& c = it->second;
+  char buf[16384];
+  bool closed = false;
+  while (true) {
+    const ssize_t got = read(c.fd, buf, sizeof buf);
+    if (got > 0) {
+      c.in.append(buf, static_cast<size_t>(got));
+      c.last_read = SteadyClock::now();
+      // A peer may send ahead while a call is held, but not without bound.
+      if (c.in.size() > 2 * static_cast<size_t>(options_.max_message_bytes) + 8) {
+        closed = true;
+        break;
+      }
+      continue;
+    }
+    if (got == 0) closed = true;
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK) closed = true;
+    break;
+  }
+  Dispatch(id);
+  if (closed && conns_.count(id)) {
+    // The peer has finished sending; an answer in flight is still written
+    // only if it is ready now (a half-closed Thrift client reads no more).
+    Close(id);
+  }
+}
+
+void EventServer::Loop::Dispatch(uint64_t id) {
+  while (true) {
+    auto it = conns_.find(id);
+    if (it == conns_.end()) return;
+    Connection& c = it->second;
+    if (c.held || c.in.size() < 4) return;
+    uint32_t be_len;
+    std::memcpy(&be_len, c.in.data(), 4);
+    const int64_t len = static_cast<int32_t>(ntohl(be_len));
+    if (len <= 0 || len > options_.max_message_bytes) {
+      spdlog::debug("event server: frame of {} bytes from {}: closing", len, c.peer);
+      Close(id);
+      return;
+    }
+    if (c.in.size() < static_cast<size_t>(len) + 4) return;
+    std::string message = c.in.substr(4, static_cast<size_t>(len));
+    c.in.erase(0, static_cast<size_t>(len) + 4);
+
+    std::string reply;
+    try {
+      auto in = std::make_shared<TMemoryBuffer>(
+          reinterpret_cast<uint8_t*>(message.data()), static_cast<uint32_t>(message.size()),
+          TMemoryBuffer::OBSERVE, config_);
+      TBinaryProtocol in_protocol(in, options_.max_message_bytes,
+                                  options_.max_message_bytes, false, true);
+      std::string name;
+      apache::thrift::protocol::TMessageType type;
+      int32_t seqid;
+      in_protocol.readMessageBegin(name, type, seqid);
+      if (name == held_method_) {
+        c.held = true;
+        held_(c.peer, message, std::make_shared<Held>(weak_from_this(), id));
+        continue;  // the reply arrives through Post (perhaps already posted)
+      }
+      in->resetBuffer(reinterpret_cast<uint8_t*>(message.data()),
+                      static_cast<uint32_t>(message.size()));
+      auto in_protocol_ptr = std::make_shared<TBinaryProtocol>(
+          in, options_.max_message_bytes, options_.max_message_bytes, false, true);
+      auto out = std::make_shared<TMemoryBuffer>(config_);
+      auto out_protocol = std::make_shared<TBinaryProtocol>(out);
+      c.processor->process(in_protocol_ptr, out_protocol, nullptr);
+      reply = out->getBufferAsString();
+    } catch (const std::exception& e) {
+      spdlog::debug("event server: bad request from {}: {}", c.peer, e.what());
+      Close(id);
+      return;
+    }
+    if (reply.empty()) continue;  // oneway
+    c.out += Framed(reply);
+    Flush(id);
+  }
+}
+
+void EventServer::Loop::Flush(uint64_t id) {
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return;
+  Connection& c = it->second;
+  while (c.out_offset < c.out.size()) {
+    const ssize_t sent = send(c.fd, c.out.data() + c.out_offset, c.out.size() - c.out_offset,
+                              MSG_NOSIGNAL);
+    if (sent > 0) {
+      c.out_offset += static_cast<size_t>(sent);
+      c.last_write_progress = SteadyClock::now();
+      continue;
+    }
+    if (sent < 0 && errno == EINTR) continue;
+    if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    Close(id);
+    return;
+  }
+  const bool pending = c.out_offset < c.out.size();
+  if (!pending) {
+    c.out.clear();
+    c.out_offset = 0;
+  }
+  if (pending != c.want_write) {
+    c.want_write = pending;
+    Modify(c.fd, id, pending ? (EPOLLIN | EPOLLOUT) : EPOLLIN);
+  }
+  if (draining_ && Quiet(c)) Close(id);
+}
+
+void EventServer::Loop::DeliverPosted() {
+  std::vector<std::pair<uint64_t, std::string>> posted;
+  {
+    MutexLock lock(post_mu_);
+    posted.swap(posted_);
+  }
+  for (auto& [id, framed] : posted) {
+    auto it = conns_.find(id);
+    if (it == conns_.end()) continue;  // closed meanwhile
+    Connection& c = it->second;
+    c.held = false;
+    if (c.out.empty()) {
+      c.out = std::move(framed);
+    } else {
+      c.out += framed;
+    }
+    c.last_write_progress = SteadyClock::now();
+    Flush(id);
+    Dispatch(id);  // requests sent ahead while the call was held
+  }
+}
+
+void EventServer::Loop::RunDueTimers() {
+  const auto now = SteadyClock::now();
+  while (!timers_.empty() && timers_.top().at <= now) {
+    std::shared_ptr<Held> call = timers_.top().call;
+    timers_.pop();
+    call->FireDeadline();
+  }
+}
+
+void EventServer::Loop::Housekeeping() {
+  const auto now = SteadyClock::now();
+  const auto idle = std::chrono::milliseconds(options_.idle_timeout_ms);
+  const auto send_limit = std::chrono::milliseconds(options_.send_timeout_ms);
+  std::vector<uint64_t> expired;
+  for (auto& [id, c] : conns_) {
+    const bool writing = c.out_offset < c.out.size();
+    if (writing && now - c.last_write_progress > send_limit) {
+      expired.push_back(id);
+    } else if (!writing && !c.held && now - c.last_read > idle) {
+      expired.push_back(id);
+    }
+  }
+  for (uint64_t id : expired) Close(id);
+}
+
+void EventServer::Loop::Close(uint64_t id) {
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return;
+  close(it->second.fd);  // also removes it from the epoll set
+  conns_.erase(it);
+  --open_connections_;
+  if (!listening_ && !draining_ &&
+      static_cast<int64_t>(conns_.size()) < options_.max_connections) {
+    Add(listen_fd_, kListenId, EPOLLIN);
+    listening_ = true;
+  }
+}
+
+Result<std::unique_ptr<EventServer>> EventServer::Start(const EventServerOptions& options,
+                                                        ProcessorForPeer processors,
+                                                        std::string held_method,
+                                                        HeldMethod held) {
+  Result<int> fd = Listen(options.host, options.port);
+  if (!fd.ok()) return fd.status();
+  auto loop = std::make_shared<Loop>(options, std::move(processors), std::move(held_method),
+                                     std::move(held));
+  if (Status s = loop->Init(*fd); !s.ok()) return s;
+  std::unique_ptr<EventServer> server(new EventServer());
+  server->port_ = LocalPort(*fd);
+  server->loop_ = loop;
+  MutexLock lock(server->mu_);
+  server->thread_ = std::thread([loop] { loop->Run(); });
+  return server;
+}
+
+bool EventServer::Stop(int drain_timeout_ms) {
+  MutexLock lock(mu_);
+  if (!thread_.joinable()) return true;
+  loop_->RequestStop(/*force=*/false);
+  const auto deadline = SteadyClock::now() + std::chrono::milliseconds(drain_timeout_ms);
+  bool drained = true;
+  while (loop_->connection_count() > 0) {
+    if (SteadyClock::now() >= deadline) {
+      spdlog::warn("{} connection(s) still busy after {} ms of draining",
+                   loop_->connection_count(), drain_timeout_ms);
+      drained = false;
+      loop_->RequestStop(/*force=*/true);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  // Everything has finished: end the loop even if a connection arrived
+  // after the count was read.
+  loop_->RequestStop(/*force=*/true);
+  thread_.join();
+  return drained;
+}
+
+size_t EventServer::connection_count() const { return loop_->connection_count(); }
+
+EventServer::~EventServer() { Stop(5000); }
+
+}  // namespace beacon::rpc
