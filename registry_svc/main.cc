@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
       "registry_svc: Beacon's service registry (leases, lookups, watches over Thrift)\n\n"
       "Usage: registry_svc [options]\n\nOptions");
   std::string listen, log_level, token, port_file, server_kind;
-  int thread_stack_kb = 0;
+  int thread_stack_kb = 0, event_threads = 0;
   int64_t ttl_ms = 0;
   int idle_timeout_ms = 0, sweep_interval_ms = 0;
   int64_t max_connections = 0;
@@ -63,6 +63,9 @@ int main(int argc, char** argv) {
       "server", po::value(&server_kind)->default_value("event"),
       "event: one epoll thread, waiting watches hold no thread; threaded: a thread "
       "per connection (a waiting watch holds its thread)")(
+      "event-threads", po::value(&event_threads)->default_value(2),
+      "epoll threads with --server event (1..64; each serves its share of the "
+      "connections)")(
       "thread-stack-kb", po::value(&thread_stack_kb)->default_value(256),
       "stack of each connection thread with --server threaded (KiB, 64..8192)")(
       "max-instances-per-service", po::value(&max_per_service)->default_value(256),
@@ -98,6 +101,10 @@ int main(int argc, char** argv) {
   }
   if (server_kind != "event" && server_kind != "threaded") {
     std::cerr << "error: --server must be event or threaded, got " << server_kind << "\n";
+    return kExitUsage;
+  }
+  if (event_threads < 1 || event_threads > 64) {
+    std::cerr << "error: --event-threads must be 1..64, got " << event_threads << "\n";
     return kExitUsage;
   }
   if (thread_stack_kb < 64 || thread_stack_kb > 8192) {
@@ -143,6 +150,7 @@ int main(int argc, char** argv) {
     server_options.port = endpoint->port;
     server_options.idle_timeout_ms = idle_timeout_ms;
     server_options.max_connections = max_connections;
+    server_options.loop_threads = event_threads;
     auto started = rpc::EventServer::Start(
         server_options,
         [&table](const std::string& peer) {

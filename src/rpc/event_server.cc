@@ -38,6 +38,7 @@ namespace {
 constexpr int kListenBacklog = 4096;
 constexpr int kMaxEvents = 256;
 constexpr int kHousekeepingMs = 200;  // idle and send-timeout checks
+constexpr size_t kHeldInputLimit = 64 * 1024;  // bytes sent ahead of a held call's reply
 
 std::string ErrnoText(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
 
@@ -67,7 +68,9 @@ std::string Framed(const std::string& message) {
   return out;
 }
 
-// A listening socket on host:port, or the reason it cannot be had.
+// A listening socket on host:port, or the reason it cannot be had. With
+// SO_REUSEPORT, so each loop listens on the same port and the kernel spreads
+// new connections over them.
 Result<int> Listen(const std::string& host, int port) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -89,6 +92,7 @@ Result<int> Listen(const std::string& host, int port) {
     }
     const int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, kListenBacklog) == 0) {
       freeaddrinfo(found);
       return fd;
@@ -373,8 +377,12 @@ void EventServer::Loop::OnReadable(uint64_t id) {
     if (got > 0) {
       c.in.append(buf, static_cast<size_t>(got));
       c.last_read = SteadyClock::now();
-      // A peer may send ahead while a call is held, but not without bound.
-      if (c.in.size() > 2 * static_cast<size_t>(options_.max_message_bytes) + 8) {
+      // At most one frame is buffered (plus one read); a Thrift client
+      // sends nothing while its call is held, so little is allowed then.
+      const size_t limit = c.held ? kHeldInputLimit
+                                  : static_cast<size_t>(options_.max_message_bytes) +
+                                        4 + sizeof buf;
+      if (c.in.size() > limit) {
         closed = true;
         break;
       }
@@ -539,43 +547,58 @@ Result<std::unique_ptr<EventServer>> EventServer::Start(const EventServerOptions
                                                         ProcessorForPeer processors,
                                                         std::string held_method,
                                                         HeldMethod held) {
-  Result<int> fd = Listen(options.host, options.port);
-  if (!fd.ok()) return fd.status();
-  auto loop = std::make_shared<Loop>(options, std::move(processors), std::move(held_method),
-                                     std::move(held));
-  if (Status s = loop->Init(*fd); !s.ok()) return s;
+  if (options.loop_threads < 1 || options.loop_threads > 64) {
+    return InvalidArgument("loop_threads must be 1..64, got " +
+                           std::to_string(options.loop_threads));
+  }
   std::unique_ptr<EventServer> server(new EventServer());
-  server->port_ = LocalPort(*fd);
-  server->loop_ = loop;
-  MutexLock lock(server->mu_);
-  server->thread_ = std::thread([loop] { loop->Run(); });
+  EventServerOptions per_loop = options;
+  per_loop.max_connections =
+      (options.max_connections + options.loop_threads - 1) / options.loop_threads;
+  for (int i = 0; i < options.loop_threads; ++i) {
+    // The first loop picks the port (perhaps 0: any), the others join it.
+    Result<int> fd = Listen(options.host, i == 0 ? options.port : server->port_);
+    if (!fd.ok()) return fd.status();  // loops started so far stop with `server`
+    if (i == 0) server->port_ = LocalPort(*fd);
+    auto loop = std::make_shared<Loop>(per_loop, processors, held_method, held);
+    if (Status s = loop->Init(*fd); !s.ok()) return s;
+    MutexLock lock(server->mu_);
+    server->loops_.push_back(loop);
+    server->threads_.emplace_back([loop] { loop->Run(); });
+  }
   return server;
+}
+
+size_t EventServer::CountConnections() const {
+  size_t n = 0;
+  for (const auto& loop : loops_) n += loop->connection_count();
+  return n;
 }
 
 bool EventServer::Stop(int drain_timeout_ms) {
   MutexLock lock(mu_);
-  if (!thread_.joinable()) return true;
-  loop_->RequestStop(/*force=*/false);
+  if (threads_.empty()) return true;
+  for (auto& loop : loops_) loop->RequestStop(/*force=*/false);
   const auto deadline = SteadyClock::now() + std::chrono::milliseconds(drain_timeout_ms);
   bool drained = true;
-  while (loop_->connection_count() > 0) {
+  while (CountConnections() > 0) {
     if (SteadyClock::now() >= deadline) {
       spdlog::warn("{} connection(s) still busy after {} ms of draining",
-                   loop_->connection_count(), drain_timeout_ms);
+                   CountConnections(), drain_timeout_ms);
       drained = false;
-      loop_->RequestStop(/*force=*/true);
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  // Everything has finished: end the loop even if a connection arrived
-  // after the count was read.
-  loop_->RequestStop(/*force=*/true);
-  thread_.join();
+  // Everything has finished (or the drain gave up): end the loops, also one
+  // that accepted a connection after the count was read.
+  for (auto& loop : loops_) loop->RequestStop(/*force=*/true);
+  for (auto& t : threads_) t.join();
+  threads_.clear();
   return drained;
 }
 
-size_t EventServer::connection_count() const { return loop_->connection_count(); }
+size_t EventServer::connection_count() const { return CountConnections(); }
 
 EventServer::~EventServer() { Stop(5000); }
 

@@ -1,8 +1,9 @@
-// EventServer: framed binary Thrift on one epoll thread, for a server whose
-// calls may wait a long time (the registry's watch) without a thread each.
+// EventServer: framed binary Thrift on a few epoll threads ("loops"), for a
+// server whose calls may wait a long time (the registry's watch) without a
+// thread each.
 //
-// Ordinary calls run through the connection's TProcessor on the loop thread,
-// one after another: they must be quick and never wait. Calls to the one
+// Ordinary calls run through the connection's TProcessor on its loop
+// thread, one after another: they must be quick and never wait. Calls to the one
 // "held" method are handed to a HeldMethod, which answers through a HeldCall
 // now or later, from any thread. Meanwhile the connection reads no further
 // request (a Thrift client waits for each reply anyway).
@@ -21,6 +22,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/mutex.h"
 #include "core/status.h"
@@ -34,6 +36,10 @@ struct EventServerOptions {
   int send_timeout_ms = 10000;      // a peer that does not read its reply
   int64_t max_connections = 1024;   // further connections wait in the backlog
   int max_message_bytes = 1 << 20;  // larger frames close the connection
+  // Loop threads, 1..64, each with its own connections (the kernel spreads
+  // new connections over them: SO_REUSEPORT); max_connections is shared
+  // out evenly.
+  int loop_threads = 2;
 };
 
 // The reply of one held call. Safe for concurrent use: Reply may come from
@@ -61,7 +67,8 @@ class EventServer {
                                         std::shared_ptr<HeldCall> call)>;
 
   // Binds and listens before returning (port() is real), then serves on its
-  // own thread. kUnavailable naming the address when it cannot bind.
+  // loop threads. kUnavailable naming the address when it cannot bind;
+  // kInvalidArgument for loop_threads out of range.
   static Result<std::unique_ptr<EventServer>> Start(const EventServerOptions& options,
                                                     ProcessorForPeer processors,
                                                     std::string held_method,
@@ -88,11 +95,13 @@ class EventServer {
 
  private:
   EventServer() = default;
+  size_t CountConnections() const;
 
-  std::shared_ptr<Loop> loop_;
+  // Set at Start, read-only after (connection counts are atomics).
+  std::vector<std::shared_ptr<Loop>> loops_;
   int port_ = 0;
   Mutex mu_;
-  std::thread thread_ GUARDED_BY(mu_);  // joined once
+  std::vector<std::thread> threads_ GUARDED_BY(mu_);  // joined once, by Stop
 };
 
 }  // namespace beacon::rpc
