@@ -19,7 +19,8 @@
 #include <chrono>
 #include <cstring>
 #include <future>
-#include <queue>
+#include <map>
+#include <optional>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -171,6 +172,8 @@ class EventServer::Loop : public std::enable_shared_from_this<EventServer::Loop>
   static constexpr uint64_t kWakeId = 0;
   static constexpr uint64_t kListenId = 1;
 
+  class Held;  // HeldCall for one call on one connection
+
   struct Connection {
     int fd = -1;
     std::string peer;
@@ -179,18 +182,15 @@ class EventServer::Loop : public std::enable_shared_from_this<EventServer::Loop>
     std::string out;
     size_t out_offset = 0;
     bool held = false;  // a held call awaits its reply
+    std::shared_ptr<Held> held_call;  // that call, while held
     bool want_write = false;
     SteadyClock::time_point last_read;
     SteadyClock::time_point last_write_progress;
   };
 
-  class Held;  // HeldCall for one call on one connection
-
-  struct Timer {
-    SteadyClock::time_point at;
-    std::shared_ptr<Held> call;
-    bool operator>(const Timer& o) const { return at > o.at; }
-  };
+  // Deadlines of held calls; a call's entry is removed when its reply is
+  // delivered, so a busy service's re-armed watches do not pile up here.
+  using Timers = std::multimap<SteadyClock::time_point, std::shared_ptr<Held>>;
 
   void Add(int fd, uint64_t id, uint32_t events) {
     epoll_event ev{};
@@ -238,7 +238,7 @@ class EventServer::Loop : public std::enable_shared_from_this<EventServer::Loop>
   bool listening_ = true;
   uint64_t next_id_ = 2;
   std::unordered_map<uint64_t, Connection> conns_;
-  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
+  Timers timers_;
   std::atomic<size_t> open_connections_{0};
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> force_stop_{false};
@@ -264,12 +264,22 @@ class EventServer::Loop::Held final : public HeldCall,
   void ExpireAfter(int ms, std::function<void()> on_deadline) override {
     auto loop = loop_.lock();
     if (!loop) return;
+    DropDeadline(*loop);
     on_deadline_ = std::move(on_deadline);
-    loop->timers_.push(
-        {SteadyClock::now() + std::chrono::milliseconds(ms), shared_from_this()});
+    timer_ = loop->timers_.emplace(SteadyClock::now() + std::chrono::milliseconds(ms),
+                                   shared_from_this());
   }
 
+  // Loop thread: forgets the deadline (the reply has been delivered).
+  void DropDeadline(Loop& loop) {
+    if (timer_) loop.timers_.erase(*timer_);
+    timer_.reset();
+    on_deadline_ = nullptr;
+  }
+
+  // Loop thread: the deadline's entry has been taken out of the timers.
   void FireDeadline() {
+    timer_.reset();
     if (replied_.load() || !on_deadline_) return;
     auto fn = std::move(on_deadline_);
     on_deadline_ = nullptr;
@@ -280,7 +290,8 @@ class EventServer::Loop::Held final : public HeldCall,
   std::weak_ptr<Loop> loop_;
   const uint64_t conn_;
   std::atomic<bool> replied_{false};
-  std::function<void()> on_deadline_;  // loop thread only
+  std::function<void()> on_deadline_;     // loop thread only
+  std::optional<Timers::iterator> timer_;  // loop thread only
 };
 
 void EventServer::Loop::Run() {
@@ -302,7 +313,7 @@ void EventServer::Loop::Run() {
     int timeout_ms = kHousekeepingMs;
     if (!timers_.empty()) {
       const auto until = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             timers_.top().at - SteadyClock::now())
+                             timers_.begin()->first - SteadyClock::now())
                              .count() + 1;
       timeout_ms = static_cast<int>(std::clamp<int64_t>(until, 0, kHousekeepingMs));
     }
@@ -432,7 +443,8 @@ void EventServer::Loop::Dispatch(uint64_t id) {
       in_protocol.readMessageBegin(name, type, seqid);
       if (name == held_method_) {
         c.held = true;
-        held_(c.peer, message, std::make_shared<Held>(weak_from_this(), id));
+        c.held_call = std::make_shared<Held>(weak_from_this(), id);
+        held_(c.peer, message, c.held_call);
         continue;  // the reply arrives through Post (perhaps already posted)
       }
       in->resetBuffer(reinterpret_cast<uint8_t*>(message.data()),
@@ -494,6 +506,8 @@ void EventServer::Loop::DeliverPosted() {
     if (it == conns_.end()) continue;  // closed meanwhile
     Connection& c = it->second;
     c.held = false;
+    if (c.held_call) c.held_call->DropDeadline(*this);
+    c.held_call = nullptr;
     if (c.out.empty()) {
       c.out = std::move(framed);
     } else {
@@ -507,9 +521,9 @@ void EventServer::Loop::DeliverPosted() {
 
 void EventServer::Loop::RunDueTimers() {
   const auto now = SteadyClock::now();
-  while (!timers_.empty() && timers_.top().at <= now) {
-    std::shared_ptr<Held> call = timers_.top().call;
-    timers_.pop();
+  while (!timers_.empty() && timers_.begin()->first <= now) {
+    std::shared_ptr<Held> call = timers_.begin()->second;
+    timers_.erase(timers_.begin());
     call->FireDeadline();
   }
 }
