@@ -9,8 +9,8 @@
 #include <cstdio>
 #include <fstream>
 #include <iterator>
-#include <sstream>
 #include <memory>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -99,7 +99,8 @@ ProcessSample SampleProcess(int pid) {
   ProcessSample out;
   if (pid <= 0) return out;
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  std::string text((std::istreambuf_iterator<char>(stat)),
+                   std::istreambuf_iterator<char>());
   // Fields after the command (which may hold spaces) start after the last ')'.
   const size_t close = text.rfind(')');
   if (close != std::string::npos) {
@@ -224,7 +225,8 @@ Result<nlohmann::json> RunRegistry(const RegistryOptions& options) {
     for (int r = 0; r < options.rounds; ++r) {
       auto base = registry.Lookup(watch_service);
       if (!base.ok()) return base.status();
-      if (Status s = (*fleet)->SendAll(watch_service, base->version, kMaxWaitMs); !s.ok()) {
+      if (Status s = (*fleet)->SendAll(watch_service, base->version, kMaxWaitMs);
+          !s.ok()) {
         return s;
       }
       // Every watch parked in the registry (its own count says so).

@@ -71,15 +71,17 @@ void HeldWatches::Handle(const std::string& peer, const std::string& request,
     protocol.readMessageEnd();
   } catch (const apache::thrift::TException& e) {
     spdlog::debug("bad watch request from {}: {}", peer, e.what());
-    call->Reply(Header(seqid, T_EXCEPTION) +
-                Encode(TApplicationException(TApplicationException::PROTOCOL_ERROR,
-                                             e.what())));
+    call->Reply(
+        Header(seqid, T_EXCEPTION) +
+        Encode(TApplicationException(TApplicationException::PROTOCOL_ERROR, e.what())));
     return;
   }
   std::weak_ptr<rpc::HeldCall> weak_call = call;
-  Result<registry::WatchStart> start = table_.StartWatch(
-      args.service_name, args.known_version, args.max_wait_ms,
-      [this, call, seqid](registry::MembershipSnapshot m) { call->Reply(Reply(seqid, m)); });
+  Result<registry::WatchStart> start =
+      table_.StartWatch(args.service_name, args.known_version, args.max_wait_ms,
+                        [this, call, seqid](registry::MembershipSnapshot m) {
+                          call->Reply(Reply(seqid, m));
+                        });
   if (!start.ok()) {
     idl::Registry_watch_result result;
     result.err = rpc::ToIdlError<idl::RegistryError>(start.status());
@@ -91,12 +93,13 @@ void HeldWatches::Handle(const std::string& peer, const std::string& request,
     call->Reply(Reply(seqid, start->now));
     return;
   }
-  call->ExpireAfter(args.max_wait_ms, [this, weak_call, seqid, service = args.service_name,
-                                       ticket = start->ticket] {
-    registry::MembershipSnapshot unchanged = table_.CancelWatch(service, ticket);
-    auto held = weak_call.lock();
-    if (unchanged && held) held->Reply(Reply(seqid, unchanged));
-  });
+  call->ExpireAfter(
+      args.max_wait_ms,
+      [this, weak_call, seqid, service = args.service_name, ticket = start->ticket] {
+        registry::MembershipSnapshot unchanged = table_.CancelWatch(service, ticket);
+        auto held = weak_call.lock();
+        if (unchanged && held) held->Reply(Reply(seqid, unchanged));
+      });
 }
 
 }  // namespace beacon::registry_svc

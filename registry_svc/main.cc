@@ -11,12 +11,12 @@
 
 #include "core/clock.h"
 #include "core/endpoint.h"
+#include "held_watches.h"
 #include "program/drain.h"
 #include "program/flags.h"
 #include "program/logging.h"
 #include "program/port_file.h"
 #include "program/signals.h"
-#include "held_watches.h"
 #include "registry/lease_table.h"
 #include "registry_handler.h"
 #include "rpc/event_server.h"
@@ -172,7 +172,8 @@ int main(int argc, char** argv) {
   spdlog::info("serving on {}:{} ({} server, lease ttl {} ms{})", endpoint->host, port,
                server_kind, ttl_ms, token.empty() ? "" : ", token required");
   const auto stop_server = [&](int drain_ms) {
-    return threaded_server ? threaded_server->Stop(drain_ms) : event_server->Stop(drain_ms);
+    return threaded_server ? threaded_server->Stop(drain_ms)
+                           : event_server->Stop(drain_ms);
   };
   if (!port_file.empty()) {
     if (Status s = program::WritePortFile(port_file, port); !s.ok()) {

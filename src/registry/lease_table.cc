@@ -505,7 +505,8 @@ MembershipSnapshot LeaseTable::SnapshotLocked(const std::string& service) {
   m->service_name = service;
   m->version = entry.version;
   m->instances.reserve(entry.instances.size());
-  for (const auto& [id, instance] : entry.instances) m->instances.push_back(instance.info);
+  for (const auto& [id, instance] : entry.instances)
+    m->instances.push_back(instance.info);
   entry.snapshot = std::move(m);
   return entry.snapshot;
 }

@@ -257,7 +257,7 @@ class LeaseTable {
   int64_t last_version_ GUARDED_BY(mu_);
   size_t watcher_count_ GUARDED_BY(mu_) = 0;  // parked watches, all services
   std::map<std::string, ParkedWatches> parked_ GUARDED_BY(mu_);  // by service
-  std::set<std::string> changed_services_ GUARDED_BY(mu_);  // not yet woken
+  std::set<std::string> changed_services_ GUARDED_BY(mu_);       // not yet woken
   uint64_t next_ticket_ GUARDED_BY(mu_) = 1;
   uint64_t watchers_woken_ GUARDED_BY(mu_) = 0;
   bool shut_down_ GUARDED_BY(mu_) = false;

@@ -38,10 +38,12 @@ namespace {
 
 constexpr int kListenBacklog = 4096;
 constexpr int kMaxEvents = 256;
-constexpr int kHousekeepingMs = 200;  // idle and send-timeout checks
+constexpr int kHousekeepingMs = 200;           // idle and send-timeout checks
 constexpr size_t kHeldInputLimit = 64 * 1024;  // bytes sent ahead of a held call's reply
 
-std::string ErrnoText(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+std::string ErrnoText(const char* what) {
+  return std::string(what) + ": " + std::strerror(errno);
+}
 
 std::string PeerOf(int fd) {
   sockaddr_storage addr{};
@@ -181,7 +183,7 @@ class EventServer::Loop : public std::enable_shared_from_this<EventServer::Loop>
     std::string in;
     std::string out;
     size_t out_offset = 0;
-    bool held = false;  // a held call awaits its reply
+    bool held = false;                // a held call awaits its reply
     std::shared_ptr<Held> held_call;  // that call, while held
     bool want_write = false;
     SteadyClock::time_point last_read;
@@ -290,7 +292,7 @@ class EventServer::Loop::Held final : public HeldCall,
   std::weak_ptr<Loop> loop_;
   const uint64_t conn_;
   std::atomic<bool> replied_{false};
-  std::function<void()> on_deadline_;     // loop thread only
+  std::function<void()> on_deadline_;      // loop thread only
   std::optional<Timers::iterator> timer_;  // loop thread only
 };
 
@@ -314,7 +316,8 @@ void EventServer::Loop::Run() {
     if (!timers_.empty()) {
       const auto until = std::chrono::duration_cast<std::chrono::milliseconds>(
                              timers_.begin()->first - SteadyClock::now())
-                             .count() + 1;
+                             .count() +
+                         1;
       timeout_ms = static_cast<int>(std::clamp<int64_t>(until, 0, kHousekeepingMs));
     }
     const int n = epoll_wait(epoll_fd_, events.data(), kMaxEvents, timeout_ms);
@@ -390,9 +393,9 @@ void EventServer::Loop::OnReadable(uint64_t id) {
       c.last_read = SteadyClock::now();
       // At most one frame is buffered (plus one read); a Thrift client
       // sends nothing while its call is held, so little is allowed then.
-      const size_t limit = c.held ? kHeldInputLimit
-                                  : static_cast<size_t>(options_.max_message_bytes) +
-                                        4 + sizeof buf;
+      const size_t limit =
+          c.held ? kHeldInputLimit
+                 : static_cast<size_t>(options_.max_message_bytes) + 4 + sizeof buf;
       if (c.in.size() > limit) {
         closed = true;
         break;
@@ -433,8 +436,8 @@ void EventServer::Loop::Dispatch(uint64_t id) {
     std::string reply;
     try {
       auto in = std::make_shared<TMemoryBuffer>(
-          reinterpret_cast<uint8_t*>(message.data()), static_cast<uint32_t>(message.size()),
-          TMemoryBuffer::OBSERVE, config_);
+          reinterpret_cast<uint8_t*>(message.data()),
+          static_cast<uint32_t>(message.size()), TMemoryBuffer::OBSERVE, config_);
       TBinaryProtocol in_protocol(in, options_.max_message_bytes,
                                   options_.max_message_bytes, false, true);
       std::string name;
@@ -471,8 +474,8 @@ void EventServer::Loop::Flush(uint64_t id) {
   if (it == conns_.end()) return;
   Connection& c = it->second;
   while (c.out_offset < c.out.size()) {
-    const ssize_t sent = send(c.fd, c.out.data() + c.out_offset, c.out.size() - c.out_offset,
-                              MSG_NOSIGNAL);
+    const ssize_t sent = send(c.fd, c.out.data() + c.out_offset,
+                              c.out.size() - c.out_offset, MSG_NOSIGNAL);
     if (sent > 0) {
       c.out_offset += static_cast<size_t>(sent);
       c.last_write_progress = SteadyClock::now();

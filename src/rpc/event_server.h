@@ -63,8 +63,9 @@ class EventServer {
       std::function<std::shared_ptr<apache::thrift::TProcessor>(const std::string& peer)>;
   // Takes one call to the held method: `request` is the whole message
   // (unframed). Runs on the loop thread; must not wait.
-  using HeldMethod = std::function<void(const std::string& peer, const std::string& request,
-                                        std::shared_ptr<HeldCall> call)>;
+  using HeldMethod =
+      std::function<void(const std::string& peer, const std::string& request,
+                         std::shared_ptr<HeldCall> call)>;
 
   // Binds and listens before returning (port() is real), then serves on its
   // loop threads. kUnavailable naming the address when it cannot bind;

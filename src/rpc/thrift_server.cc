@@ -1,5 +1,6 @@
 #include "rpc/thrift_server.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <thrift/TConfiguration.h>
 #include <thrift/protocol/TBinaryProtocol.h>
@@ -7,8 +8,6 @@
 #include <thrift/transport/TBufferTransports.h>
 #include <thrift/transport/TServerSocket.h>
 #include <thrift/transport/TTransportException.h>
-
-#include <pthread.h>
 
 #include <chrono>
 #include <cstring>

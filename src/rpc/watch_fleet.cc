@@ -33,8 +33,9 @@ int64_t ThreadCpuMicros() {
 // Decodes one watch reply: its version, or an error text.
 bool DecodeReply(std::string& message, int64_t* version, std::string* error) {
   try {
-    auto buffer = std::make_shared<TMemoryBuffer>(
-        reinterpret_cast<uint8_t*>(message.data()), static_cast<uint32_t>(message.size()));
+    auto buffer =
+        std::make_shared<TMemoryBuffer>(reinterpret_cast<uint8_t*>(message.data()),
+                                        static_cast<uint32_t>(message.size()));
     TBinaryProtocol protocol(buffer);
     std::string name;
     apache::thrift::protocol::TMessageType type;
@@ -137,8 +138,8 @@ Status WatchFleet::SendAll(const std::string& service, int64_t known_version,
   for (size_t i = 0; i < fds_.size(); ++i) {
     size_t sent = 0;
     while (sent < framed.size()) {
-      const ssize_t k = send(fds_[i], framed.data() + sent, framed.size() - sent,
-                             MSG_NOSIGNAL);
+      const ssize_t k =
+          send(fds_[i], framed.data() + sent, framed.size() - sent, MSG_NOSIGNAL);
       if (k > 0) {
         sent += static_cast<size_t>(k);
       } else if (k < 0 && (errno == EINTR || errno == EAGAIN)) {

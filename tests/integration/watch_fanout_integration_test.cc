@@ -119,7 +119,9 @@ TEST_P(WatchFanout, EveryWatcherIsNotifiedOnceAndLookupsAreAnsweredMeanwhile) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Servers, WatchFanout, ::testing::Values("event", "threaded"),
-                         [](const auto& param_info) { return std::string(param_info.param); });
+                         [](const auto& param_info) {
+                           return std::string(param_info.param);
+                         });
 
 }  // namespace
 }  // namespace beacon

@@ -69,7 +69,8 @@ struct Client {
     socket->setRecvTimeout(10000);
     transport = std::make_shared<TFramedTransport>(socket);
     transport->open();
-    registry = std::make_unique<idl::RegistryClient>(std::make_shared<TBinaryProtocol>(transport));
+    registry = std::make_unique<idl::RegistryClient>(
+        std::make_shared<TBinaryProtocol>(transport));
   }
 };
 
@@ -104,7 +105,9 @@ TEST_F(EventServerTest, OrdinaryCallIsAnsweredByTheProcessor) {
 TEST_F(EventServerTest, HeldCallIsAnsweredLaterWhileOtherConnectionsAreServed) {
   std::promise<std::pair<int32_t, std::shared_ptr<HeldCall>>> held;
   Start([&](const std::string&, const std::string& request,
-            std::shared_ptr<HeldCall> call) { held.set_value({SeqidOf(request), call}); });
+            std::shared_ptr<HeldCall> call) {
+    held.set_value({SeqidOf(request), call});
+  });
   Client watcher(server_->port());
   auto watch = std::async(std::launch::async, [&] {
     idl::Membership m;
@@ -121,7 +124,9 @@ TEST_F(EventServerTest, HeldCallIsAnsweredLaterWhileOtherConnectionsAreServed) {
   EXPECT_EQ(m.version, 7);
   EXPECT_EQ(watch.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
 
-  std::thread([call = call, seqid = seqid] { call->Reply(WatchReply(seqid, 42)); }).join();
+  std::thread([call = call, seqid = seqid] {
+    call->Reply(WatchReply(seqid, 42));
+  }).join();
   ASSERT_EQ(watch.wait_for(std::chrono::seconds(10)), std::future_status::ready);
   EXPECT_EQ(watch.get(), 42);
   // The connection reads requests again after the reply.
@@ -130,16 +135,17 @@ TEST_F(EventServerTest, HeldCallIsAnsweredLaterWhileOtherConnectionsAreServed) {
 }
 
 TEST_F(EventServerTest, HeldCallDeadlineRunsOnTheLoopAndOnlyTheFirstReplyCounts) {
-  Start([](const std::string&, const std::string& request, std::shared_ptr<HeldCall> call) {
-    const int32_t seqid = SeqidOf(request);
-    std::weak_ptr<HeldCall> weak = call;
-    call->ExpireAfter(50, [weak, seqid] {
-      if (auto c = weak.lock()) {
-        c->Reply(WatchReply(seqid, 5));
-        c->Reply(WatchReply(seqid, 6));  // ignored
-      }
-    });
-  });
+  Start(
+      [](const std::string&, const std::string& request, std::shared_ptr<HeldCall> call) {
+        const int32_t seqid = SeqidOf(request);
+        std::weak_ptr<HeldCall> weak = call;
+        call->ExpireAfter(50, [weak, seqid] {
+          if (auto c = weak.lock()) {
+            c->Reply(WatchReply(seqid, 5));
+            c->Reply(WatchReply(seqid, 6));  // ignored
+          }
+        });
+      });
   Client client(server_->port());
   const auto t0 = std::chrono::steady_clock::now();
   idl::Membership m;
