@@ -65,7 +65,8 @@ int main(int argc, char** argv) {
       "per connection (a waiting watch holds its thread)")(
       "event-threads", po::value(&event_threads)->default_value(2),
       "epoll threads with --server event (1..64; each serves its share of the "
-      "connections)")(
+      "connections; more than the cores helps concurrent lookups when other "
+      "processes take the cores, see README)")(
       "thread-stack-kb", po::value(&thread_stack_kb)->default_value(256),
       "stack of each connection thread with --server threaded (KiB, 64..8192)")(
       "max-instances-per-service", po::value(&max_per_service)->default_value(256),
