@@ -123,9 +123,12 @@ int LocalPort(int fd) {
 // thread) and the counters read through atomics.
 class EventServer::Loop : public std::enable_shared_from_this<EventServer::Loop> {
  public:
+  // `open_total` counts the connections of every loop of the server, so
+  // max_connections holds for the server as a whole.
   Loop(EventServerOptions options, ProcessorForPeer processors, std::string held_method,
-       HeldMethod held)
-      : options_(std::move(options)),
+       HeldMethod held, std::shared_ptr<std::atomic<int64_t>> open_total)
+      : open_total_(std::move(open_total)),
+        options_(std::move(options)),
         processors_(std::move(processors)),
         held_method_(std::move(held_method)),
         held_(std::move(held)),
@@ -212,7 +215,9 @@ class EventServer::Loop : public std::enable_shared_from_this<EventServer::Loop>
     (void)ignored;
   }
 
+  bool ReserveSlot();
   void Accept();
+  void ListenAgainIfRoom();
   void OnReadable(uint64_t id);
   void Flush(uint64_t id);
   void Dispatch(uint64_t id);  // runs complete frames while not held
@@ -228,6 +233,7 @@ class EventServer::Loop : public std::enable_shared_from_this<EventServer::Loop>
     return !c.held && c.out_offset == c.out.size() && c.in.empty();
   }
 
+  const std::shared_ptr<std::atomic<int64_t>> open_total_;
   const EventServerOptions options_;
   const ProcessorForPeer processors_;
   const std::string held_method_;
@@ -354,10 +360,24 @@ void EventServer::Loop::Run() {
   }
 }
 
+// Takes one slot of the server-wide connection limit; false when full.
+bool EventServer::Loop::ReserveSlot() {
+  int64_t open = open_total_->load();
+  while (open < options_.max_connections) {
+    if (open_total_->compare_exchange_weak(open, open + 1)) return true;
+  }
+  return false;
+}
+
 void EventServer::Loop::Accept() {
-  while (listening_ && static_cast<int64_t>(conns_.size()) < options_.max_connections) {
+  while (listening_) {
+    if (!ReserveSlot()) {
+      StopListening();  // the rest wait in the backlog until a slot frees
+      return;
+    }
     const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
+      --*open_total_;
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
         spdlog::warn("event server: {}", ErrnoText("accept"));
       }
@@ -375,8 +395,12 @@ void EventServer::Loop::Accept() {
     Add(fd, id, EPOLLIN);
     ++open_connections_;
   }
-  if (listening_ && static_cast<int64_t>(conns_.size()) >= options_.max_connections) {
-    StopListening();  // the rest wait in the backlog until a connection closes
+}
+
+void EventServer::Loop::ListenAgainIfRoom() {
+  if (!listening_ && !draining_ && open_total_->load() < options_.max_connections) {
+    Add(listen_fd_, kListenId, EPOLLIN);
+    listening_ = true;
   }
 }
 
@@ -535,6 +559,7 @@ void EventServer::Loop::Housekeeping() {
   const auto now = SteadyClock::now();
   const auto idle = std::chrono::milliseconds(options_.idle_timeout_ms);
   const auto send_limit = std::chrono::milliseconds(options_.send_timeout_ms);
+  ListenAgainIfRoom();  // a slot freed by another loop
   std::vector<uint64_t> expired;
   for (auto& [id, c] : conns_) {
     const bool writing = c.out_offset < c.out.size();
@@ -553,11 +578,8 @@ void EventServer::Loop::Close(uint64_t id) {
   close(it->second.fd);  // also removes it from the epoll set
   conns_.erase(it);
   --open_connections_;
-  if (!listening_ && !draining_ &&
-      static_cast<int64_t>(conns_.size()) < options_.max_connections) {
-    Add(listen_fd_, kListenId, EPOLLIN);
-    listening_ = true;
-  }
+  --*open_total_;
+  ListenAgainIfRoom();  // the other loops do at their next housekeeping
 }
 
 Result<std::unique_ptr<EventServer>> EventServer::Start(const EventServerOptions& options,
@@ -569,15 +591,14 @@ Result<std::unique_ptr<EventServer>> EventServer::Start(const EventServerOptions
                            std::to_string(options.loop_threads));
   }
   std::unique_ptr<EventServer> server(new EventServer());
-  EventServerOptions per_loop = options;
-  per_loop.max_connections =
-      (options.max_connections + options.loop_threads - 1) / options.loop_threads;
+  auto open_total = std::make_shared<std::atomic<int64_t>>(0);
   for (int i = 0; i < options.loop_threads; ++i) {
     // The first loop picks the port (perhaps 0: any), the others join it.
     Result<int> fd = Listen(options.host, i == 0 ? options.port : server->port_);
     if (!fd.ok()) return fd.status();  // loops started so far stop with `server`
     if (i == 0) server->port_ = LocalPort(*fd);
-    auto loop = std::make_shared<Loop>(per_loop, processors, held_method, held);
+    auto loop =
+        std::make_shared<Loop>(options, processors, held_method, held, open_total);
     if (Status s = loop->Init(*fd); !s.ok()) return s;
     MutexLock lock(server->mu_);
     server->loops_.push_back(loop);

@@ -37,8 +37,9 @@ struct EventServerOptions {
   int64_t max_connections = 1024;   // further connections wait in the backlog
   int max_message_bytes = 1 << 20;  // larger frames close the connection
   // Loop threads, 1..64, each with its own connections (the kernel spreads
-  // new connections over them: SO_REUSEPORT); max_connections is shared
-  // out evenly.
+  // new connections over them: SO_REUSEPORT); max_connections holds for all
+  // of them together (a loop that stopped accepting at the limit starts
+  // again within 200 ms of a slot freeing elsewhere).
   int loop_threads = 2;
 };
 
