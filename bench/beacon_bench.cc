@@ -173,8 +173,10 @@ int main(int argc, char** argv) {
               scratch, label, service;
   std::string json_out, md_out, cdf_out, balancers;
   std::vector<std::string> meta;
-  int rep = 1, threads = 0, instances = 0, watchers = 0, rounds = 0, count = 0,
-      timeout_ms = 0;
+  int rep = 1, threads = 0, instances = 0, rounds = 0, count = 0, timeout_ms = 0,
+      registry_pid = 0;
+  std::string watcher_list;
+  std::vector<int> watcher_counts;
   int sessions = 0;
   double warmup_s = 0.5, measure_s = 3, slice_s = 0.5, raw_s = 3, settle_s = 1;
   int pause_pid = 0;
@@ -225,7 +227,10 @@ int main(int argc, char** argv) {
                        "threads for lookup vs ping")(
         "instances", po::value(&instances)->default_value(1000),
         "instances registered, heartbeated, deregistered")(
-        "watchers", po::value(&watchers)->default_value(1000), "concurrent watch calls")(
+        "watchers", po::value(&watcher_list)->default_value("1000,10000"),
+        "waiting watches, one per connection; comma-separated counts, 1..20000 each")(
+        "registry-pid", po::value(&registry_pid)->default_value(0),
+        "the registry's pid: measure its CPU, RSS and threads from /proc (0: do not)")(
         "rounds", po::value(&rounds)->default_value(3),
         "membership changes the watchers wake for")(
         "settle-s", po::value(&settle_s)->default_value(settle_s),
@@ -305,13 +310,29 @@ int main(int argc, char** argv) {
     }
     if (command == "overhead" || command == "voting")
       levels = ParseIntList(command == "overhead" ? "--sessions" : "--clients", list);
+    if (command == "registry") {
+      for (const std::string& item : ParseList(watcher_list)) {
+        size_t used = 0;
+        int v = 0;
+        try {
+          v = std::stoi(item, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used != item.size() || v < 1 || v > 20000) {
+          throw po::error("--watchers: '" + item + "' is not a count 1..20000");
+        }
+        watcher_counts.push_back(v);
+      }
+      if (watcher_counts.empty()) throw po::error("--watchers needs at least one count");
+    }
     if (command == "registry" &&
         (threads < 1 || threads > 1024 || instances < 1 || instances > 100000 ||
-         watchers < 1 || watchers > 10000 || rounds < 1 || rounds > 100 ||
+         rounds < 1 || rounds > 100 || registry_pid < 0 ||
          !(settle_s >= 0 && settle_s <= 30))) {
       throw po::error(
-          "registry: --threads 1..1024, --instances 1..100000, --watchers 1..10000, "
-          "--rounds 1..100, --settle-s 0..30");
+          "registry: --threads 1..1024, --instances 1..100000, "
+          "--rounds 1..100, --settle-s 0..30, --registry-pid >= 0");
     }
     if (command == "paused" && !(pause_s > 0 && pause_s <= 60)) {
       throw po::error("--pause-s must be more than 0 and at most 60");
@@ -357,7 +378,8 @@ int main(int argc, char** argv) {
     o.common = common;
     o.threads = threads;
     o.instances = instances;
-    o.watchers = watchers;
+    o.watchers = watcher_counts;
+    o.registry_pid = registry_pid;
     o.rounds = rounds;
     o.settle_s = settle_s;
     return Emit(RunRegistry(o), raw);

@@ -1,17 +1,23 @@
 // Scenario 3: the registry. Lookup against a trivial call on the same
 // server, the lease life cycle of many instances, and many waiting watches
-// woken by one membership change.
+// (issue 17: up to 10,000) woken by one membership change.
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <memory>
+#include <sstream>
 #include <thread>
 #include <vector>
 
 #include "Registry.h"
 #include "plain_connection.h"
 #include "rpc/thrift_registry_client.h"
+#include "rpc/watch_fleet.h"
 #include "scenario_support.h"
 #include "scenarios.h"
 #include "stats/latency_histogram.h"
@@ -82,120 +88,42 @@ Status MeasureLeaseCycle(rpc::ThriftRegistryClient& registry, const std::string&
   return Status::Ok();
 }
 
-// `watchers` threads, each with its own connection, long-polling one
-// service; `rounds` membership changes; the delay from each change to each
-// watcher's wake-up. While the first round's watches wait, measures lookup
-// latency on the same service (lookup_waiting.*).
-class WatchStorm {
- public:
-  WatchStorm(const RegistryOptions& options, std::string service, int64_t version)
-      : options_(options),
-        service_(std::move(service)),
-        version_(version),
-        armed_(static_cast<size_t>(options.rounds)),
-        woke_(static_cast<size_t>(options.rounds)),
-        wake_us_(static_cast<size_t>(options.watchers) *
-                 static_cast<size_t>(options.rounds)) {
-    for (auto& a : armed_) a = 0;
-    for (auto& w : woke_) w = 0;
-    for (auto& w : wake_us_) w = -1;
-  }
-
-  ~WatchStorm() { Join(); }
-
-  // Waits for every watcher thread to end (each returns after its last
-  // round, a failure, or its watch's max wait).
-  void Join() {
-    for (auto& t : threads_) {
-      if (t.joinable()) t.join();
-    }
-  }
-
-  void Start() {
-    threads_.reserve(static_cast<size_t>(options_.watchers));
-    for (int i = 0; i < options_.watchers; ++i)
-      threads_.emplace_back([this, i] { Watch(i); });
-  }
-
-  // Round r: waits for every watch to be sent and settle, runs `while_waiting`,
-  // then makes the change (via `change`) and waits for the wake-ups.
-  // Returns how many watchers woke.
-  int Round(int r, const std::function<Status()>& change,
-            const std::function<void()>& while_waiting, stats::LatencyHistogram* wake,
-            Status* change_status) {
-    const auto all = [&](std::vector<std::atomic<int>>& counter) {
-      return [&, r] {
-        return counter[static_cast<size_t>(r)].load() + failed_.load() >=
-               options_.watchers;
-      };
-    };
-    PollUntil(all(armed_), 60);
-    std::this_thread::sleep_for(
-        std::chrono::microseconds(static_cast<int64_t>(options_.settle_s * 1e6)));
-    while_waiting();
-    change_at_ = SteadyClock::now();
-    *change_status = change();
-    PollUntil(all(woke_), 30);
-    int woken = 0;
-    for (int i = 0; i < options_.watchers; ++i) {
-      const int64_t t = wake_us_[Slot(i, r)].load();
-      if (t < 0) continue;
-      wake->Record(t);
-      ++woken;
-    }
-    return woken;
-  }
-
-  // Read after Join().
-  int failed() const { return failed_.load(); }
-  const std::string& first_error() const { return first_error_; }
-
- private:
-  size_t Slot(int watcher, int round) const {
-    return static_cast<size_t>(round) * static_cast<size_t>(options_.watchers) +
-           static_cast<size_t>(watcher);
-  }
-
-  void Fail(const std::string& why) {
-    if (failed_.fetch_add(1) == 0) first_error_ = why;
-  }
-
-  void Watch(int i) {
-    constexpr int kMaxWaitMs = 60000;
-    rpc::ClientOptions client = BenchClientOptions();
-    auto conn = PlainConnection::Open(options_.common.registry, client);
-    if (!conn.ok()) return Fail(conn.status().message());
-    (*conn)->SetReceiveTimeout(kMaxWaitMs + 10000);
-    idl::RegistryClient registry((*conn)->protocol());
-    int64_t known = version_;
-    for (int r = 0; r < options_.rounds; ++r) {
-      ++armed_[static_cast<size_t>(r)];
-      idl::Membership m;
-      try {
-        registry.watch(m, service_, known, kMaxWaitMs);
-      } catch (const apache::thrift::TException& e) {
-        return Fail(e.what());
-      }
-      wake_us_[Slot(i, r)] = std::chrono::duration_cast<std::chrono::microseconds>(
-                                 SteadyClock::now() - change_at_.load())
-                                 .count();
-      if (m.version == known) return Fail("watch returned without a change");
-      known = m.version;
-      ++woke_[static_cast<size_t>(r)];
-    }
-  }
-
-  const RegistryOptions& options_;
-  const std::string service_;
-  const int64_t version_;
-  std::vector<std::atomic<int>> armed_;        // watchers that sent round r's watch
-  std::vector<std::atomic<int>> woke_;         // watchers woken in round r
-  std::vector<std::atomic<int64_t>> wake_us_;  // [round][watcher]; -1 until woken
-  std::atomic<SteadyClock::time_point> change_at_{SteadyClock::time_point{}};
-  std::atomic<int> failed_{0};
-  std::string first_error_;  // written by the first failure only; read after Join()
-  std::vector<std::thread> threads_;
+// The registry process as /proc shows it (zeros when pid is 0 or unreadable).
+struct ProcessSample {
+  int64_t cpu_us = 0;  // utime + stime
+  double rss_mib = 0;  // VmRSS
+  int threads = 0;
 };
+
+ProcessSample SampleProcess(int pid) {
+  ProcessSample out;
+  if (pid <= 0) return out;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)),
+                   std::istreambuf_iterator<char>());
+  // Fields after the command (which may hold spaces) start after the last ')'.
+  const size_t close = text.rfind(')');
+  if (close != std::string::npos) {
+    std::istringstream fields(text.substr(close + 2));
+    std::string field;
+    long long utime = 0, stime = 0;
+    for (int i = 3; fields >> field; ++i) {
+      if (i == 14) utime = std::stoll(field);
+      if (i == 15) {
+        stime = std::stoll(field);
+        break;
+      }
+    }
+    out.cpu_us = (utime + stime) * 1'000'000 / sysconf(_SC_CLK_TCK);
+  }
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) out.rss_mib = std::stod(line.substr(6)) / 1024;
+    if (line.rfind("Threads:", 0) == 0) out.threads = std::stoi(line.substr(8));
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -247,15 +175,16 @@ Result<nlohmann::json> RunRegistry(const RegistryOptions& options) {
                record["metrics"]["lease.heartbeat_ms"].get<double>(),
                record["metrics"]["lease.deregister_ms"].get<double>());
 
-  // Watches: lookup latency without and with the watchers waiting, then the
-  // wake-up delays.
+  // Watches: lookup latency with no watcher, then for each watcher count: a
+  // fleet of that many waiting watches (one per connection), lookups while
+  // they wait, a change of another service (must wake none), then `rounds`
+  // changes of theirs and the delay from each change to each receipt.
   const std::string watch_service = "bench-watch-" + run_id;
+  const std::string other_service = "bench-other-" + run_id;
   if (auto lease = registry.Register(watch_service, FakeInstance("w-base", 18000), "");
       !lease.ok()) {
     return lease.status();
   }
-  auto base = registry.Lookup(watch_service);
-  if (!base.ok()) return base.status();
   const LoadSpec one = common.timing.Spec(1);
   auto lookups = [&] {
     return RunClosedLoop(one, [&](int) {
@@ -265,54 +194,116 @@ Result<nlohmann::json> RunRegistry(const RegistryOptions& options) {
   };
   const LoadResult idle = lookups();
   AddLoadResult("lookup_idle", idle, &record);
-  LoadResult waiting;
-  stats::LatencyHistogram wake;
-  int woken = 0;
-  Status change_status;
-  {
-    WatchStorm storm(options, watch_service, base->version);
-    storm.Start();
-    for (int r = 0; r < options.rounds && change_status.ok(); ++r) {
-      woken += storm.Round(
-          r,
-          [&] {
-            return registry
-                .Register(watch_service, FakeInstance("w" + std::to_string(r), 18001 + r),
-                          "")
-                .status();
-          },
-          [&] {
-            if (r == 0) waiting = lookups();
-          },
-          &wake, &change_status);
-    }
-    storm.Join();
-    record["metrics"]["watch.failed"] = storm.failed();
-    if (storm.failed() > 0)
-      record["detail"]["watch"]["first_error"] = storm.first_error();
-  }
-  if (!change_status.ok()) return change_status;
-  AddLoadResult("lookup_waiting", waiting, &record);
   auto& m = record["metrics"];
-  m["lookup_waiting_over_idle_p50"] =
-      Ratio(waiting.latency.Percentile(0.5), idle.latency.Percentile(0.5));
-  m["lookup_waiting_over_idle_p99"] =
-      Ratio(waiting.latency.Percentile(0.99), idle.latency.Percentile(0.99));
-  m["watch.watchers"] = options.watchers;
   m["watch.rounds"] = options.rounds;
-  m["watch.woken"] = woken;
-  m["watch.wake_p50_us"] = wake.Percentile(0.5);
-  m["watch.wake_p99_us"] = wake.Percentile(0.99);
-  m["watch.wake_max_us"] = wake.max();
-  std::fprintf(stderr,
-               "  registry rep %d: %d watchers x %d rounds, %d woken: p50 %lld us, p99 "
-               "%lld us, last %lld us; lookup p99 idle %lld us, waiting %lld us\n",
-               common.rep, options.watchers, options.rounds, woken,
-               static_cast<long long>(wake.Percentile(0.5)),
-               static_cast<long long>(wake.Percentile(0.99)),
-               static_cast<long long>(wake.max()),
-               static_cast<long long>(idle.latency.Percentile(0.99)),
-               static_cast<long long>(waiting.latency.Percentile(0.99)));
+  const auto woken_so_far = [&]() -> Result<int64_t> {
+    auto stats = registry.Stats();
+    if (!stats.ok()) return stats.status();
+    return stats->watchers_woken;
+  };
+  int change_count = 0;
+  const auto change = [&](const std::string& service) {
+    ++change_count;
+    return registry
+        .Register(service,
+                  FakeInstance("w" + std::to_string(change_count), 30000 + change_count),
+                  "")
+        .status();
+  };
+  constexpr int kMaxWaitMs = 60000;
+  for (const int n : options.watchers) {
+    const std::string w = "w" + std::to_string(n) + ".";
+    const ProcessSample before_open = SampleProcess(options.registry_pid);
+    auto fleet = rpc::WatchFleet::Open(common.registry, n);
+    if (!fleet.ok()) return fleet.status();
+    stats::LatencyHistogram wake;
+    int woken = 0, failed = 0;
+    std::string first_error;
+    int64_t server_cpu_us = 0, client_cpu_us = 0, client_span_us = 0;
+    ProcessSample waiting_sample;
+    LoadResult waiting;
+    for (int r = 0; r < options.rounds; ++r) {
+      auto base = registry.Lookup(watch_service);
+      if (!base.ok()) return base.status();
+      if (Status s = (*fleet)->SendAll(watch_service, base->version, kMaxWaitMs);
+          !s.ok()) {
+        return s;
+      }
+      // Every watch parked in the registry (its own count says so).
+      PollUntil(
+          [&] {
+            auto stats = registry.Stats();
+            return stats.ok() && stats->waiting_watchers >= n;
+          },
+          30);
+      std::this_thread::sleep_for(
+          std::chrono::microseconds(static_cast<int64_t>(options.settle_s * 1e6)));
+      if (r == 0) {
+        waiting_sample = SampleProcess(options.registry_pid);
+        waiting = lookups();
+        auto woken_before = woken_so_far();
+        if (!woken_before.ok()) return woken_before.status();
+        if (Status s = change(other_service); !s.ok()) return s;
+        auto woken_after = woken_so_far();
+        if (!woken_after.ok()) return woken_after.status();
+        m[w + "other_service_woken"] = *woken_after - *woken_before;
+      }
+      const ProcessSample cpu_before = SampleProcess(options.registry_pid);
+      const int64_t change_at = rpc::WatchFleet::NowMicros();
+      if (Status s = change(watch_service); !s.ok()) return s;
+      const rpc::WatchFleet::Replies replies = (*fleet)->Await(30000);
+      server_cpu_us += SampleProcess(options.registry_pid).cpu_us - cpu_before.cpu_us;
+      client_cpu_us += replies.receive_cpu_us;
+      if (replies.first_us >= 0) client_span_us += replies.last_us - replies.first_us;
+      for (size_t i = 0; i < replies.received_us.size(); ++i) {
+        if (replies.received_us[i] < 0) continue;
+        if (replies.version[i] == base->version) {
+          ++failed;
+          if (first_error.empty()) first_error = "watch returned without a change";
+          continue;
+        }
+        wake.Record(replies.received_us[i] - change_at);
+        ++woken;
+      }
+      failed += replies.failed;
+      if (first_error.empty()) first_error = replies.first_error;
+    }
+    const double notified = std::max(1, woken);
+    m[w + "watchers"] = n;
+    m[w + "connections"] = (*fleet)->size();
+    m[w + "woken"] = woken;
+    m[w + "missed"] = n * options.rounds - woken;
+    m[w + "failed"] = failed;
+    if (failed > 0) record["detail"]["watch"][w + "first_error"] = first_error;
+    m[w + "wake_p50_us"] = wake.Percentile(0.5);
+    m[w + "wake_p99_us"] = wake.Percentile(0.99);
+    m[w + "wake_max_us"] = wake.max();
+    m[w + "client_recv_cpu_us_per_watcher"] = client_cpu_us / notified;
+    m[w + "client_first_to_last_us"] = client_span_us / options.rounds;
+    AddLoadResult(w + "lookup_waiting", waiting, &record);
+    m[w + "lookup_waiting_over_idle_p99"] =
+        Ratio(waiting.latency.Percentile(0.99), idle.latency.Percentile(0.99));
+    if (options.registry_pid > 0) {
+      m[w + "cpu_per_watcher_us"] = server_cpu_us / notified;
+      m[w + "rss_mib"] = waiting_sample.rss_mib;
+      m[w + "rss_per_watcher_kib"] =
+          (waiting_sample.rss_mib - before_open.rss_mib) * 1024 / n;
+      m[w + "threads"] = waiting_sample.threads;
+    }
+    std::fprintf(stderr,
+                 "  registry rep %d: %d watchers x %d rounds, %d woken, %d failed: p50 "
+                 "%lld us, p99 %lld us, max %lld us; client receive %.1f us/watcher; "
+                 "server %.1f us/watcher, RSS %.0f MiB, %d threads; other service woke "
+                 "%lld; lookup p99 idle %lld us, waiting %lld us\n",
+                 common.rep, n, options.rounds, woken, failed,
+                 static_cast<long long>(wake.Percentile(0.5)),
+                 static_cast<long long>(wake.Percentile(0.99)),
+                 static_cast<long long>(wake.max()), client_cpu_us / notified,
+                 server_cpu_us / notified, waiting_sample.rss_mib, waiting_sample.threads,
+                 static_cast<long long>(m[w + "other_service_woken"].get<int64_t>()),
+                 static_cast<long long>(idle.latency.Percentile(0.99)),
+                 static_cast<long long>(waiting.latency.Percentile(0.99)));
+  }
   return record;
 }
 

@@ -242,6 +242,30 @@ std::vector<Goal> IssueGoals() {
       {"Hedging auto, healthy replicas: client CPU per call <= 1.05x hedging off "
        "(issue 16)",
        "paused", "healthy.client_cpu_ratio", Goal::Kind::kAtMost, 1.05});
+  // Issue 17: the registry's watch path at 10,000 watchers.
+  goals.push_back({"10,000 watchers: every one notified (missed, worst repetition)",
+                   "registry", "w10000.missed", Goal::Kind::kAtMost, 0,
+                   /*worst_case=*/true});
+  goals.push_back({"10,000 watchers: change → notified p99 <= 100 ms (µs)", "registry",
+                   "w10000.wake_p99_us", Goal::Kind::kAtMost, 100000});
+  goals.push_back(
+      {"10,000 watchers: change → last notified <= 200 ms (worst repetition, µs)",
+       "registry", "w10000.wake_max_us", Goal::Kind::kAtMost, 200000,
+       /*worst_case=*/true});
+  goals.push_back({"1,000 watchers: change → notified p99 <= 10 ms (µs)", "registry",
+                   "w1000.wake_p99_us", Goal::Kind::kAtMost, 10000});
+  goals.push_back({"Registry CPU per notified watcher <= 10 µs (10,000 watchers)",
+                   "registry", "w10000.cpu_per_watcher_us", Goal::Kind::kAtMost, 10});
+  goals.push_back({"Registry RSS with 10,000 waiting watchers <= 256 MiB", "registry",
+                   "w10000.rss_mib", Goal::Kind::kAtMost, 256});
+  goals.push_back({"Lookup p99 with 10,000 watchers waiting <= 1.2x with none",
+                   "registry", "w10000.lookup_waiting_over_idle_p99", Goal::Kind::kAtMost,
+                   1.2});
+  goals.push_back(
+      {"A change to another service wakes none of 10,000 watchers (worst "
+       "repetition)",
+       "registry", "w10000.other_service_woken", Goal::Kind::kAtMost, 0,
+       /*worst_case=*/true});
   return goals;
 }
 
@@ -504,11 +528,8 @@ std::string RenderMarkdown(const json& report) {
   }
 
   if (page.Has("registry")) {
-    const json* watchers = page.Find("registry", "watch.watchers");
     const json* rounds = page.Find("registry", "watch.rounds");
     const json* instances = page.Find("registry", "lease.instances");
-    const std::string w =
-        watchers ? FormatValue((*watchers)["median"].get<double>(), Unit::kCount) : "?";
     const std::string inst =
         instances ? FormatValue((*instances)["median"].get<double>(), Unit::kCount) : "?";
     out << "## 3. Registry\n\n";
@@ -527,33 +548,63 @@ std::string RenderMarkdown(const json& report) {
               page.Cell("registry", "lease.heartbeat_ms", Unit::kMillis)});
     Row(out, {"deregister " + inst + " instances, ms",
               page.Cell("registry", "lease.deregister_ms", Unit::kMillis)});
-    Row(out, {"watchers waiting",
-              w + " (" +
-                  (rounds ? FormatValue((*rounds)["median"].get<double>(), Unit::kCount)
-                          : "?") +
-                  " changes each)"});
-    Row(out, {"watchers woken (of watchers × changes)",
-              page.Cell("registry", "watch.woken", Unit::kCount)});
-    Row(out, {"change → wake-up p50, ms",
-              page.Cell("registry", "watch.wake_p50_us", Unit::kMillisFromMicros)});
-    Row(out, {"change → wake-up p99, ms",
-              page.Cell("registry", "watch.wake_p99_us", Unit::kMillisFromMicros)});
-    Row(out, {"change → last watcher woken (max), ms",
-              page.Cell("registry", "watch.wake_max_us", Unit::kMillisFromMicros)});
     Row(out, {"lookup p50 / p99 µs, no watchers",
               page.Cell("registry", "lookup_idle.p50_us", Unit::kMicros) + " / " +
                   page.Cell("registry", "lookup_idle.p99_us", Unit::kMicros)});
-    Row(out, {"lookup p50 / p99 µs, " + w + " watchers waiting",
-              page.Cell("registry", "lookup_waiting.p50_us", Unit::kMicros) + " / " +
-                  page.Cell("registry", "lookup_waiting.p99_us", Unit::kMicros)});
-    Row(out, {"lookup p99 waiting / idle",
-              page.Cell("registry", "lookup_waiting_over_idle_p99", Unit::kRatio)});
-    Row(out, {"errors: lookup / ping / lookup idle / lookup waiting / watchers",
+    Row(out, {"errors: lookup / ping / lookup with no watchers",
               page.Cell("registry", "lookup.errors", Unit::kCount) + " / " +
                   page.Cell("registry", "ping.errors", Unit::kCount) + " / " +
-                  page.Cell("registry", "lookup_idle.errors", Unit::kCount) + " / " +
-                  page.Cell("registry", "lookup_waiting.errors", Unit::kCount) + " / " +
-                  page.Cell("registry", "watch.failed", Unit::kCount)});
+                  page.Cell("registry", "lookup_idle.errors", Unit::kCount)});
+    out << "\n";
+    // One column per watcher count (w<N>.*): each watcher on its own
+    // connection, all held by one client thread (epoll).
+    const std::vector<int> counts = page.Levels("registry", 'w', ".watchers");
+    if (!counts.empty()) {
+      out << "Waiting watchers (server: " << MetaString(meta, "registry_server", "event")
+          << "), woken by "
+          << (rounds ? FormatValue((*rounds)["median"].get<double>(), Unit::kCount) : "?")
+          << " changes each; registry CPU from /proc/PID/stat (utime+stime, 10 ms "
+             "ticks) over the changes, divided by notifications:\n\n";
+      std::vector<std::string> header{"Measure"};
+      std::vector<std::string> align{"---"};
+      for (int n : counts) {
+        header.push_back(FormatValue(n, Unit::kCount) + " watchers");
+        align.push_back("---:");
+      }
+      Row(out, header);
+      Row(out, align);
+      const auto row = [&](const std::string& label, const std::string& metric,
+                           Unit unit) {
+        std::vector<std::string> cells{label};
+        for (int n : counts) {
+          cells.push_back(
+              page.Cell("registry", "w" + std::to_string(n) + "." + metric, unit));
+        }
+        Row(out, cells);
+      };
+      row("connections (one watch each)", "connections", Unit::kCount);
+      row("notified (of watchers × changes)", "woken", Unit::kCount);
+      row("failed", "failed", Unit::kCount);
+      row("change → notified p50, ms", "wake_p50_us", Unit::kMillisFromMicros);
+      row("change → notified p99, ms", "wake_p99_us", Unit::kMillisFromMicros);
+      row("change → last notified, ms", "wake_max_us", Unit::kMillisFromMicros);
+      row("client: first → last receipt, ms", "client_first_to_last_us",
+          Unit::kMillisFromMicros);
+      row("client: receive CPU per watcher, µs", "client_recv_cpu_us_per_watcher",
+          Unit::kRateDecimal);
+      row("registry CPU per notified watcher, µs", "cpu_per_watcher_us",
+          Unit::kRateDecimal);
+      row("registry RSS while they wait, MiB", "rss_mib", Unit::kRateDecimal);
+      row("registry RSS per waiting watcher, KiB", "rss_per_watcher_kib",
+          Unit::kRateDecimal);
+      row("registry threads while they wait", "threads", Unit::kCount);
+      row("woken by a change of another service", "other_service_woken", Unit::kCount);
+      row("lookup p50 µs while they wait", "lookup_waiting.p50_us", Unit::kMicros);
+      row("lookup p99 µs while they wait", "lookup_waiting.p99_us", Unit::kMicros);
+      row("lookup p99 waiting / none", "lookup_waiting_over_idle_p99", Unit::kRatio);
+      row("lookup errors while they wait", "lookup_waiting.errors", Unit::kCount);
+      out << "\n";
+    }
     out << "\n";
   }
 

@@ -71,16 +71,21 @@ struct VotingOptions {
 Result<nlohmann::json> RunVoting(const VotingOptions& options);
 
 // 3. The registry: lookup vs ping throughput, register/heartbeat/deregister
-// of `instances` instances, `watchers` concurrent watches woken by a change.
-// Needs a registry with a lease TTL far above the run time and limits above
-// `instances` and `watchers`.
+// of `instances` instances, and for each count in `watchers` that many
+// waiting watches (one per connection, held by one client thread with
+// epoll) woken by `rounds` changes: wake-up delays, lookup latency while they
+// wait, a change of another service (must wake none), the client's own
+// receive time and, with registry_pid, the registry's CPU per notified
+// watcher, RSS and threads. Needs a registry with a lease TTL far above the
+// run time and limits above `instances` and the largest watcher count.
 struct RegistryOptions {
   Common common;
   int threads = 16;  // for lookup vs ping
   int instances = 1000;
-  int watchers = 1000;
+  std::vector<int> watchers{1000, 10000};
   int rounds = 3;         // membership changes the watchers wake up for
   double settle_s = 1.0;  // for watch calls to reach the registry and block
+  int registry_pid = 0;   // 0: no /proc measurements
 };
 Result<nlohmann::json> RunRegistry(const RegistryOptions& options);
 

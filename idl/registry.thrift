@@ -51,6 +51,10 @@ struct RegistryStats {
   // watch calls parked in the registry right now, waiting for a change or
   // for their max_wait_ms (calls answered at once are never counted).
   1: optional i32 waiting_watchers,
+  // watch calls ended by a change of their service since the registry
+  // started (timeouts and shutdown are not counted): a change wakes only
+  // the watchers of the service that changed.
+  2: optional i64 watchers_woken,
 }
 
 service Registry {

@@ -16,6 +16,7 @@
 #include "dashboard/registry_http_api.h"
 #include "http/http_server.h"
 #include "metrics/registry_metrics.h"
+#include "held_watches.h"
 #include "program/drain.h"
 #include "program/flags.h"
 #include "program/logging.h"
@@ -24,6 +25,7 @@
 #include "registry/event_log.h"
 #include "registry/lease_table.h"
 #include "registry_handler.h"
+#include "rpc/event_server.h"
 #include "rpc/thrift_logging.h"
 #include "rpc/thrift_server.h"
 
@@ -44,7 +46,8 @@ int main(int argc, char** argv) {
   po::options_description desc(
       "registry_svc: Beacon's service registry (leases, lookups, watches over Thrift)\n\n"
       "Usage: registry_svc [options]\n\nOptions");
-  std::string listen, log_level, token, port_file, http_listen;
+  std::string listen, log_level, token, port_file, http_listen, server_kind;
+  int thread_stack_kb = 0, event_threads = 0;
   int64_t ttl_ms = 0;
   int idle_timeout_ms = 0, sweep_interval_ms = 0;
   int64_t max_connections = 0;
@@ -60,13 +63,23 @@ int main(int argc, char** argv) {
       "shared registration token; when set, register/heartbeat/deregister must carry it")(
       "idle-timeout-ms", po::value(&idle_timeout_ms)->default_value(30000),
       "close connections silent this long")(
-      "max-connections", po::value(&max_connections)->default_value(2048),
-      "concurrent connections; more wait in the backlog")(
+      "max-connections", po::value(&max_connections)->default_value(12000),
+      "concurrent connections; more wait in the backlog (each one is a file "
+      "descriptor: keep it below the open-file limit)")(
+      "server", po::value(&server_kind)->default_value("event"),
+      "event: epoll threads (--event-threads), waiting watches hold no thread; threaded: a thread "
+      "per connection (a waiting watch holds its thread)")(
+      "event-threads", po::value(&event_threads)->default_value(2),
+      "epoll threads with --server event (1..64; each serves its share of the "
+      "connections; more than the cores helps concurrent lookups when other "
+      "processes take the cores, see README)")(
+      "thread-stack-kb", po::value(&thread_stack_kb)->default_value(256),
+      "stack of each connection thread with --server threaded (KiB, 64..8192)")(
       "max-instances-per-service", po::value(&max_per_service)->default_value(256),
       "live instances in one service")("max-instances",
                                        po::value(&max_total)->default_value(4096),
                                        "live instances in the whole registry")(
-      "max-watchers", po::value(&max_watchers)->default_value(2048),
+      "max-watchers", po::value(&max_watchers)->default_value(12000),
       "concurrent watch calls")(
       "sweep-interval-ms", po::value(&sweep_interval_ms)->default_value(100),
       "how often expired leases are swept (and watchers woken)")(
@@ -106,6 +119,19 @@ int main(int argc, char** argv) {
     std::cerr << "error: " << s.message() << "\n";
     return kExitUsage;
   }
+  if (server_kind != "event" && server_kind != "threaded") {
+    std::cerr << "error: --server must be event or threaded, got " << server_kind << "\n";
+    return kExitUsage;
+  }
+  if (event_threads < 1 || event_threads > 64) {
+    std::cerr << "error: --event-threads must be 1..64, got " << event_threads << "\n";
+    return kExitUsage;
+  }
+  if (thread_stack_kb < 64 || thread_stack_kb > 8192) {
+    std::cerr << "error: --thread-stack-kb must be 64..8192, got " << thread_stack_kb
+              << "\n";
+    return kExitUsage;
+  }
   if (sweep_interval_ms < 1 || idle_timeout_ms < 1 || max_connections < 1) {
     std::cerr << "error: --sweep-interval-ms, --idle-timeout-ms and --max-connections "
                  "must be >= 1\n";
@@ -123,22 +149,59 @@ int main(int argc, char** argv) {
   table.AddObserver(&registry_metrics);
   if (http_endpoint) table.AddObserver(&events);
 
-  rpc::ServerOptions server_options;
-  server_options.host = endpoint->host;
-  server_options.port = endpoint->port;
-  server_options.idle_timeout_ms = idle_timeout_ms;
-  server_options.max_connections = max_connections;
-  auto server = rpc::ThriftServer::Start(
-      server_options, std::make_shared<idl::RegistryProcessorFactory>(
-                          std::make_shared<registry_svc::RegistryHandlerFactory>(
-                              table, registry_metrics)));
-  if (!server.ok()) {
-    spdlog::error("{}", server.status().message());
-    return kExitFailure;
+  // Both servers share the handler; they differ in who waits for a watch:
+  // a thread per connection (threaded) or nobody (event: the watch is parked
+  // in the table and answered from the change's thread).
+  std::unique_ptr<rpc::ThriftServer> threaded_server;
+  std::unique_ptr<rpc::EventServer> event_server;
+  registry_svc::HeldWatches held_watches(table, registry_metrics);
+  auto handlers = std::make_shared<registry_svc::RegistryHandlerFactory>(table, registry_metrics);
+  if (server_kind == "threaded") {
+    rpc::ServerOptions server_options;
+    server_options.host = endpoint->host;
+    server_options.port = endpoint->port;
+    server_options.idle_timeout_ms = idle_timeout_ms;
+    server_options.max_connections = max_connections;
+    server_options.thread_stack_bytes = static_cast<size_t>(thread_stack_kb) * 1024;
+    auto started = rpc::ThriftServer::Start(
+        server_options, std::make_shared<idl::RegistryProcessorFactory>(handlers));
+    if (!started.ok()) {
+      spdlog::error("{}", started.status().message());
+      return kExitFailure;
+    }
+    threaded_server = std::move(started).value();
+  } else {
+    rpc::EventServerOptions server_options;
+    server_options.host = endpoint->host;
+    server_options.port = endpoint->port;
+    server_options.idle_timeout_ms = idle_timeout_ms;
+    server_options.max_connections = max_connections;
+    server_options.loop_threads = event_threads;
+    auto started = rpc::EventServer::Start(
+        server_options,
+        [&table, &registry_metrics](const std::string& peer) {
+          return std::make_shared<idl::RegistryProcessor>(
+              std::make_shared<registry_svc::RegistryHandler>(table, registry_metrics,
+                                                             peer));
+        },
+        "watch",
+        [&held_watches](const std::string& peer, const std::string& request,
+                        std::shared_ptr<rpc::HeldCall> call) {
+          held_watches.Handle(peer, request, std::move(call));
+        });
+    if (!started.ok()) {
+      spdlog::error("{}", started.status().message());
+      return kExitFailure;
+    }
+    event_server = std::move(started).value();
   }
-  spdlog::info("serving on {}:{} (lease ttl {} ms{})", endpoint->host, (*server)->port(),
-               ttl_ms, token.empty() ? "" : ", token required");
-  const auto stop_server = [&server](int drain_ms) { return (*server)->Stop(drain_ms); };
+  const int port = threaded_server ? threaded_server->port() : event_server->port();
+  spdlog::info("serving on {}:{} ({} server, lease ttl {} ms{})", endpoint->host, port,
+               server_kind, ttl_ms, token.empty() ? "" : ", token required");
+  const auto stop_server = [&](int drain_ms) {
+    return threaded_server ? threaded_server->Stop(drain_ms)
+                           : event_server->Stop(drain_ms);
+  };
 
   // The HTTP side runs on threads of its own: nothing it does (a slow
   // client, a long poll) can hold up a Thrift call.
@@ -164,7 +227,7 @@ int main(int argc, char** argv) {
                  http_server->port());
   }
   if (!port_file.empty()) {
-    if (Status s = program::WritePortFile(port_file, (*server)->port()); !s.ok()) {
+    if (Status s = program::WritePortFile(port_file, port); !s.ok()) {
       spdlog::error("{}", s.message());
       table.Shutdown();
       program::DrainOrExit(stop_server, kDrainTimeoutMs, kExitFailure);

@@ -108,6 +108,7 @@ void RegistryHandler::listServices(std::vector<idl::ServiceSummary>& out) {
 void RegistryHandler::stats(idl::RegistryStats& out) {
   metrics::CallScope call(metrics_.calls(), kService, "stats");
   out.__set_waiting_watchers(static_cast<int32_t>(table_.watcher_count()));
+  out.__set_watchers_woken(static_cast<int64_t>(table_.watchers_woken()));
 }
 
 idl::RegistryIf* RegistryHandlerFactory::getHandler(

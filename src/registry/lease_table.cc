@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cassert>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <tuple>
 
 #include "core/endpoint.h"
@@ -15,24 +17,6 @@ namespace beacon::registry {
 namespace {
 
 constexpr int64_t kMaxTtlMs = 86'400'000;  // a day; keeps micros far from overflow
-
-// Wakes every waiting Watch when destroyed, if a membership changed. Declared
-// before the lock guard so it runs after the lock is released: the woken
-// threads then do not pile up on a mutex still held by the notifier.
-class WakeWatchersOnExit {
- public:
-  explicit WakeWatchersOnExit(CondVar* cv) : cv_(cv) {}
-  ~WakeWatchersOnExit() {
-    if (changed) cv_->NotifyAll();
-  }
-  WakeWatchersOnExit(const WakeWatchersOnExit&) = delete;
-  WakeWatchersOnExit& operator=(const WakeWatchersOnExit&) = delete;
-
-  bool changed = false;
-
- private:
-  CondVar* cv_;
-};
 
 // Compares in time that depends only on expected.size(), never on where the
 // strings first differ, so a caller cannot guess a secret byte by byte.
@@ -129,6 +113,21 @@ const char* LeaseEventKindName(LeaseEventKind kind) {
   return "unknown";
 }
 
+class LeaseTable::WakeWatchersOnExit {
+ public:
+  explicit WakeWatchersOnExit(LeaseTable* table) : table_(table) {}
+  ~WakeWatchersOnExit() {
+    if (changed) table_->WakeChangedServices();
+  }
+  WakeWatchersOnExit(const WakeWatchersOnExit&) = delete;
+  WakeWatchersOnExit& operator=(const WakeWatchersOnExit&) = delete;
+
+  bool changed = false;
+
+ private:
+  LeaseTable* table_;
+};
+
 Status LeaseTableOptions::Validate() const {
   if (ttl_ms < 1 || ttl_ms > kMaxTtlMs) {
     return InvalidArgument("ttl_ms must be 1-" + std::to_string(kMaxTtlMs) + ", got " +
@@ -184,7 +183,7 @@ Result<Lease> LeaseTable::Register(const std::string& service,
   Result<std::string> fresh_lease_id = NewLeaseId();
   if (!fresh_lease_id.ok()) return fresh_lease_id.status();
 
-  WakeWatchersOnExit wake(&version_changed_);
+  WakeWatchersOnExit wake(this);
   MutexLock lock(mu_);
   const int64_t now = clock_.NowMicros();
   const int64_t expires_at = now + options_.ttl_ms * 1000;
@@ -222,7 +221,9 @@ Result<Lease> LeaseTable::Register(const std::string& service,
   if (Status s = CheckRoomForInstanceLocked(service, entry); !s.ok()) return s;
   if (entry == nullptr) {
     if (services_.size() >= options_.max_services) {
-      // CheckRoomForInstanceLocked made sure a tombstone exists.
+      // CheckRoomForInstanceLocked made sure a tombstone exists. Its
+      // watchers see version 0 again.
+      changed_services_.insert(tombstones_.begin()->second);
       services_.erase(tombstones_.begin()->second);
       tombstones_.erase(tombstones_.begin());
     }
@@ -249,7 +250,7 @@ Result<Lease> LeaseTable::Heartbeat(const std::string& service,
     return PermissionDenied("registration token is missing or wrong");
   if (Status s = ValidateInstanceRef(service, instance_id, lease_id); !s.ok()) return s;
 
-  WakeWatchersOnExit wake(&version_changed_);
+  WakeWatchersOnExit wake(this);
   MutexLock lock(mu_);
   const int64_t now = clock_.NowMicros();
   wake.changed = ExpireDueLocked(now);
@@ -280,7 +281,7 @@ Status LeaseTable::Deregister(const std::string& service, const std::string& ins
     return PermissionDenied("registration token is missing or wrong");
   if (Status s = ValidateInstanceRef(service, instance_id, lease_id); !s.ok()) return s;
 
-  WakeWatchersOnExit wake(&version_changed_);
+  WakeWatchersOnExit wake(this);
   MutexLock lock(mu_);
   wake.changed = ExpireDueLocked(clock_.NowMicros());
 
@@ -300,47 +301,109 @@ Status LeaseTable::Deregister(const std::string& service, const std::string& ins
 
 Result<Membership> LeaseTable::Lookup(const std::string& service) {
   if (Status s = ValidateName("service_name", service); !s.ok()) return s;
-  WakeWatchersOnExit wake(&version_changed_);
+  WakeWatchersOnExit wake(this);
   MutexLock lock(mu_);
   wake.changed = ExpireDueLocked(clock_.NowMicros());
-  return SnapshotLocked(service);
+  return *SnapshotLocked(service);
 }
 
 Result<Membership> LeaseTable::Watch(const std::string& service, int64_t known_version,
                                      int max_wait_ms) {
+  // This caller's own wait: the completion fills `delivered` and wakes only
+  // this thread, which then needs no table lock to build its reply.
+  struct Waiting {
+    std::mutex mu;
+    std::condition_variable cv;
+    MembershipSnapshot delivered;
+  };
+  auto waiting = std::make_shared<Waiting>();
+  const int64_t deadline = clock_.NowMicros() + int64_t{max_wait_ms} * 1000;
+  Result<WatchStart> start =
+      StartWatch(service, known_version, max_wait_ms, [waiting](MembershipSnapshot m) {
+        {
+          std::lock_guard<std::mutex> lock(waiting->mu);
+          waiting->delivered = std::move(m);
+        }
+        waiting->cv.notify_one();
+      });
+  if (!start.ok()) return start.status();
+  if (start->now) return *start->now;
+
+  std::unique_lock<std::mutex> lock(waiting->mu);
+  const auto delivered = [&] { return waiting->delivered != nullptr; };
+  if (!clock_.WaitUntil(lock, waiting->cv, deadline, delivered)) {
+    lock.unlock();
+    MembershipSnapshot unchanged = CancelWatch(service, start->ticket);
+    if (unchanged) return *unchanged;
+    // The completion is running on the changing thread: it delivers at once.
+    lock.lock();
+    waiting->cv.wait(lock, delivered);
+  }
+  return *waiting->delivered;
+}
+
+Result<WatchStart> LeaseTable::StartWatch(const std::string& service,
+                                          int64_t known_version, int max_wait_ms,
+                                          WatchCompletion done) {
   if (Status s = ValidateName("service_name", service); !s.ok()) return s;
   if (max_wait_ms < 1 || max_wait_ms > options_.max_watch_wait_ms) {
     return InvalidArgument("max_wait_ms must be 1-" +
                            std::to_string(options_.max_watch_wait_ms) + ", got " +
                            std::to_string(max_wait_ms));
   }
-  WakeWatchersOnExit wake(&version_changed_);
+  WakeWatchersOnExit wake(this);
   MutexLock lock(mu_);
-  const int64_t now = clock_.NowMicros();
-  const int64_t deadline = now + int64_t{max_wait_ms} * 1000;
-  wake.changed = ExpireDueLocked(now);
+  wake.changed = ExpireDueLocked(clock_.NowMicros());
   if (shut_down_ || VersionLocked(service) != known_version) {
-    return SnapshotLocked(service);
+    return WatchStart{SnapshotLocked(service), 0};
   }
   if (watcher_count_ >= options_.max_watchers) {
     return ResourceExhausted("too many watchers (limit " +
                              std::to_string(options_.max_watchers) + "); retry later");
   }
+  const uint64_t ticket = next_ticket_++;
+  parked_[service].emplace(ticket, std::move(done));
   ++watcher_count_;
-  mu_.WithUniqueLock([&](std::unique_lock<std::mutex>& held) {
-    return clock_.WaitUntil(held, version_changed_.native(), deadline, [&] {
-      mu_.AssertHeld();
-      return shut_down_ || VersionLocked(service) != known_version;
-    });
-  });
+  return WatchStart{nullptr, ticket};
+}
+
+MembershipSnapshot LeaseTable::CancelWatch(const std::string& service, uint64_t ticket) {
+  WakeWatchersOnExit wake(this);
+  MutexLock lock(mu_);
+  auto service_it = parked_.find(service);
+  if (service_it == parked_.end() || service_it->second.erase(ticket) == 0) {
+    return nullptr;
+  }
+  if (service_it->second.empty()) parked_.erase(service_it);
   --watcher_count_;
   // Time has passed: expire again so the reply holds no expired lease.
-  if (ExpireDueLocked(clock_.NowMicros())) wake.changed = true;
+  wake.changed = ExpireDueLocked(clock_.NowMicros());
   return SnapshotLocked(service);
 }
 
+void LeaseTable::WakeChangedServices() {
+  // (snapshot, completions) per changed service, taken under the lock and
+  // run after it: one snapshot per service, shared by all its watchers.
+  std::vector<std::pair<MembershipSnapshot, ParkedWatches>> wakes;
+  {
+    MutexLock lock(mu_);
+    for (const std::string& service : changed_services_) {
+      auto it = parked_.find(service);
+      if (it == parked_.end()) continue;
+      watcher_count_ -= it->second.size();
+      watchers_woken_ += it->second.size();
+      wakes.emplace_back(SnapshotLocked(service), std::move(it->second));
+      parked_.erase(it);
+    }
+    changed_services_.clear();
+  }
+  for (auto& [snapshot, parked] : wakes) {
+    for (auto& [ticket, done] : parked) done(snapshot);
+  }
+}
+
 std::vector<ServiceSummary> LeaseTable::ListServices() {
-  WakeWatchersOnExit wake(&version_changed_);
+  WakeWatchersOnExit wake(this);
   MutexLock lock(mu_);
   wake.changed = ExpireDueLocked(clock_.NowMicros());
   std::vector<ServiceSummary> out;
@@ -353,7 +416,7 @@ std::vector<ServiceSummary> LeaseTable::ListServices() {
 }
 
 std::vector<ExpiredInstance> LeaseTable::SweepExpired() {
-  WakeWatchersOnExit wake(&version_changed_);
+  WakeWatchersOnExit wake(this);
   MutexLock lock(mu_);
   wake.changed = ExpireDueLocked(clock_.NowMicros());
   std::vector<ExpiredInstance> out;
@@ -362,11 +425,19 @@ std::vector<ExpiredInstance> LeaseTable::SweepExpired() {
 }
 
 void LeaseTable::Shutdown() {
+  std::vector<std::pair<MembershipSnapshot, ParkedWatches>> wakes;
   {
     MutexLock lock(mu_);
     shut_down_ = true;
+    for (auto& [service, parked] : parked_) {
+      wakes.emplace_back(SnapshotLocked(service), std::move(parked));
+    }
+    parked_.clear();
+    watcher_count_ = 0;
   }
-  version_changed_.NotifyAll();
+  for (auto& [snapshot, parked] : wakes) {
+    for (auto& [ticket, done] : parked) done(snapshot);
+  }
 }
 
 size_t LeaseTable::watcher_count() const {
@@ -375,7 +446,7 @@ size_t LeaseTable::watcher_count() const {
 }
 
 TableDetail LeaseTable::Detail() {
-  WakeWatchersOnExit wake(&version_changed_);
+  WakeWatchersOnExit wake(this);
   MutexLock lock(mu_);
   TableDetail out;
   out.now_micros = clock_.NowMicros();
@@ -405,6 +476,11 @@ void LeaseTable::NotifyLocked(LeaseEventKind kind, const std::string& service,
                               const InstanceInfo& instance, const std::string& reason) {
   const LeaseEvent event{kind, service, instance, reason};
   for (LeaseObserver* observer : observers_) observer->OnLeaseEvent(event);
+}
+
+uint64_t LeaseTable::watchers_woken() const {
+  MutexLock lock(mu_);
+  return watchers_woken_;
 }
 
 bool LeaseTable::ExpireDueLocked(int64_t now_micros) {
@@ -438,6 +514,8 @@ bool LeaseTable::ExpireDueLocked(int64_t now_micros) {
 void LeaseTable::MarkChangedLocked(const std::string& service, ServiceEntry* entry) {
   tombstones_.erase({entry->version, service});
   entry->version = ++last_version_;
+  entry->snapshot = nullptr;
+  changed_services_.insert(service);
   if (entry->instances.empty()) tombstones_.insert({entry->version, service});
 }
 
@@ -483,15 +561,23 @@ int64_t LeaseTable::VersionLocked(const std::string& service) const {
   return it == services_.end() ? 0 : it->second.version;
 }
 
-Membership LeaseTable::SnapshotLocked(const std::string& service) const {
-  Membership m;
-  m.service_name = service;
+MembershipSnapshot LeaseTable::SnapshotLocked(const std::string& service) {
   auto it = services_.find(service);
-  if (it == services_.end()) return m;
-  m.version = it->second.version;
-  m.instances.reserve(it->second.instances.size());
-  for (const auto& [id, entry] : it->second.instances) m.instances.push_back(entry.info);
-  return m;
+  if (it == services_.end()) {
+    auto never_seen = std::make_shared<Membership>();
+    never_seen->service_name = service;
+    return never_seen;
+  }
+  ServiceEntry& entry = it->second;
+  if (entry.snapshot) return entry.snapshot;
+  auto m = std::make_shared<Membership>();
+  m->service_name = service;
+  m->version = entry.version;
+  m->instances.reserve(entry.instances.size());
+  for (const auto& [id, instance] : entry.instances)
+    m->instances.push_back(instance.info);
+  entry.snapshot = std::move(m);
+  return entry.snapshot;
 }
 
 }  // namespace beacon::registry

@@ -19,7 +19,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <utility>
@@ -94,6 +96,23 @@ struct TableDetail {
   std::vector<ServiceDetail> services;
 };
 
+// A service's membership at one version, built once per version and shared
+// by every watcher and lookup that reads that version. Never modified.
+using MembershipSnapshot = std::shared_ptr<const Membership>;
+
+// Called exactly once with the membership that ends a parked watch (see
+// LeaseTable::StartWatch). Runs on the thread that made the change (or called
+// Shutdown), after the table's lock is released: it must be quick and must
+// not call back into the table.
+using WatchCompletion = std::function<void(MembershipSnapshot)>;
+
+// What StartWatch did: answered at once (`now` set) or parked (`ticket` set,
+// `now` null; the completion will run later unless CancelWatch takes it back).
+struct WatchStart {
+  MembershipSnapshot now;
+  uint64_t ticket = 0;
+};
+
 struct ExpiredInstance {
   std::string service_name;
   std::string instance_id;
@@ -163,8 +182,27 @@ class LeaseTable {
   // Errors: kInvalidArgument (service_name, or max_wait_ms outside
   // 1..options.max_watch_wait_ms); kResourceExhausted when max_watchers calls
   // are already waiting.
+  // Thread per watcher: built on StartWatch/CancelWatch, waiting on its own
+  // condition variable, so a change wakes only its own service's watchers.
   Result<Membership> Watch(const std::string& service, int64_t known_version,
                            int max_wait_ms);
+
+  // Watch without a thread: for event-driven servers. When the version of
+  // `service` differs from known_version (or after Shutdown) returns the
+  // current snapshot in `now`; otherwise parks `done` and returns a ticket.
+  // `done` then runs exactly once, with the new snapshot when the service's
+  // version changes or with the current one at Shutdown, unless CancelWatch
+  // takes it back first. Every watcher of one version gets the same
+  // snapshot object. The caller enforces max_wait_ms (validated here; call
+  // CancelWatch when it passes). Errors as for Watch; `done` is not kept then.
+  Result<WatchStart> StartWatch(const std::string& service, int64_t known_version,
+                                int max_wait_ms, WatchCompletion done);
+
+  // Takes back a parked watch (its wait ended). Returns the current snapshot
+  // of `service` when the watch was still parked (its completion will never
+  // run), or null when its completion has run or is running on another
+  // thread (it will deliver the reply).
+  MembershipSnapshot CancelWatch(const std::string& service, uint64_t ticket);
 
   // Every service with at least one live instance, sorted by name.
   std::vector<ServiceSummary> ListServices();
@@ -180,7 +218,7 @@ class LeaseTable {
   // later Watch calls return at once. Everything else keeps working.
   void Shutdown();
 
-  // Watch calls currently waiting.
+  // Watch calls currently waiting (parked by Watch or StartWatch).
   size_t watcher_count() const;
 
   // Every service held with its live instances' lease details (expiring due
@@ -190,6 +228,11 @@ class LeaseTable {
   // Adds an observer told of every later change (see LeaseObserver). Call it
   // before the table is shared; `observer` must outlive the table.
   void AddObserver(LeaseObserver* observer);
+
+  // Parked watches completed because their service's version changed, since
+  // the table was created (timeouts, cancels and Shutdown are not counted).
+  // Lets tests and benchmarks check that a change wakes only its service.
+  uint64_t watchers_woken() const;
 
  private:
   struct InstanceEntry {
@@ -203,7 +246,15 @@ class LeaseTable {
   struct ServiceEntry {
     int64_t version = 0;
     std::map<std::string, InstanceEntry> instances;  // by id
+    // Built on first read after a change (null until then), shared by readers.
+    MembershipSnapshot snapshot;
   };
+  // Parked watches of one service, by ticket.
+  using ParkedWatches = std::map<uint64_t, WatchCompletion>;
+  // Wakes the watchers of every service changed while it was in scope, when
+  // destroyed; declared before the lock so it runs after the lock is
+  // released (completions never run under the table's lock).
+  class WakeWatchersOnExit;
   // Orders every live lease by expiry so expiring is O(expired * log n).
   struct ExpiryKey {
     int64_t expires_at_micros;
@@ -226,16 +277,17 @@ class LeaseTable {
   Status CheckRoomForInstanceLocked(const std::string& service,
                                     const ServiceEntry* entry) const REQUIRES(mu_);
   int64_t VersionLocked(const std::string& service) const REQUIRES(mu_);
-  Membership SnapshotLocked(const std::string& service) const REQUIRES(mu_);
   void NotifyLocked(LeaseEventKind kind, const std::string& service,
                     const InstanceInfo& instance, const std::string& reason = {})
       REQUIRES(mu_);
+  MembershipSnapshot SnapshotLocked(const std::string& service) REQUIRES(mu_);
+  // Hands every parked watch of the changed services its new snapshot.
+  void WakeChangedServices() EXCLUDES(mu_);
 
   const Clock& clock_;
   const LeaseTableOptions options_;
 
   mutable Mutex mu_;
-  CondVar version_changed_;  // notified after any version bump
   ServiceMap services_ GUARDED_BY(mu_);
   std::set<ExpiryKey> expiry_queue_ GUARDED_BY(mu_);
   std::set<std::pair<int64_t, std::string>> tombstones_
@@ -243,7 +295,11 @@ class LeaseTable {
   std::vector<ExpiredInstance> unreported_expiries_ GUARDED_BY(mu_);
   size_t total_instances_ GUARDED_BY(mu_) = 0;
   int64_t last_version_ GUARDED_BY(mu_);
-  size_t watcher_count_ GUARDED_BY(mu_) = 0;
+  size_t watcher_count_ GUARDED_BY(mu_) = 0;  // parked watches, all services
+  std::map<std::string, ParkedWatches> parked_ GUARDED_BY(mu_);  // by service
+  std::set<std::string> changed_services_ GUARDED_BY(mu_);       // not yet woken
+  uint64_t next_ticket_ GUARDED_BY(mu_) = 1;
+  uint64_t watchers_woken_ GUARDED_BY(mu_) = 0;
   bool shut_down_ GUARDED_BY(mu_) = false;
   std::vector<LeaseObserver*> observers_ GUARDED_BY(mu_);
 };

@@ -1,5 +1,6 @@
 #include "rpc/thrift_server.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <thrift/TConfiguration.h>
 #include <thrift/protocol/TBinaryProtocol.h>
@@ -9,6 +10,7 @@
 #include <thrift/transport/TTransportException.h>
 
 #include <chrono>
+#include <cstring>
 #include <future>
 
 #include "rpc/framed_transport.h"
@@ -59,6 +61,18 @@ class ReadySignal : public apache::thrift::server::TServerEventHandler {
 Result<std::unique_ptr<ThriftServer>> ThriftServer::Start(
     const ServerOptions& options,
     std::shared_ptr<apache::thrift::TProcessorFactory> processors) {
+  if (options.thread_stack_bytes > 0) {
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    const int rc = pthread_attr_setstacksize(&attr, options.thread_stack_bytes);
+    if (rc != 0 || (pthread_setattr_default_np(&attr)) != 0) {
+      pthread_attr_destroy(&attr);
+      return InvalidArgument("thread stack size " +
+                             std::to_string(options.thread_stack_bytes) +
+                             " bytes refused: " + std::strerror(rc));
+    }
+    pthread_attr_destroy(&attr);
+  }
   auto socket = std::make_shared<apache::thrift::transport::TServerSocket>(options.host,
                                                                            options.port);
   socket->setRecvTimeout(options.idle_timeout_ms);

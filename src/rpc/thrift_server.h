@@ -28,6 +28,10 @@ struct ServerOptions {
   int send_timeout_ms = 10000;      // a peer that does not read its reply
   int64_t max_connections = 1024;   // further connections wait in the backlog
   int max_message_bytes = 1 << 20;  // larger frames are refused before allocation
+  // Stack size of the connection threads; 0 keeps the system's (8 MiB).
+  // Thrift creates its threads through std::thread, so this sets the
+  // process-wide default for threads created later (pthread_setattr_default_np).
+  size_t thread_stack_bytes = 0;
 };
 
 // Owns the listening socket and the serving thread.
@@ -37,7 +41,8 @@ class ThriftServer {
   // Binds and listens before returning (so port() is real and a client may
   // connect at once), then serves on a background thread. kUnavailable when
   // the address cannot be bound (message names it and the reason), or when
-  // the server is not listening within 10 s (it is stopped before returning).
+  // the server is not listening within 10 s (it is stopped before returning);
+  // kInvalidArgument when thread_stack_bytes is refused by the system.
   static Result<std::unique_ptr<ThriftServer>> Start(
       const ServerOptions& options,
       std::shared_ptr<apache::thrift::TProcessorFactory> processors);

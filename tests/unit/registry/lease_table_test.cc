@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -971,6 +972,141 @@ TEST_F(LeaseTableTest, TwoHundredWatchersAllWakeOnOneChange) {
   EXPECT_TRUE(all_woken);
   EXPECT_EQ(saw_instance.load(), kWatchers);
   EXPECT_LT(elapsed, milliseconds(2000));
+}
+
+// ------------------------------------------------- Watch without a thread
+// StartWatch/CancelWatch, the path of the event-driven registry server.
+
+// Records what each parked watch's completion received.
+class Completions {
+ public:
+  WatchCompletion For(int watcher) {
+    return [this, watcher](MembershipSnapshot m) {
+      std::lock_guard<std::mutex> lock(mu_);
+      got_[watcher].push_back(std::move(m));
+    };
+  }
+  // Every snapshot watcher `w` received, in order.
+  std::vector<MembershipSnapshot> Of(int w) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return got_[w];
+  }
+  size_t total() {
+    std::lock_guard<std::mutex> lock(mu_);
+    size_t n = 0;
+    for (const auto& [w, list] : got_) n += list.size();
+    return n;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<int, std::vector<MembershipSnapshot>> got_;
+};
+
+TEST_F(LeaseTableTest, ChangeCompletesOnlyItsOwnServicesWatchers) {
+  MustRegister("prime", Instance("p1"));
+  MustRegister("voting", Instance("v1"));
+  const int64_t prime = VersionOf("prime");
+  const int64_t voting = VersionOf("voting");
+  Completions done;
+  for (int w = 0; w < 3; ++w) {
+    Result<WatchStart> s = table_.StartWatch("prime", prime, 60000, done.For(w));
+    ASSERT_TRUE(s.ok());
+    EXPECT_EQ(s->now, nullptr);
+  }
+  ASSERT_TRUE(table_.StartWatch("voting", voting, 60000, done.For(10)).ok());
+  MustRegister("voting", Instance("v2"));
+  EXPECT_EQ(done.Of(10).size(), 1u);
+  EXPECT_EQ(done.total(), 1u);
+  EXPECT_EQ(table_.watchers_woken(), 1u);
+  EXPECT_EQ(table_.watcher_count(), 3u);
+  table_.Shutdown();  // completes the prime watchers (not counted as woken)
+  EXPECT_EQ(table_.watchers_woken(), 1u);
+}
+
+TEST_F(LeaseTableTest, EveryWatcherSeesTheNewVersionExactlyOnceInOneSharedSnapshot) {
+  MustRegister("prime", Instance("p1"));
+  const int64_t before = VersionOf("prime");
+  Completions done;
+  constexpr int kWatchers = 50;
+  for (int w = 0; w < kWatchers; ++w) {
+    ASSERT_TRUE(table_.StartWatch("prime", before, 60000, done.For(w)).ok());
+  }
+  MustRegister("prime", Instance("p2"));
+  MustRegister("prime", Instance("p3"));  // a second change finds nobody parked
+  const MembershipSnapshot first = done.Of(0).at(0);
+  EXPECT_NE(first->version, before);
+  EXPECT_EQ(first->instances.size(), 2u);
+  for (int w = 0; w < kWatchers; ++w) {
+    ASSERT_EQ(done.Of(w).size(), 1u) << "watcher " << w;
+    EXPECT_EQ(done.Of(w)[0].get(), first.get()) << "one snapshot per version";
+  }
+  EXPECT_EQ(table_.watchers_woken(), static_cast<uint64_t>(kWatchers));
+  EXPECT_EQ(table_.watcher_count(), 0u);
+}
+
+TEST_F(LeaseTableTest, StartWatchWithAnOldVersionAnswersAtOnce) {
+  MustRegister("prime", Instance("p1"));
+  Completions done;
+  Result<WatchStart> s = table_.StartWatch("prime", 1, 60000, done.For(0));
+  ASSERT_TRUE(s.ok());
+  ASSERT_NE(s->now, nullptr);
+  EXPECT_EQ(s->now->version, VersionOf("prime"));
+  EXPECT_EQ(table_.watcher_count(), 0u);
+  MustRegister("prime", Instance("p2"));
+  EXPECT_EQ(done.total(), 0u) << "a watch answered at once keeps no completion";
+}
+
+TEST_F(LeaseTableTest, CancelledWatchReturnsTheUnchangedMembershipAndIsNeverCompleted) {
+  MustRegister("prime", Instance("p1"));
+  const int64_t version = VersionOf("prime");
+  Completions done;
+  Result<WatchStart> s = table_.StartWatch("prime", version, 60000, done.For(0));
+  ASSERT_TRUE(s.ok());
+  MembershipSnapshot unchanged = table_.CancelWatch("prime", s->ticket);
+  ASSERT_NE(unchanged, nullptr);
+  EXPECT_EQ(unchanged->version, version);
+  EXPECT_EQ(table_.watcher_count(), 0u);
+  MustRegister("prime", Instance("p2"));
+  EXPECT_EQ(done.total(), 0u);
+  EXPECT_EQ(table_.CancelWatch("prime", s->ticket), nullptr) << "cancel is once";
+}
+
+TEST_F(LeaseTableTest, CancelAfterTheCompletionRanReturnsNull) {
+  Completions done;
+  Result<WatchStart> s = table_.StartWatch("prime", 0, 60000, done.For(0));
+  ASSERT_TRUE(s.ok());
+  MustRegister("prime", Instance("p1"));
+  EXPECT_EQ(table_.CancelWatch("prime", s->ticket), nullptr);
+  EXPECT_EQ(done.Of(0).size(), 1u);
+}
+
+TEST_F(LeaseTableTest, StartWatchHonoursTheWatcherLimit) {
+  LeaseTableOptions options = DefaultOptions();
+  options.max_watchers = 1;
+  LeaseTable table(clock_, options, kInitialVersion);
+  Completions done;
+  ASSERT_TRUE(table.StartWatch("prime", 0, 1000, done.For(0)).ok());
+  EXPECT_EQ(table.StartWatch("prime", 0, 1000, done.For(1)).status().code(),
+            StatusCode::kResourceExhausted);
+  table.Shutdown();
+  EXPECT_EQ(done.Of(0).size(), 1u);
+}
+
+TEST_F(LeaseTableTest, BlockingWatchersOfAnotherServiceAreNotWoken) {
+  MustRegister("prime", Instance("p1"));
+  const int64_t version = VersionOf("prime");
+  BackgroundWatch a(&table_, "prime", version, 60000);
+  BackgroundWatch b(&table_, "prime", version, 60000);
+  ASSERT_TRUE(PollUntil([&] { return table_.watcher_count() == 2; }));
+  MustRegister("voting", Instance("v1"));
+  EXPECT_EQ(table_.watchers_woken(), 0u);
+  EXPECT_EQ(table_.watcher_count(), 2u);
+  MustRegister("prime", Instance("p2"));
+  ASSERT_TRUE(a.WaitDone());
+  ASSERT_TRUE(b.WaitDone());
+  EXPECT_EQ(table_.watchers_woken(), 2u);
+  EXPECT_EQ(a.result()->instances.size(), 2u);
 }
 
 // ---------------------------------------------------------------- Concurrency
