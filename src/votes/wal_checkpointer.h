@@ -8,13 +8,17 @@
 // never be fully copied at the moment a writer starts, which is when SQLite
 // rewinds it; when the WAL reaches restart_after_frames it therefore runs a
 // RESTART checkpoint, which holds writers back (through their busy
-// handlers, up to busy_ms) while it copies the rest, so that the next writer
-// rewinds the WAL. SQLite's locks are not fair, though: writers that take
-// the lock again the moment they release it starve the RESTART's busy
-// handler. So while a RESTART runs or is due, the writers pace
-// themselves (PaceWriter: a short pause before each batch, ended early when
-// the checkpoint is done). That keeps the WAL near restart_after_frames, and
-// under twice that while a long PASSIVE checkpoint delays the RESTART.
+// handlers, up to busy_ms) while it copies the rest, syncs and waits for
+// readers, so that the next writer rewinds the WAL. A RESTART that found
+// another connection's checkpoint running is retried only after a PASSIVE
+// one shows the WAL still that long (another replica's RESTART may have had
+// it rewound; counted as restart_avoided). SQLite's locks are not fair,
+// though: writers that take the lock again the moment they release it
+// starve the RESTART's busy handler. So while a RESTART runs or is due, the
+// writers pace themselves (PaceWriter: a short pause before each batch,
+// ended early when the checkpoint is done), also during that PASSIVE. That
+// keeps the WAL near restart_after_frames, and under twice that while a
+// long PASSIVE checkpoint delays the RESTART.
 //
 // Several processes on one file each have one: SQLite lets one checkpoint
 // run at a time, and a PASSIVE one finding another running returns at once
@@ -45,6 +49,7 @@ struct CheckpointStats {
   int64_t passive = 0;             // PASSIVE checkpoints run
   int64_t restart = 0;             // RESTART checkpoints run
   int64_t skipped = 0;             // found another connection's checkpoint running
+  int64_t restart_avoided = 0;     // due, but a PASSIVE found the WAL rewound
   int64_t paced = 0;               // writer pauses while a RESTART was due
   int64_t failed = 0;              // any other error (the next trigger tries again)
   int largest_wal_frames = 0;      // the longest WAL any commit reported
@@ -77,9 +82,14 @@ class WalCheckpointer final : public WalObserver {
 
  private:
   void Loop();
+  struct Outcome {
+    bool ran = false;        // false when it could not run or failed
+    int wal_frames = -1;     // the WAL's length when it ran
+    int copied_frames = -1;  // frames of it now in the database
+  };
   // Runs one checkpoint (SQLITE_CHECKPOINT_PASSIVE or _RESTART) and counts
-  // it; false when it could not run or failed.
-  bool Checkpoint(int mode);
+  // it.
+  Outcome Checkpoint(int mode);
 
   const std::string path_;
   const CheckpointOptions options_;
@@ -89,8 +99,9 @@ class WalCheckpointer final : public WalObserver {
   std::condition_variable restarted_;  // a checkpoint ended
   bool stopping_ = false;              // Guarded by mu_
   bool due_ = false;                   // Guarded by mu_: a checkpoint should run
-  int running_ = -1;       // Guarded by mu_: SQLITE_CHECKPOINT_* running now, or -1
-  int wal_frames_ = 0;     // Guarded by mu_: as last reported
+  int running_ = -1;            // Guarded by mu_: SQLITE_CHECKPOINT_* running now, or -1
+  bool restart_round_ = false;  // Guarded by mu_: the round began with a RESTART due
+  int wal_frames_ = 0;          // Guarded by mu_: as last reported
   int copied_frames_ = 0;  // Guarded by mu_: WAL frames copied by the last checkpoint
   CheckpointStats stats_;  // Guarded by mu_
   std::unique_ptr<Connection> connection_;  // only the thread uses it
