@@ -26,13 +26,12 @@
 // committed transaction is in the WAL, which a checkpoint only copies from.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 
+#include "core/mutex.h"
 #include "votes/sqlite_connection.h"
 
 namespace beacon::votes::sqlite {
@@ -68,7 +67,7 @@ class WalCheckpointer final : public WalObserver {
   WalCheckpointer& operator=(const WalCheckpointer&) = delete;
 
   // WalObserver: wakes the thread when a checkpoint is due.
-  void WalFrames(int frames) override;
+  void WalFrames(int frames) override EXCLUDES(mu_);
 
   // Called by a writer before it starts a transaction: returns at once
   // unless this process's RESTART checkpoint runs, or the WAL (as this
@@ -76,34 +75,34 @@ class WalCheckpointer final : public WalObserver {
   // process runs no PASSIVE one (so a RESTART may be waiting in another
   // process), or reached twice that; then waits until that changes or 2 ms have passed,
   // so that the RESTART can get the write lock between two transactions.
-  void PaceWriter();
+  void PaceWriter() EXCLUDES(mu_);
 
-  CheckpointStats stats() const;
+  CheckpointStats stats() const EXCLUDES(mu_);
 
  private:
-  void Loop();
+  void Loop() EXCLUDES(mu_);
   struct Outcome {
     bool ran = false;        // false when it could not run or failed
     int wal_frames = -1;     // the WAL's length when it ran
     int copied_frames = -1;  // frames of it now in the database
   };
-  // Runs one checkpoint (SQLITE_CHECKPOINT_PASSIVE or _RESTART) and counts
-  // it.
-  Outcome Checkpoint(int mode);
+  // Runs one checkpoint (SQLITE_CHECKPOINT_PASSIVE or _RESTART), marked as
+  // running meanwhile, and counts it.
+  Outcome Checkpoint(int mode) EXCLUDES(mu_);
 
   const std::string path_;
   const CheckpointOptions options_;
 
-  mutable std::mutex mu_;
-  std::condition_variable wake_;
-  std::condition_variable restarted_;  // a checkpoint ended
-  bool stopping_ = false;              // Guarded by mu_
-  bool due_ = false;                   // Guarded by mu_: a checkpoint should run
-  int running_ = -1;            // Guarded by mu_: SQLITE_CHECKPOINT_* running now, or -1
-  bool restart_round_ = false;  // Guarded by mu_: the round began with a RESTART due
-  int wal_frames_ = 0;          // Guarded by mu_: as last reported
-  int copied_frames_ = 0;  // Guarded by mu_: WAL frames copied by the last checkpoint
-  CheckpointStats stats_;  // Guarded by mu_
+  mutable Mutex mu_;
+  CondVar wake_;
+  CondVar restarted_;  // a checkpoint ended
+  bool stopping_ GUARDED_BY(mu_) = false;
+  bool due_ GUARDED_BY(mu_) = false;            // a checkpoint should run
+  int running_ GUARDED_BY(mu_) = -1;            // SQLITE_CHECKPOINT_* running now, or -1
+  bool restart_round_ GUARDED_BY(mu_) = false;  // the round began with a RESTART due
+  int wal_frames_ GUARDED_BY(mu_) = 0;          // as last reported
+  int copied_frames_ GUARDED_BY(mu_) = 0;  // WAL frames copied by the last checkpoint
+  CheckpointStats stats_ GUARDED_BY(mu_);
   std::unique_ptr<Connection> connection_;  // only the thread uses it
   std::thread thread_;
 };
