@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +14,7 @@
 
 #include "Voting.h"
 #include "core/clock.h"
+#include "core/mutex.h"
 #include "scenario_support.h"
 #include "scenarios.h"
 #include "stats/latency_histogram.h"
@@ -100,10 +100,10 @@ class WalWatcher {
   explicit WalWatcher(std::string db)
       : wal_(std::move(db) + "-wal"), first_rewinds_(ReadRewinds()) {
     thread_ = std::thread([this] {
-      std::unique_lock<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       while (!stop_) {
         Sample();
-        stopped_.wait_for(lock, std::chrono::milliseconds(5));
+        stopped_.WaitFor(mu_, std::chrono::milliseconds(5));
       }
     });
   }
@@ -112,10 +112,10 @@ class WalWatcher {
   void Stop() {
     if (!thread_.joinable()) return;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       stop_ = true;
     }
-    stopped_.notify_one();
+    stopped_.NotifyOne();
     thread_.join();
     Sample();
   }
@@ -142,9 +142,9 @@ class WalWatcher {
 
   const std::string wal_;
   const int64_t first_rewinds_;
-  std::mutex mu_;
-  std::condition_variable stopped_;
-  bool stop_ = false;  // Guarded by mu_
+  Mutex mu_;
+  CondVar stopped_;
+  bool stop_ GUARDED_BY(mu_) = false;
   std::atomic<int64_t> largest_{0};
   std::thread thread_;
 };

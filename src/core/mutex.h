@@ -74,12 +74,24 @@ class CondVar {
   void Wait(Mutex& mu, Pred pred) REQUIRES(mu) {
     while (!pred()) Wait(mu);
   }
-  // Waits until notified or `timeout` passes (or spuriously).
-  template <class Rep, class Period>
-  void WaitFor(Mutex& mu, std::chrono::duration<Rep, Period> timeout) REQUIRES(mu) {
+  // Waits until notified or `deadline` passes (or spuriously); true when it
+  // returned because the deadline passed (check the state either way).
+  template <class Clock, class Duration>
+  bool WaitUntil(Mutex& mu, std::chrono::time_point<Clock, Duration> deadline)
+      REQUIRES(mu) {
     std::unique_lock<std::mutex> lock(mu.mu_, std::adopt_lock);
-    cv_.wait_for(lock, timeout);
+    const bool timed_out = cv_.wait_until(lock, deadline) == std::cv_status::timeout;
     lock.release();
+    return timed_out;
+  }
+  // Waits until notified or `timeout` passes (or spuriously); true when it
+  // returned because the timeout passed.
+  template <class Rep, class Period>
+  bool WaitFor(Mutex& mu, std::chrono::duration<Rep, Period> timeout) REQUIRES(mu) {
+    std::unique_lock<std::mutex> lock(mu.mu_, std::adopt_lock);
+    const bool timed_out = cv_.wait_for(lock, timeout) == std::cv_status::timeout;
+    lock.release();
+    return timed_out;
   }
   // Waits until pred() holds or `timeout` passes; returns pred().
   template <class Rep, class Period, class Pred>

@@ -450,7 +450,7 @@ class PostgresVoteStore::Call {
     if (!connection_) return;
     std::unique_ptr<Connection> dropped;
     {
-      std::lock_guard<std::mutex> lock(store_.pool_mu_);
+      MutexLock lock(store_.pool_mu_);
       if (connection_->broken()) {
         dropped = std::move(connection_);
         --store_.open_connections_;
@@ -458,7 +458,7 @@ class PostgresVoteStore::Call {
         store_.idle_.push_back(std::move(connection_));
       }
     }
-    store_.pool_cv_.notify_one();
+    store_.pool_cv_.NotifyOne();
     // `dropped` closes its socket here, outside the lock.
   }
 
@@ -489,38 +489,39 @@ class PostgresVoteStore::Call {
  private:
   void ForgetConnection() {
     {
-      std::lock_guard<std::mutex> lock(store_.pool_mu_);
+      MutexLock lock(store_.pool_mu_);
       --store_.open_connections_;
     }
-    store_.pool_cv_.notify_one();
+    store_.pool_cv_.NotifyOne();
   }
 
   // An idle connection that still looks alive, a new one while fewer than
   // max_connections are open, or the next one returned before the deadline.
   Status Acquire() {
     std::vector<std::unique_ptr<Connection>> dead;  // closed outside the lock
-    std::unique_lock<std::mutex> lock(store_.pool_mu_);
-    for (;;) {
-      while (!store_.idle_.empty()) {
-        std::unique_ptr<Connection> c = std::move(store_.idle_.back());
-        store_.idle_.pop_back();
-        if (c->LooksAlive()) {
-          connection_ = std::move(c);
-          return Status::Ok();
+    {
+      MutexLock lock(store_.pool_mu_);
+      for (;;) {
+        while (!store_.idle_.empty()) {
+          std::unique_ptr<Connection> c = std::move(store_.idle_.back());
+          store_.idle_.pop_back();
+          if (c->LooksAlive()) {
+            connection_ = std::move(c);
+            return Status::Ok();
+          }
+          dead.push_back(std::move(c));
+          --store_.open_connections_;
         }
-        dead.push_back(std::move(c));
-        --store_.open_connections_;
+        if (store_.open_connections_ < store_.options_.max_connections) break;
+        if (store_.pool_cv_.WaitUntil(store_.pool_mu_, deadline_) &&
+            store_.idle_.empty() &&
+            store_.open_connections_ >= store_.options_.max_connections) {
+          return Unavailable("no free database connection within " +
+                             std::to_string(store_.options_.deadline_ms) + " ms");
+        }
       }
-      if (store_.open_connections_ < store_.options_.max_connections) break;
-      if (store_.pool_cv_.wait_until(lock, deadline_) == std::cv_status::timeout &&
-          store_.idle_.empty() &&
-          store_.open_connections_ >= store_.options_.max_connections) {
-        return Unavailable("no free database connection within " +
-                           std::to_string(store_.options_.deadline_ms) + " ms");
-      }
+      ++store_.open_connections_;  // connected below, outside the lock
     }
-    ++store_.open_connections_;
-    lock.unlock();
     Result<std::unique_ptr<Connection>> c =
         Connection::Connect(store_, /*prepare=*/true, deadline_);
     if (!c.ok()) {

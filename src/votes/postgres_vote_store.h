@@ -3,13 +3,12 @@
 // PostgreSQL-specific leaks out of this header.
 #pragma once
 
-#include <condition_variable>
 #include <cstddef>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "core/mutex.h"
 #include "core/status.h"
 #include "votes/vote_store.h"
 
@@ -92,10 +91,10 @@ class PostgresVoteStore final : public VoteStore {
   const std::vector<std::string> secrets_;  // scrubbed from every message
   const PostgresOptions options_;
 
-  std::mutex pool_mu_;
-  std::condition_variable pool_cv_;                // a connection was returned or dropped
-  std::vector<std::unique_ptr<Connection>> idle_;  // Guarded by pool_mu_
-  size_t open_connections_ = 0;                    // Guarded by pool_mu_
+  Mutex pool_mu_;
+  CondVar pool_cv_;  // a connection was returned or dropped
+  std::vector<std::unique_ptr<Connection>> idle_ GUARDED_BY(pool_mu_);
+  size_t open_connections_ GUARDED_BY(pool_mu_) = 0;
 };
 
 }  // namespace beacon::votes

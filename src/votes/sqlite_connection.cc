@@ -151,31 +151,36 @@ ConnectionPool::ConnectionPool(std::string path, size_t max_connections,
 ConnectionPool::~ConnectionPool() = default;
 
 Status ConnectionPool::Acquire(TimePoint deadline, int busy_ms, Lease* out) {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (idle_.empty() && open_ >= max_connections_) {
-    if (returned_.wait_until(lock, deadline) == std::cv_status::timeout &&
-        idle_.empty() && open_ >= max_connections_) {
-      return Unavailable("no free database connection within " + std::to_string(busy_ms) +
-                         " ms");
+  std::unique_ptr<Connection> idle;
+  {
+    MutexLock lock(mu_);
+    while (idle_.empty() && open_ >= max_connections_) {
+      if (returned_.WaitUntil(mu_, deadline) && idle_.empty() &&
+          open_ >= max_connections_) {
+        return Unavailable("no free database connection within " +
+                           std::to_string(busy_ms) + " ms");
+      }
+    }
+    if (!idle_.empty()) {
+      idle = std::move(idle_.back());
+      idle_.pop_back();
+    } else {
+      ++open_;  // opened below, outside the lock
     }
   }
-  if (!idle_.empty()) {
-    std::unique_ptr<Connection> connection = std::move(idle_.back());
-    idle_.pop_back();
-    lock.unlock();
-    connection->set_deadline(deadline);
-    *out = Lease(this, std::move(connection));
+  if (idle) {
+    idle->set_deadline(deadline);
+    *out = Lease(this, std::move(idle));
     return Status::Ok();
   }
-  ++open_;
-  lock.unlock();
   try {
     *out = Lease(this, std::make_unique<Connection>(path_, deadline, observer_));
   } catch (...) {
-    lock.lock();
-    --open_;
-    lock.unlock();
-    returned_.notify_one();
+    {
+      MutexLock lock(mu_);
+      --open_;
+    }
+    returned_.NotifyOne();
     throw;
   }
   return Status::Ok();
@@ -184,14 +189,14 @@ Status ConnectionPool::Acquire(TimePoint deadline, int busy_ms, Lease* out) {
 void ConnectionPool::Return(std::unique_ptr<Connection> connection) noexcept {
   const bool usable = connection->RollbackIfOpen();
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (usable) {
       idle_.push_back(std::move(connection));
     } else {
       --open_;
     }
   }
-  returned_.notify_one();
+  returned_.NotifyOne();
   // An unusable connection closes here, outside the lock.
 }
 

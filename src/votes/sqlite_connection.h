@@ -8,14 +8,13 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <memory>
-#include <mutex>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "core/mutex.h"
 #include "core/status.h"
 
 namespace beacon::votes::sqlite {
@@ -138,21 +137,21 @@ class ConnectionPool {
   // database connection within N ms" with busy_ms otherwise). The lease's
   // busy handler waits until `deadline`. Throws SQLite::Exception when a new
   // connection cannot be opened.
-  Status Acquire(TimePoint deadline, int busy_ms, Lease* out);
+  Status Acquire(TimePoint deadline, int busy_ms, Lease* out) EXCLUDES(mu_);
 
   const std::string& path() const { return path_; }
 
  private:
-  void Return(std::unique_ptr<Connection> connection) noexcept;
+  void Return(std::unique_ptr<Connection> connection) noexcept EXCLUDES(mu_);
 
   const std::string path_;
   const size_t max_connections_;
   WalObserver* const observer_;
 
-  std::mutex mu_;
-  std::condition_variable returned_;               // a connection was returned or dropped
-  std::vector<std::unique_ptr<Connection>> idle_;  // Guarded by mu_
-  size_t open_ = 0;                                // Guarded by mu_
+  Mutex mu_;
+  CondVar returned_;  // a connection was returned or dropped
+  std::vector<std::unique_ptr<Connection>> idle_ GUARDED_BY(mu_);
+  size_t open_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace beacon::votes::sqlite

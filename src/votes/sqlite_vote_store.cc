@@ -172,6 +172,7 @@ SqliteStats SqliteVoteStore::stats() const {
   s.passive_checkpoints = c.passive;
   s.restart_checkpoints = c.restart;
   s.skipped_checkpoints = c.skipped;
+  s.avoided_restarts = c.restart_avoided;
   s.paced_batches = c.paced;
   s.longest_restart_us = c.longest_restart_us;
   s.longest_passive_us = c.longest_passive_us;

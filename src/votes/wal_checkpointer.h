@@ -8,13 +8,17 @@
 // never be fully copied at the moment a writer starts, which is when SQLite
 // rewinds it; when the WAL reaches restart_after_frames it therefore runs a
 // RESTART checkpoint, which holds writers back (through their busy
-// handlers, up to busy_ms) while it copies the rest, so that the next writer
-// rewinds the WAL. SQLite's locks are not fair, though: writers that take
-// the lock again the moment they release it starve the RESTART's busy
-// handler. So while a RESTART runs or is due, the writers pace
-// themselves (PaceWriter: a short pause before each batch, ended early when
-// the checkpoint is done). That keeps the WAL near restart_after_frames, and
-// under twice that while a long PASSIVE checkpoint delays the RESTART.
+// handlers, up to busy_ms) while it copies the rest, syncs and waits for
+// readers, so that the next writer rewinds the WAL. A RESTART that found
+// another connection's checkpoint running is retried only after a PASSIVE
+// one shows the WAL still that long (another replica's RESTART may have had
+// it rewound; counted as restart_avoided). SQLite's locks are not fair,
+// though: writers that take the lock again the moment they release it
+// starve the RESTART's busy handler. So while a RESTART runs or is due, the
+// writers pace themselves (PaceWriter: a short pause before each batch,
+// ended early when the checkpoint is done), also during that PASSIVE. That
+// keeps the WAL near restart_after_frames, and under twice that while a
+// long PASSIVE checkpoint delays the RESTART.
 //
 // Several processes on one file each have one: SQLite lets one checkpoint
 // run at a time, and a PASSIVE one finding another running returns at once
@@ -22,13 +26,12 @@
 // committed transaction is in the WAL, which a checkpoint only copies from.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 
+#include "core/mutex.h"
 #include "votes/sqlite_connection.h"
 
 namespace beacon::votes::sqlite {
@@ -45,6 +48,7 @@ struct CheckpointStats {
   int64_t passive = 0;             // PASSIVE checkpoints run
   int64_t restart = 0;             // RESTART checkpoints run
   int64_t skipped = 0;             // found another connection's checkpoint running
+  int64_t restart_avoided = 0;     // due, but a PASSIVE found the WAL rewound
   int64_t paced = 0;               // writer pauses while a RESTART was due
   int64_t failed = 0;              // any other error (the next trigger tries again)
   int largest_wal_frames = 0;      // the longest WAL any commit reported
@@ -63,7 +67,7 @@ class WalCheckpointer final : public WalObserver {
   WalCheckpointer& operator=(const WalCheckpointer&) = delete;
 
   // WalObserver: wakes the thread when a checkpoint is due.
-  void WalFrames(int frames) override;
+  void WalFrames(int frames) override EXCLUDES(mu_);
 
   // Called by a writer before it starts a transaction: returns at once
   // unless this process's RESTART checkpoint runs, or the WAL (as this
@@ -71,28 +75,34 @@ class WalCheckpointer final : public WalObserver {
   // process runs no PASSIVE one (so a RESTART may be waiting in another
   // process), or reached twice that; then waits until that changes or 2 ms have passed,
   // so that the RESTART can get the write lock between two transactions.
-  void PaceWriter();
+  void PaceWriter() EXCLUDES(mu_);
 
-  CheckpointStats stats() const;
+  CheckpointStats stats() const EXCLUDES(mu_);
 
  private:
-  void Loop();
-  // Runs one checkpoint (SQLITE_CHECKPOINT_PASSIVE or _RESTART) and counts
-  // it; false when it could not run or failed.
-  bool Checkpoint(int mode);
+  void Loop() EXCLUDES(mu_);
+  struct Outcome {
+    bool ran = false;        // false when it could not run or failed
+    int wal_frames = -1;     // the WAL's length when it ran
+    int copied_frames = -1;  // frames of it now in the database
+  };
+  // Runs one checkpoint (SQLITE_CHECKPOINT_PASSIVE or _RESTART), marked as
+  // running meanwhile, and counts it.
+  Outcome Checkpoint(int mode) EXCLUDES(mu_);
 
   const std::string path_;
   const CheckpointOptions options_;
 
-  mutable std::mutex mu_;
-  std::condition_variable wake_;
-  std::condition_variable restarted_;  // a checkpoint ended
-  bool stopping_ = false;              // Guarded by mu_
-  bool due_ = false;                   // Guarded by mu_: a checkpoint should run
-  int running_ = -1;       // Guarded by mu_: SQLITE_CHECKPOINT_* running now, or -1
-  int wal_frames_ = 0;     // Guarded by mu_: as last reported
-  int copied_frames_ = 0;  // Guarded by mu_: WAL frames copied by the last checkpoint
-  CheckpointStats stats_;  // Guarded by mu_
+  mutable Mutex mu_;
+  CondVar wake_;
+  CondVar restarted_;  // a checkpoint ended
+  bool stopping_ GUARDED_BY(mu_) = false;
+  bool due_ GUARDED_BY(mu_) = false;            // a checkpoint should run
+  int running_ GUARDED_BY(mu_) = -1;            // SQLITE_CHECKPOINT_* running now, or -1
+  bool restart_round_ GUARDED_BY(mu_) = false;  // the round began with a RESTART due
+  int wal_frames_ GUARDED_BY(mu_) = 0;          // as last reported
+  int copied_frames_ GUARDED_BY(mu_) = 0;  // WAL frames copied by the last checkpoint
+  CheckpointStats stats_ GUARDED_BY(mu_);
   std::unique_ptr<Connection> connection_;  // only the thread uses it
   std::thread thread_;
 };

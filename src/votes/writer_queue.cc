@@ -17,35 +17,39 @@ WriterQueue::WriterQueue(WriterQueueLimits limits, BatchRunner run_batch)
     : limits_(limits), run_batch_(std::move(run_batch)) {}
 
 Status WriterQueue::Submit(Job& job, int busy_ms) {
-  std::unique_lock<std::mutex> lock(mu_);
-  queue_.push_back(&job);
-  while (!job.done_ && queue_.front() != &job) {
-    if (job.taken_) {  // in a batch now: its outcome may commit, so wait for it
-      job.cv_.wait(lock);
-      continue;
-    }
-    if (job.cv_.wait_until(lock, job.deadline_) == std::cv_status::timeout &&
-        !job.done_ && !job.taken_ && queue_.front() != &job) {
+  {
+    MutexLock lock(mu_);
+    queue_.push_back(&job);
+    if (queue_.front() == &job) Move(job, State::kLeading);
+  }
+  while (true) {
+    const State state = AwaitTurn(job);
+    if (state == State::kDone) return Status::Ok();
+    if (state == State::kExpired) return Busy(busy_ms);
+    if (state == State::kLeading) break;
+    // Its deadline passed in line: it leaves, unless a batch took it or it
+    // came to lead meanwhile.
+    MutexLock lock(mu_);
+    MutexLock job_lock(job.mu_);
+    if (job.state_ == State::kQueued) {
       queue_.erase(std::find(queue_.begin(), queue_.end(), &job));
       ++stats_.expired;
       return Busy(busy_ms);
     }
   }
-  if (job.done_) return job.expired_ ? Busy(busy_ms) : Status::Ok();
 
   // At the front: this thread leads, unless its own time is up.
   if (Clock::now() >= job.deadline_) {
+    MutexLock lock(mu_);
     queue_.pop_front();
     ++stats_.expired;
-    if (!queue_.empty()) queue_.front()->cv_.notify_one();
+    WakeFront();
     return Busy(busy_ms);
   }
-  job.taken_ = true;
-  lock.unlock();
   Batch batch;
   bool taken = false;
   run_batch_(job, [&](bool everyone) -> const Batch& {
-    std::lock_guard<std::mutex> take_lock(mu_);
+    MutexLock take_lock(mu_);
     if (!taken) {
       batch = everyone ? TakeJobs(&job) : Batch{&job};
       taken = true;
@@ -55,19 +59,43 @@ Status WriterQueue::Submit(Job& job, int busy_ms) {
     }
     return batch;
   });
-  lock.lock();
+  MutexLock lock(mu_);
   if (!taken) batch = {&job};  // a runner that never took: the leader alone
   // The batch is the front of the queue: later jobs only join at the back,
   // and a taken job never leaves on its own.
   queue_.erase(queue_.begin(),
                queue_.begin() + static_cast<std::ptrdiff_t>(batch.size()));
   for (Job* done : batch) {
-    done->done_ = true;
-    // Notified under the lock: once it sees done_ its owner may destroy it.
-    if (done != &job) done->cv_.notify_one();
+    if (done != &job) Move(*done, State::kDone);
   }
-  if (!queue_.empty()) queue_.front()->cv_.notify_one();
+  WakeFront();
   return Status::Ok();
+}
+
+WriterQueue::State WriterQueue::AwaitTurn(Job& job) {
+  MutexLock lock(job.mu_);
+  while (true) {
+    if (job.state_ == State::kTaken) {  // its outcome may commit: wait for it
+      job.changed_.Wait(job.mu_);
+      continue;
+    }
+    if (job.state_ != State::kQueued) return job.state_;
+    if (job.changed_.WaitUntil(job.mu_, job.deadline_) && job.state_ == State::kQueued) {
+      return State::kQueued;
+    }
+  }
+}
+
+void WriterQueue::Move(Job& job, State to) {
+  MutexLock lock(job.mu_);
+  job.state_ = to;
+  // Notified under its lock: once its thread sees kDone or kExpired, the
+  // owner may destroy the job.
+  job.changed_.NotifyOne();
+}
+
+void WriterQueue::WakeFront() {
+  if (!queue_.empty()) Move(*queue_.front(), State::kLeading);
 }
 
 WriterQueue::Batch WriterQueue::TakeJobs(Job* leader) {
@@ -78,16 +106,14 @@ WriterQueue::Batch WriterQueue::TakeJobs(Job* leader) {
   while (it != queue_.end() && batch.size() < limits_.max_batch_jobs) {
     Job* next = *it;
     if (next != leader && next->deadline_ <= now) {
-      next->expired_ = true;
-      next->done_ = true;
       ++stats_.expired;
-      next->cv_.notify_one();
       it = queue_.erase(it);
+      Move(*next, State::kExpired);
       continue;
     }
     if (!batch.empty() && bytes + next->bytes_ > limits_.max_batch_bytes) break;
     bytes += next->bytes_;
-    next->taken_ = true;
+    if (next != leader) Move(*next, State::kTaken);
     batch.push_back(next);
     ++it;
   }
@@ -95,12 +121,12 @@ WriterQueue::Batch WriterQueue::TakeJobs(Job* leader) {
 }
 
 WriterQueue::Stats WriterQueue::stats() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return stats_;
 }
 
 size_t WriterQueue::queued() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return queue_.size();
 }
 

@@ -9,14 +9,13 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <vector>
 
+#include "core/mutex.h"
 #include "core/status.h"
 
 namespace beacon::votes {
@@ -47,12 +46,24 @@ class WriterQueue {
 
    private:
     friend class WriterQueue;
+    // Where the job is. Only kQueued -> kLeading, kQueued -> kTaken,
+    // kQueued -> kExpired and kTaken -> kDone happen, each with both the
+    // queue's mu_ and the job's held.
+    enum class State {
+      kQueued,   // waiting behind others
+      kLeading,  // at the front: its thread runs the next batch
+      kTaken,    // in a batch another thread runs
+      kDone,     // its batch has run
+      kExpired,  // gave up before any batch took it (its deadline passed)
+    };
     const size_t bytes_;
     const Clock::time_point deadline_;
-    std::condition_variable cv_;  // done, or this job leads now
-    bool taken_ = false;          // Guarded by mu_: in a batch being run
-    bool done_ = false;           // Guarded by mu_: its batch has run, or it expired
-    bool expired_ = false;        // Guarded by mu_: gave up before any batch took it
+    // Its own lock (taken after the queue's, never before), so that its
+    // thread waits on it alone; the annotation cannot name the mutex of the
+    // queue the job is in.
+    Mutex mu_;
+    CondVar changed_;  // state_ changed
+    State state_ GUARDED_BY(mu_) = State::kQueued;
   };
 
   using Batch = std::vector<Job*>;  // jobs in arrival order, the leader's first
@@ -76,7 +87,7 @@ class WriterQueue {
   // busy_ms; the job never ran). A job whose batch has started waits for
   // the batch to end even past its deadline: its outcome may commit. The
   // calling thread may run other callers' jobs meanwhile, as their leader.
-  Status Submit(Job& job, int busy_ms);
+  Status Submit(Job& job, int busy_ms) EXCLUDES(mu_);
 
   // Counters since construction, for tests and reports.
   struct Stats {
@@ -85,23 +96,33 @@ class WriterQueue {
     int64_t expired = 0;  // jobs that gave up before running
     size_t largest_batch = 0;
   };
-  Stats stats() const;
+  Stats stats() const EXCLUDES(mu_);
 
   // Jobs in the queue now, including those of the batch being run.
-  size_t queued() const;
+  size_t queued() const EXCLUDES(mu_);
 
  private:
+  using State = Job::State;
+
+  // Blocks until `job` leads, its batch has run or it expired (returns that
+  // state), or until its deadline passes while it still only waits in line
+  // (returns kQueued).
+  static State AwaitTurn(Job& job) EXCLUDES(job.mu_);
+  // Sets `job`'s state and wakes its thread.
+  static void Move(Job& job, State to) EXCLUDES(job.mu_);
+  // The job now at the front, if any, leads.
+  void WakeFront() REQUIRES(mu_);
   // Takes the jobs to run next from the front, starting with `leader`
   // (bounded by limits_), marks them taken and returns them; completes the
   // jobs on the way whose deadline has passed as expired.
-  Batch TakeJobs(Job* leader);  // Requires mu_
+  Batch TakeJobs(Job* leader) REQUIRES(mu_);
 
   const WriterQueueLimits limits_;
   const BatchRunner run_batch_;
 
-  mutable std::mutex mu_;
-  std::deque<Job*> queue_;  // Guarded by mu_: arrival order; the front leads
-  Stats stats_;             // Guarded by mu_
+  mutable Mutex mu_;
+  std::deque<Job*> queue_ GUARDED_BY(mu_);  // arrival order; the front leads
+  Stats stats_ GUARDED_BY(mu_);
 };
 
 }  // namespace beacon::votes

@@ -5,11 +5,10 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <map>
-#include <mutex>
 #include <string>
 
+#include "core/mutex.h"
 #include "registration/lease_client.h"
 
 namespace beacon::registration::testing {
@@ -21,9 +20,9 @@ class FakeLeaseClient : public LeaseClient {
 
   Result<Grant> Register(const std::string& service, const InstanceInfo& self,
                          const std::string&) override {
-    std::unique_lock<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     ++registers_[service];
-    WaitWhileHeld(lock);
+    WaitWhileHeld();
     if (down_) return Unavailable("registry down");
     leases_[service] = "lease-" + service + "-" + std::to_string(++next_);
     registered_self_ = self;
@@ -31,9 +30,9 @@ class FakeLeaseClient : public LeaseClient {
   }
   Result<Grant> Heartbeat(const std::string& service, const std::string&,
                           const std::string& lease_id) override {
-    std::unique_lock<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     ++heartbeats_[service];
-    WaitWhileHeld(lock);
+    WaitWhileHeld();
     if (down_) return Unavailable("registry down");
     auto it = leases_.find(service);
     if (it == leases_.end()) return UnknownInstance("unknown");
@@ -42,10 +41,10 @@ class FakeLeaseClient : public LeaseClient {
   }
   Status Deregister(const std::string& service, const std::string&,
                     const std::string& lease_id) override {
-    std::unique_lock<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     ++deregisters_[service];
     ++deregisters_in_progress_;
-    WaitWhileHeld(lock);
+    WaitWhileHeld();
     --deregisters_in_progress_;
     if (down_) return Unavailable("registry down");
     if (leases_[service] == lease_id) leases_.erase(service);
@@ -57,61 +56,65 @@ class FakeLeaseClient : public LeaseClient {
   // A hung registry: while held, every call blocks (up to 10 s, so a broken
   // test fails instead of hanging) until Release.
   void Hold() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     hold_ = true;
   }
   void Release() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     hold_ = false;
-    released_.notify_all();
+    released_.NotifyAll();
   }
   int deregisters_in_progress() {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     return deregisters_in_progress_;
   }
 
   void SetDown(bool down) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     down_ = down;
   }
   // The registry restarted: it knows no lease.
   void ForgetAll() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     leases_.clear();
   }
   int registers(const std::string& s) {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     return registers_[s];
   }
   int heartbeats(const std::string& s) {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     return heartbeats_[s];
   }
   int deregisters(const std::string& s) {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     return deregisters_[s];
   }
   bool holds(const std::string& s) {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     return leases_.count(s) > 0;
   }
 
  private:
-  void WaitWhileHeld(std::unique_lock<std::mutex>& lock) {
-    released_.wait_for(lock, std::chrono::seconds(10), [&] { return !hold_; });
+  void WaitWhileHeld() REQUIRES(mu_) {
+    released_.WaitFor(mu_, std::chrono::seconds(10), [&] {
+      mu_.AssertHeld();
+      return !hold_;
+    });
   }
 
   const int64_t ttl_ms_;
   const std::string address_;
-  std::mutex mu_;
-  std::condition_variable released_;
-  bool hold_ = false;                // Guarded by mu_
-  int deregisters_in_progress_ = 0;  // Guarded by mu_
-  bool down_ = false;
-  int next_ = 0;
-  InstanceInfo registered_self_;
-  std::map<std::string, std::string> leases_;
-  std::map<std::string, int> registers_, heartbeats_, deregisters_;
+  Mutex mu_;
+  CondVar released_;
+  bool hold_ GUARDED_BY(mu_) = false;
+  int deregisters_in_progress_ GUARDED_BY(mu_) = 0;
+  bool down_ GUARDED_BY(mu_) = false;
+  int next_ GUARDED_BY(mu_) = 0;
+  InstanceInfo registered_self_ GUARDED_BY(mu_);
+  std::map<std::string, std::string> leases_ GUARDED_BY(mu_);
+  std::map<std::string, int> registers_ GUARDED_BY(mu_), heartbeats_ GUARDED_BY(mu_),
+      deregisters_ GUARDED_BY(mu_);
 };
 
 }  // namespace beacon::registration::testing
