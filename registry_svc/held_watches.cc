@@ -100,12 +100,12 @@ void HeldWatches::Handle(const std::string& peer, const std::string& request,
   }
   auto measure = std::make_shared<WatchMeasure>(metrics_, args.service_name);
   std::weak_ptr<rpc::HeldCall> weak_call = call;
-  Result<registry::WatchStart> start = table_.StartWatch(
-      args.service_name, args.known_version, args.max_wait_ms,
-      [this, call, seqid, measure](registry::MembershipSnapshot m) {
-        call->Reply(Reply(seqid, m));
-        measure->End();
-      });
+  Result<registry::WatchStart> start =
+      table_.StartWatch(args.service_name, args.known_version, args.max_wait_ms,
+                        [this, call, seqid, measure](registry::MembershipSnapshot m) {
+                          call->Reply(Reply(seqid, m));
+                          measure->End();
+                        });
   if (!start.ok()) {
     idl::Registry_watch_result result;
     result.err = rpc::ToIdlError<idl::RegistryError>(start.status());
@@ -120,14 +120,14 @@ void HeldWatches::Handle(const std::string& peer, const std::string& request,
     measure->End();
     return;
   }
-  call->ExpireAfter(args.max_wait_ms, [this, weak_call, seqid, measure,
-                                       service = args.service_name,
-                                       ticket = start->ticket] {
-    registry::MembershipSnapshot unchanged = table_.CancelWatch(service, ticket);
-    if (!unchanged) return;  // the completion answered (or is answering) it
-    if (auto held = weak_call.lock()) held->Reply(Reply(seqid, unchanged));
-    measure->End();
-  });
+  call->ExpireAfter(
+      args.max_wait_ms, [this, weak_call, seqid, measure, service = args.service_name,
+                         ticket = start->ticket] {
+        registry::MembershipSnapshot unchanged = table_.CancelWatch(service, ticket);
+        if (!unchanged) return;  // the completion answered (or is answering) it
+        if (auto held = weak_call.lock()) held->Reply(Reply(seqid, unchanged));
+        measure->End();
+      });
 }
 
 }  // namespace beacon::registry_svc

@@ -14,9 +14,9 @@
 #include "core/clock.h"
 #include "core/endpoint.h"
 #include "dashboard/registry_http_api.h"
+#include "held_watches.h"
 #include "http/http_server.h"
 #include "metrics/registry_metrics.h"
-#include "held_watches.h"
 #include "program/drain.h"
 #include "program/flags.h"
 #include "program/logging.h"
@@ -67,7 +67,8 @@ int main(int argc, char** argv) {
       "concurrent connections; more wait in the backlog (each one is a file "
       "descriptor: keep it below the open-file limit)")(
       "server", po::value(&server_kind)->default_value("event"),
-      "event: epoll threads (--event-threads), waiting watches hold no thread; threaded: a thread "
+      "event: epoll threads (--event-threads), waiting watches hold no thread; threaded: "
+      "a thread "
       "per connection (a waiting watch holds its thread)")(
       "event-threads", po::value(&event_threads)->default_value(2),
       "epoll threads with --server event (1..64; each serves its share of the "
@@ -155,7 +156,8 @@ int main(int argc, char** argv) {
   std::unique_ptr<rpc::ThriftServer> threaded_server;
   std::unique_ptr<rpc::EventServer> event_server;
   registry_svc::HeldWatches held_watches(table, registry_metrics);
-  auto handlers = std::make_shared<registry_svc::RegistryHandlerFactory>(table, registry_metrics);
+  auto handlers =
+      std::make_shared<registry_svc::RegistryHandlerFactory>(table, registry_metrics);
   if (server_kind == "threaded") {
     rpc::ServerOptions server_options;
     server_options.host = endpoint->host;
@@ -182,7 +184,7 @@ int main(int argc, char** argv) {
         [&table, &registry_metrics](const std::string& peer) {
           return std::make_shared<idl::RegistryProcessor>(
               std::make_shared<registry_svc::RegistryHandler>(table, registry_metrics,
-                                                             peer));
+                                                              peer));
         },
         "watch",
         [&held_watches](const std::string& peer, const std::string& request,
