@@ -29,20 +29,6 @@ using testing::Cluster;
   return ::testing::AssertionSuccess();
 }
 
-std::unique_ptr<client::Session> NewSession(Cluster& cluster,
-                                            const std::string& balancer) {
-  static const bool routed = (rpc::RouteThriftOutputToDebugLog(), true);
-  (void)routed;
-  client::SessionOptions options;
-  options.registries = {Endpoint{"127.0.0.1", cluster.registry().port()}};
-  options.balancer = balancer;
-  options.timeout_ms = 3000;
-  options.cache_dir = "";
-  auto created = client::Session::Create(options);
-  EXPECT_TRUE(created.ok()) << created.status().ToString();
-  return created.ok() ? std::move(created).value() : nullptr;
-}
-
 TEST(Balancing, OneCommandSessionsSpreadOverTheReplicasUnderEveryPolicy) {
   Cluster cluster(3);
   ASSERT_TRUE(Ready(cluster, 3));

@@ -240,20 +240,6 @@ std::set<std::string> ReplicaIds(Cluster& cluster) {
   return ids;
 }
 
-std::unique_ptr<client::Session> NewSession(Cluster& cluster,
-                                            const std::string& balancer) {
-  // Expected connect failures are not test output.
-  static const bool routed = (rpc::RouteThriftOutputToDebugLog(), true);
-  (void)routed;
-  client::SessionOptions options;
-  options.registries = {Endpoint{"127.0.0.1", cluster.registry().port()}};
-  options.balancer = balancer;
-  options.timeout_ms = 3000;
-  auto created = client::Session::Create(options);
-  EXPECT_TRUE(created.ok()) << created.status().ToString();
-  return created.ok() ? std::move(created).value() : nullptr;
-}
-
 // Makes `calls` prime calls; every one must succeed. served_by -> count.
 std::map<std::string, int> PrimeCalls(client::Session& session, int calls,
                                       int64_t first_n) {

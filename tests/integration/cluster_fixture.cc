@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include "rpc/thrift_logging.h"
+
 namespace beacon::testing {
 
 ReplicaProcess::ReplicaProcess(const TempDir& dir, const std::string& name,
@@ -68,6 +70,20 @@ bool Cluster::WaitForInstances(const std::string& service, size_t n,
         return m.ok() && m->instances.size() == n;
       },
       timeout_ms, 20);
+}
+
+std::unique_ptr<client::Session> NewSession(Cluster& cluster,
+                                            const std::string& balancer) {
+  // Expected connect failures are not test output.
+  static const bool routed = (rpc::RouteThriftOutputToDebugLog(), true);
+  (void)routed;
+  client::SessionOptions options;
+  options.registries = {Endpoint{"127.0.0.1", cluster.registry().port()}};
+  options.balancer = balancer;
+  options.timeout_ms = 3000;
+  auto created = client::Session::Create(options);
+  EXPECT_TRUE(created.ok()) << created.status().ToString();
+  return created.ok() ? std::move(created).value() : nullptr;
 }
 
 }  // namespace beacon::testing

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "client/session.h"
 #include "registry_fixture.h"
 #include "rpc/replica_connection_pool.h"
 #include "rpc/thrift_registry_client.h"
@@ -63,5 +64,10 @@ class Cluster {
   std::vector<std::unique_ptr<ReplicaProcess>> replicas_;
   std::vector<std::string> replica_flags_;
 };
+
+// A client session on `cluster`'s registry with the given balancing policy
+// and a 3 s call timeout; null (and a test failure) if it cannot be created.
+std::unique_ptr<client::Session> NewSession(Cluster& cluster,
+                                            const std::string& balancer);
 
 }  // namespace beacon::testing
