@@ -17,9 +17,7 @@ Failover::Failover(discovery::ServerCache& cache, const Clock& clock,
 Failover::~Failover() {
   // Every picked copy gets one outcome; these never answered in time to be
   // read, so they count as failed. Destroying them closes their connections.
-  for (const Abandoned& a : draining_) {
-    cache_.ReportTransportFailure(a.service, a.copy.server_id);
-  }
+  for (const Abandoned& a : draining_) cache_.ReportTransportFailure(a.copy.server);
 }
 
 int64_t Failover::hedge_delay_us(const std::string& service) const {
@@ -35,38 +33,37 @@ HedgeDelay& Failover::DelayFor(const std::string& service) {
   return it->second;
 }
 
-Failover::Copy Failover::StartCopy(ServerCall& call, const InstanceInfo& server,
+Failover::Copy Failover::StartCopy(ServerCall& call, discovery::PickedServer server,
                                    bool hedge) {
   Copy c;
-  c.server_id = server.id;
   c.start_us = clock_.NowMicros();
   c.hedge = hedge;
-  c.attempt = call.Start(server);
+  c.attempt = call.Start(*server);
+  c.server = std::move(server);
   return c;
 }
 
-Result<InstanceInfo> Failover::PickFor(const std::string& service,
-                                       const std::vector<std::string>& failed,
-                                       const std::vector<std::string>& also_exclude,
-                                       bool allow_busy) {
-  std::vector<std::string> exclude = failed;
-  exclude.insert(exclude.end(), also_exclude.begin(), also_exclude.end());
+Result<discovery::PickedServer> Failover::PickFor(const std::string& service,
+                                                  const std::string& also_exclude,
+                                                  bool allow_busy) {
+  std::vector<std::string>& exclude = exclude_;
+  exclude.assign(failed_.begin(), failed_.end());
+  if (!also_exclude.empty()) exclude.push_back(also_exclude);
   const size_t own = exclude.size();
   for (const Abandoned& a : draining_) {
-    if (a.service == service) exclude.push_back(a.copy.server_id);
+    if (a.service == service) exclude.push_back(a.copy.server->id);
   }
-  Result<InstanceInfo> picked = cache_.Pick(service, exclude);
+  Result<discovery::PickedServer> picked = cache_.PickServer(service, exclude);
   if (picked.ok() || exclude.size() == own || !allow_busy) return picked;
   // Every other server is busy with an abandoned copy: a busy one is still
   // better than none (the call gets its own connection).
   exclude.resize(own);
-  return cache_.Pick(service, exclude);
+  return cache_.PickServer(service, exclude);
 }
 
 void Failover::Abandon(const std::string& service, Copy copy) {
   if (draining_.size() >= kMaxDraining) {
-    cache_.ReportTransportFailure(draining_.front().service,
-                                  draining_.front().copy.server_id);
+    cache_.ReportTransportFailure(draining_.front().copy.server);
     draining_.erase(draining_.begin());  // closes its connection
   }
   draining_.push_back(Abandoned{service, std::move(copy)});
@@ -85,16 +82,15 @@ void Failover::CollectAbandoned() {
     draining_.erase(draining_.begin() + ready);
     const AttemptOutcome out = done.copy.attempt->Finish();  // releases the connection
     if (out.transport_failure) {
-      cache_.ReportTransportFailure(done.service, done.copy.server_id);
+      cache_.ReportTransportFailure(done.copy.server);
     } else {
-      cache_.ReportSuccess(done.service, done.copy.server_id,
-                           clock_.NowMicros() - done.copy.start_us);
+      cache_.ReportSuccess(done.copy.server, clock_.NowMicros() - done.copy.start_us);
     }
   }
   const int64_t now = clock_.NowMicros();
   for (size_t i = 0; i < draining_.size();) {
     if (now - draining_[i].copy.start_us >= options_.call_timeout_us) {
-      cache_.ReportTransportFailure(draining_[i].service, draining_[i].copy.server_id);
+      cache_.ReportTransportFailure(draining_[i].copy.server);
       draining_.erase(draining_.begin() + static_cast<std::ptrdiff_t>(i));
     } else {
       ++i;
@@ -106,8 +102,8 @@ Status Failover::Run(const std::string& service, ServerCall& call,
                      std::string* served_by) {
   if (served_by != nullptr) served_by->clear();
   CollectAbandoned();
-  std::vector<std::string> failed;
-  Result<InstanceInfo> first = PickFor(service, failed, {}, /*allow_busy=*/true);
+  failed_.clear();
+  Result<discovery::PickedServer> first = PickFor(service, {}, /*allow_busy=*/true);
   if (!first.ok()) return first.status();
 
   const bool hedging = options_.hedge.mode != HedgeMode::kOff;
@@ -118,9 +114,12 @@ Status Failover::Run(const std::string& service, ServerCall& call,
   }
   std::vector<Copy>& flying = flying_;  // at most kMaxCopies
   flying.clear();
-  flying.push_back(StartCopy(call, *first, /*hedge=*/false));
+  flying.push_back(StartCopy(call, std::move(first).value(), /*hedge=*/false));
   int copies = 1;
   bool hedge_pending = hedging;
+  // The first wait reads the one copy with a bound at the hedge delay, as
+  // cheap as an unhedged read; waiting on several copies comes after it.
+  bool first_wait = hedging;
   const int64_t hedge_at = flying[0].start_us + (hedging ? delay->delay_us() : 0);
   Status last = Unavailable("no attempt made");
   Status not_done = Status::Ok();  // a copy's kUnavailable answer, while the other runs
@@ -131,7 +130,14 @@ Status Failover::Run(const std::string& service, ServerCall& call,
     // One copy and no hedge to come: its Finish waits (the transport's call
     // timeout bounds it), exactly as an unhedged call.
     int ready = 0;
-    if (flying.size() > 1 || hedge_pending) {
+    std::optional<AttemptOutcome> read;  // the first wait's answer
+    if (first_wait) {
+      first_wait = false;
+      const int64_t until =
+          std::min(hedge_at, flying[0].start_us + options_.call_timeout_us);
+      read = flying[0].attempt->FinishWithin(until - clock_.NowMicros());
+      if (!read.has_value()) ready = -1;
+    } else if (flying.size() > 1 || hedge_pending) {
       int64_t deadline = hedge_pending ? hedge_at : INT64_MAX;
       waiting.clear();
       for (const Copy& c : flying) {
@@ -145,10 +151,10 @@ Status Failover::Run(const std::string& service, ServerCall& call,
       if (hedge_pending && now >= hedge_at) {
         hedge_pending = false;
         if (budget_.TryWithdraw()) {
-          Result<InstanceInfo> other =
-              PickFor(service, failed, {flying[0].server_id}, /*allow_busy=*/false);
+          Result<discovery::PickedServer> other =
+              PickFor(service, flying[0].server->id, /*allow_busy=*/false);
           if (other.ok()) {
-            flying.push_back(StartCopy(call, *other, /*hedge=*/true));
+            flying.push_back(StartCopy(call, std::move(other).value(), /*hedge=*/true));
             ++copies;
             ++hedges_sent_;
           } else {
@@ -163,20 +169,20 @@ Status Failover::Run(const std::string& service, ServerCall& call,
           ++i;
           continue;
         }
-        const std::string id = flying[i].server_id;
-        cache_.ReportTransportFailure(service, id);
+        const std::string& id = flying[i].server->id;
+        cache_.ReportTransportFailure(flying[i].server);
         last = Unavailable("server " + id + " failed: no answer within " +
                            std::to_string(options_.call_timeout_us / 1000) + " ms");
-        failed.push_back(id);
+        failed_.push_back(id);
         flying.erase(flying.begin() + static_cast<std::ptrdiff_t>(i));
       }
     } else {
       Copy done = std::move(flying[static_cast<size_t>(ready)]);
       flying.erase(flying.begin() + ready);
-      AttemptOutcome out = done.attempt->Finish();
+      AttemptOutcome out = read.has_value() ? std::move(*read) : done.attempt->Finish();
       if (!out.transport_failure) {
         const int64_t latency = clock_.NowMicros() - done.start_us;
-        cache_.ReportSuccess(service, done.server_id, latency);
+        cache_.ReportSuccess(done.server, latency);
         if (delay != nullptr) delay->Record(latency);
         if (out.status.code() == StatusCode::kUnavailable && !flying.empty()) {
           // "Not done, nothing changed, try later" (e.g. its database was
@@ -184,19 +190,20 @@ Status Failover::Run(const std::string& service, ServerCall& call,
           // returning it would tell the caller "failed" about a call the
           // other copy then completes.
           not_done = std::move(out.status);
-          not_done_by = done.server_id;
+          not_done_by = done.server->id;
           continue;
         }
         if (done.hedge) ++hedges_won_;
         for (Copy& other : flying) Abandon(service, std::move(other));
         flying.clear();
         if (out.status.ok()) call.Accept(*done.attempt);
-        if (served_by != nullptr) *served_by = done.server_id;
+        if (served_by != nullptr) *served_by = done.server->id;
         return std::move(out.status);
       }
-      cache_.ReportTransportFailure(service, done.server_id);
-      last = Unavailable("server " + done.server_id + " failed: " + out.status.message());
-      failed.push_back(done.server_id);
+      cache_.ReportTransportFailure(done.server);
+      last =
+          Unavailable("server " + done.server->id + " failed: " + out.status.message());
+      failed_.push_back(done.server->id);
     }
     if (!flying.empty()) continue;  // the other copy stands in for the retry
     if (!not_done.ok()) {
@@ -209,10 +216,10 @@ Status Failover::Run(const std::string& service, ServerCall& call,
     // The retry is the second copy: no hedge after it.
     hedge_pending = false;
     ++retries_;
-    Result<InstanceInfo> server = PickFor(service, failed, {}, /*allow_busy=*/true);
+    Result<discovery::PickedServer> server = PickFor(service, {}, /*allow_busy=*/true);
     // "No other server" reports the failure that caused the retry.
     if (!server.ok()) return last;
-    flying.push_back(StartCopy(call, *server, /*hedge=*/false));
+    flying.push_back(StartCopy(call, std::move(server).value(), /*hedge=*/false));
     ++copies;
   }
 }

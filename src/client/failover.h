@@ -25,11 +25,16 @@
 // receipt, createPoll carries a request id), so a retry or a hedge never
 // doubles an effect. Thrift lives behind ServerCall and AttemptWaiter
 // (src/rpc); tests use fakes.
+// The common case costs what an unhedged call costs: the first copy is read
+// with a wait bounded by the hedge delay (Attempt::FinishWithin, a blocking
+// read with a receive timeout, no poll), and only when that wait ends with
+// no answer does the call wait on several copies at once (AttemptWaiter).
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,6 +65,13 @@ class Attempt {
   // Reads the answer, blocking until it arrives or the transport gives up
   // (its own call timeout). Call at most once. Never throws.
   virtual AttemptOutcome Finish() = 0;
+  // Finish, if the answer starts arriving within about `timeout_us`;
+  // otherwise returns nullopt having read nothing: the copy stays in flight
+  // and Finish, FinishWithin or AttemptWaiter::WaitAny may follow. The wait
+  // may end early or late by the transport's timer granularity (a
+  // scheduler tick for a socket), so a caller checks its own clock after a
+  // nullopt. timeout_us <= 0 returns nullopt at once. Never throws.
+  virtual std::optional<AttemptOutcome> FinishWithin(int64_t timeout_us) = 0;
 };
 
 // Makes one call as copies on servers. The implementation owns the reply it
@@ -140,7 +152,7 @@ class Failover {
 
   struct Copy {
     std::unique_ptr<Attempt> attempt;
-    std::string server_id;
+    discovery::PickedServer server;  // reported to the cache exactly once
     int64_t start_us = 0;
     bool hedge = false;
   };
@@ -149,13 +161,13 @@ class Failover {
     Copy copy;
   };
 
-  Copy StartCopy(ServerCall& call, const InstanceInfo& server, bool hedge);
-  // A server for a new copy: not failed, not busy with an abandoned copy of
-  // this session (unless that leaves none), not `also_exclude`.
-  Result<InstanceInfo> PickFor(const std::string& service,
-                               const std::vector<std::string>& failed,
-                               const std::vector<std::string>& also_exclude,
-                               bool allow_busy);
+  Copy StartCopy(ServerCall& call, discovery::PickedServer server, bool hedge);
+  // A server for a new copy: not in failed_, not busy with an abandoned copy
+  // of this session (unless that leaves none), not `also_exclude` ("" for
+  // none). Allocates nothing when there is nothing to exclude.
+  Result<discovery::PickedServer> PickFor(const std::string& service,
+                                          const std::string& also_exclude,
+                                          bool allow_busy);
   void Abandon(const std::string& service, Copy copy);
   // Reads the answers of abandoned copies that have one, and closes those
   // past the call timeout, reporting each to the cache. Never blocks.
@@ -172,6 +184,8 @@ class Failover {
   // Run's working lists, kept between calls so a call allocates none.
   std::vector<Copy> flying_;
   std::vector<Attempt*> waiting_;
+  std::vector<std::string> failed_;   // servers that failed this call
+  std::vector<std::string> exclude_;  // PickFor's list for the cache
   int64_t retries_ = 0;
   int64_t hedges_sent_ = 0;
   int64_t hedges_won_ = 0;

@@ -68,9 +68,12 @@ class HedgeDelay {
   void Recompute();
 
   const HedgeMode mode_;
-  std::vector<int64_t> window_;   // ring of the latest latencies
-  std::vector<int64_t> scratch_;  // Recompute's copy, kept to avoid allocating
-  size_t next_ = 0;               // ring position of the next sample
+  // Largest samples Recompute keeps: the p99 of a full window is its 6th
+  // largest (512 - 512 * 99 / 100).
+  static constexpr size_t kMaxTop = kWindow - kWindow * 99 / 100;
+
+  std::vector<int64_t> window_;  // ring of the latest latencies
+  size_t next_ = 0;              // ring position of the next sample
   size_t since_recompute_ = 0;
   int64_t delay_us_;
 };

@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <thrift/protocol/TBinaryProtocol.h>
 #include <thrift/transport/TBufferTransports.h>
 #include <thrift/transport/TSocket.h>
@@ -9,7 +10,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
+#include <utility>
 
 #include "rpc/framed_transport.h"
 #include "rpc/thrift_server.h"
@@ -18,15 +21,98 @@ namespace beacon::rpc {
 
 using apache::thrift::transport::TFramedTransport;
 using apache::thrift::transport::TSocket;
+using apache::thrift::transport::TTransportException;
+
+// TSocket whose first read of a reply can be bounded below the call timeout
+// by the socket's receive timeout: the wait is the read itself, with no
+// poll before it. A read that gets EAGAIN ("timed out") has consumed
+// nothing, so a bounded first read that expires leaves the connection as it
+// was. Reads after the first, while the short timeout is still set, fall
+// back to the call timeout rather than fail early. Not thread-safe.
+class ReplySocket final : public TSocket {
+ public:
+  ReplySocket(const std::string& host, int port,
+              std::shared_ptr<apache::thrift::TConfiguration> config, int call_timeout_ms)
+      : TSocket(host, port, std::move(config)),
+        call_timeout_us_(int64_t{call_timeout_ms} * 1000),
+        rcv_timeout_us_(call_timeout_us_) {
+    setRecvTimeout(call_timeout_ms);  // applied to the socket when it opens
+  }
+
+  void SetCallTimeout(int ms) {
+    setRecvTimeout(ms);
+    call_timeout_us_ = rcv_timeout_us_ = int64_t{ms} * 1000;
+  }
+
+  void ExpectReplyWithin(int64_t timeout_us) {
+    // The kernel counts the timeout in scheduler ticks (1-10 ms), so a
+    // finer change would buy nothing but a system call per call.
+    const int64_t slack_us = std::max<int64_t>(timeout_us / 4, 1000);
+    if (std::abs(rcv_timeout_us_ - timeout_us) > slack_us) {
+      SetReceiveTimeout(timeout_us);
+    }
+    first_read_bounded_ = true;
+  }
+
+  bool TakeReplyExpired() { return std::exchange(reply_expired_, false); }
+
+  uint32_t read(uint8_t* buf, uint32_t len) override {
+    if (!first_read_bounded_ && rcv_timeout_us_ == call_timeout_us_) {
+      return TSocket::read(buf, len);
+    }
+    const bool first = std::exchange(first_read_bounded_, false);
+    const int fd = getSocketFD();
+    if (fd < 0) return TSocket::read(buf, len);  // reports the closed socket
+    while (true) {
+      const ssize_t got = ::recv(fd, buf, len, 0);
+      if (got >= 0) return static_cast<uint32_t>(got);
+      const int err = errno;
+      if (err == EINTR) continue;
+      if (err == EAGAIN || err == EWOULDBLOCK) {
+        if (first) {
+          reply_expired_ = true;
+          throw TTransportException(TTransportException::TIMED_OUT,
+                                    "no reply within the bound");
+        }
+        // Not a reply's first read (its rest, or a read after the bound
+        // expired): it waits the whole call timeout, as TSocket's would.
+        SetReceiveTimeout(call_timeout_us_);
+        return TSocket::read(buf, len);
+      }
+      if (err == ECONNRESET) return 0;  // end of stream, as TSocket::read
+      throw TTransportException(
+          err == ENOTCONN ? TTransportException::NOT_OPEN : TTransportException::UNKNOWN,
+          "recv()", err);
+    }
+  }
+
+ private:
+  // Sets SO_RCVTIMEO (0 would mean "no timeout": at least 1 us).
+  void SetReceiveTimeout(int64_t timeout_us) {
+    timeout_us = std::max<int64_t>(1, timeout_us);
+    const timeval tv{static_cast<time_t>(timeout_us / 1000000),
+                     static_cast<suseconds_t>(timeout_us % 1000000)};
+    if (::setsockopt(getSocketFD(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0) {
+      throw TTransportException(TTransportException::UNKNOWN, "setsockopt(SO_RCVTIMEO)",
+                                errno);
+    }
+    rcv_timeout_us_ = timeout_us;
+  }
+
+  int64_t call_timeout_us_;
+  int64_t rcv_timeout_us_;  // SO_RCVTIMEO as set now
+  bool first_read_bounded_ = false;
+  bool reply_expired_ = false;
+};
 
 Result<std::unique_ptr<Channel>> Channel::Open(const Endpoint& endpoint,
                                                const ClientOptions& options) {
   std::unique_ptr<Channel> ch(new Channel());
   ch->endpoint_ = endpoint;
   auto config = MakeTransportConfig(options.max_message_bytes);
-  ch->socket_ = std::make_shared<TSocket>(endpoint.host, endpoint.port, config);
+  ch->socket_ = std::make_shared<ReplySocket>(endpoint.host, endpoint.port, config,
+                                              options.call_timeout_ms);
   ch->socket_->setConnTimeout(options.connect_timeout_ms);
-  ch->socket_->setRecvTimeout(options.call_timeout_ms);
   ch->socket_->setSendTimeout(options.call_timeout_ms);
   ch->socket_->setNoDelay(true);
   ch->transport_ = std::make_shared<MessageFramedTransport>(ch->socket_, config);
@@ -49,9 +135,15 @@ Channel::~Channel() {
 }
 
 void Channel::SetCallTimeout(int ms) {
-  socket_->setRecvTimeout(ms);
+  socket_->SetCallTimeout(ms);
   socket_->setSendTimeout(ms);
 }
+
+void Channel::ExpectReplyWithin(int64_t timeout_us) {
+  socket_->ExpectReplyWithin(timeout_us);
+}
+
+bool Channel::TakeReplyExpired() { return socket_->TakeReplyExpired(); }
 
 int Channel::socket_fd() const { return socket_->getSocketFD(); }
 

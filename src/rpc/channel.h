@@ -25,6 +25,8 @@ class TTransport;
 
 namespace beacon::rpc {
 
+class ReplySocket;  // channel.cc: a TSocket whose first read of a reply may be bounded
+
 struct ClientOptions {
   int connect_timeout_ms = 1000;
   int call_timeout_ms = 5000;        // send and receive of one call
@@ -46,6 +48,19 @@ class Channel {
   // Changes the send/receive timeout (a watch waits longer than a call).
   void SetCallTimeout(int ms);
 
+  // Bounds the wait for the next reply's first bytes to about `timeout_us`
+  // (> 0; hedging's first wait, client::Attempt::FinishWithin): when nothing
+  // has arrived by then, the next read from the socket throws a transport
+  // error having consumed nothing, and ReplyExpired() returns true, so the
+  // connection stays usable and the reply can be read later. Once a reply's
+  // first bytes are read, the rest waits up to the call timeout as usual.
+  // Costs no system call while the bound stays within a quarter (or 1 ms) of
+  // the socket's current receive timeout (SO_RCVTIMEO, which the kernel
+  // counts in scheduler ticks: the wait may end up to a tick early or late).
+  void ExpectReplyWithin(int64_t timeout_us);
+  // True, once, after a read ended by ExpectReplyWithin's bound.
+  bool TakeReplyExpired();
+
   // Unblocks a call in progress on another thread (it fails with a transport
   // error). The channel must not be used afterwards except to destroy it.
   void Abort();
@@ -61,7 +76,7 @@ class Channel {
  private:
   Channel() = default;
   Endpoint endpoint_;
-  std::shared_ptr<apache::thrift::transport::TSocket> socket_;
+  std::shared_ptr<ReplySocket> socket_;
   std::shared_ptr<apache::thrift::transport::TTransport> transport_;
   std::shared_ptr<apache::thrift::protocol::TProtocol> protocol_;
   int64_t last_used_us_ = 0;

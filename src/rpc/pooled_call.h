@@ -5,8 +5,11 @@
 // nothing escapes), gives the connection back when it is still in a known
 // state, or closes it and the replica's idle connections after a transport
 // failure. A copy destroyed before Finish closes its connection (a reply may
-// still be on the way). SocketAttemptWaiter waits on several copies at once
-// with ppoll, so one session thread can have two copies in flight.
+// still be on the way). FinishWithin bounds the read's wait instead of
+// polling first (Channel::ExpectReplyWithin), so the common hedged call makes
+// the same system calls as an unhedged one. SocketAttemptWaiter waits on
+// several copies at once with ppoll, so one session thread can have two
+// copies in flight.
 #pragma once
 
 #include <memory>
@@ -66,19 +69,12 @@ class PooledAttempt final : public SocketAttempt {
         conn_(std::move(conn)),
         recv_(std::move(recv)) {}
 
-  client::AttemptOutcome Finish() override {
+  client::AttemptOutcome Finish() override { return *Read(0); }
+
+  std::optional<client::AttemptOutcome> FinishWithin(int64_t timeout_us) override {
     if (!conn_) return failure_;
-    std::unique_ptr<ReplicaConnection> conn = std::move(conn_);
-    RpcResult<T> out = InvokeRpc<T, E>(Endpoint{server_.host, server_.port},
-                                       [&] { return (*recv_)(*conn); });
-    if (out.connection_reusable) {
-      pool_.Release(server_, std::move(conn));
-    } else if (out.transport_failure) {
-      pool_.Forget(server_.id);
-    }
-    if (!out.result.ok()) return {out.result.status(), out.transport_failure};
-    reply_ = std::move(out.result).value();
-    return {Status::Ok(), false};
+    if (timeout_us <= 0) return std::nullopt;
+    return Read(timeout_us);
   }
 
   int socket_fd() const override { return conn_ ? conn_->channel().socket_fd() : -1; }
@@ -93,6 +89,30 @@ class PooledAttempt final : public SocketAttempt {
   std::optional<Recv> recv_;
   client::AttemptOutcome failure_;
   std::optional<T> reply_;
+
+  // Reads the answer (waiting at most about `bound_us` for its first bytes
+  // when > 0; nullopt when that passed with nothing read, the connection
+  // kept) and gives the connection back or closes it.
+  std::optional<client::AttemptOutcome> Read(int64_t bound_us) {
+    if (!conn_) return failure_;
+    Channel& channel = conn_->channel();
+    RpcResult<T> out = InvokeRpc<T, E>(channel.endpoint(), [&] {
+      if (bound_us > 0) channel.ExpectReplyWithin(bound_us);
+      return (*recv_)(*conn_);
+    });
+    if (out.transport_failure && channel.TakeReplyExpired()) return std::nullopt;
+    std::unique_ptr<ReplicaConnection> conn = std::move(conn_);
+    if (out.connection_reusable) {
+      pool_.Release(server_, std::move(conn));
+    } else if (out.transport_failure) {
+      pool_.Forget(server_.id);
+    }
+    if (!out.result.ok()) {
+      return client::AttemptOutcome{out.result.status(), out.transport_failure};
+    }
+    reply_ = std::move(out.result).value();
+    return client::AttemptOutcome{Status::Ok(), false};
+  }
 };
 
 // Send: void(ReplicaConnection&) sending the request (the generated send_
@@ -115,7 +135,7 @@ class PooledCall final : public client::ServerCall {
       return std::make_unique<Copy>(pool_, server,
                                     client::AttemptOutcome{conn.status(), true});
     }
-    RpcResult<bool> sent = InvokeRpc<bool, E>(Endpoint{server.host, server.port}, [&] {
+    RpcResult<bool> sent = InvokeRpc<bool, E>((*conn)->endpoint(), [&] {
       send_(**conn);
       return true;
     });

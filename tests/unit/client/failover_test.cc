@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "fake_registry_client.h"
@@ -35,6 +36,10 @@ struct FakeServers {
   std::map<size_t, int64_t> copy_latency_us;
   std::vector<std::string> called;  // server of every copy started, in order
   int live_attempts = 0;            // started and not destroyed: open connections
+  int bounded_waits = 0;            // FinishWithin calls
+  // A bounded first wait (FinishWithin) that finds no answer ends this long
+  // before its bound, as a coarse kernel timer may end it.
+  int64_t early_expiry_us = 0;
   std::function<void(const std::string&)> during;  // runs inside a Finish
 };
 
@@ -64,6 +69,14 @@ class FakeAttempt final : public Attempt {
     if (ready_at_ > timeout_at_) return AttemptOutcome{Unavailable("timed out"), true};
     auto it = servers_->outcome.find(id_);
     return it == servers_->outcome.end() ? AttemptOutcome{} : it->second;
+  }
+  std::optional<AttemptOutcome> FinishWithin(int64_t timeout_us) override {
+    ++servers_->bounded_waits;
+    if (timeout_us <= 0) return std::nullopt;
+    const int64_t now = clock_.NowMicros();
+    if (std::min(ready_at_, timeout_at_) <= now + timeout_us) return Finish();
+    clock_.AdvanceMicros(std::max<int64_t>(0, timeout_us - servers_->early_expiry_us));
+    return std::nullopt;
   }
   int64_t ready_at() const { return ready_at_; }
   const std::string& id() const { return id_; }
@@ -370,6 +383,45 @@ TEST_F(FailoverTest, NoHedgeWhenTheFirstCopyAnswersBeforeTheDelay) {
   EXPECT_EQ(clock_.NowMicros() - start, 4999);
   EXPECT_EQ(failover_->hedges_sent(), 0);
   EXPECT_EQ(failover_->draining(), 0u);
+}
+
+TEST_F(FailoverTest, AnswerBeforeTheDelayIsOneBoundedReadAndNoWaitOnSeveralCopies) {
+  registry_->SetInstances("prime", {Server("a", 1), Server("b", 2)});
+  MakeFailover(FixedHedge(5000));
+  for (int i = 0; i < 3; ++i) {
+    FakeCall call = NewCall();
+    ASSERT_TRUE(failover_->Run("prime", call).ok());
+  }
+  EXPECT_EQ(servers_->bounded_waits, 3) << "one bounded read per call";
+  EXPECT_EQ(waiter_.waits, 0) << "no poll on the common path";
+  EXPECT_EQ(failover_->hedges_sent(), 0);
+}
+
+TEST_F(FailoverTest, HedgingOffReadsWithoutABound) {
+  registry_->SetInstances("prime", {Server("a", 1), Server("b", 2)});
+  HedgeOptions off;
+  off.mode = HedgeMode::kOff;
+  MakeFailover(off);
+  FakeCall call = NewCall();
+  ASSERT_TRUE(failover_->Run("prime", call).ok());
+  EXPECT_EQ(servers_->bounded_waits, 0);
+  EXPECT_EQ(waiter_.waits, 0);
+}
+
+TEST_F(FailoverTest, BoundedReadEndingEarlyStillHedgesExactlyAtTheDelay) {
+  registry_->SetInstances("prime", {Server("a", 1), Server("b", 2), Server("c", 3)});
+  MakeFailover(FixedHedge(5000));
+  servers_->early_expiry_us = 3000;  // a coarse timer ends the read at 2 ms
+  servers_->copy_latency_us = {{0, 50000}, {1, 1000}};
+  FakeCall call = NewCall();
+  const int64_t start = clock_.NowMicros();
+  std::string served_by;
+  ASSERT_TRUE(failover_->Run("prime", call, &served_by).ok());
+  EXPECT_EQ(clock_.NowMicros() - start, 6000) << "5 ms delay + 1 ms hedge";
+  EXPECT_EQ(servers_->bounded_waits, 1);
+  EXPECT_GE(waiter_.waits, 1) << "the rest of the delay is waited on the copies";
+  EXPECT_EQ(failover_->hedges_sent(), 1);
+  EXPECT_EQ(served_by, servers_->called[1]);
 }
 
 TEST_F(FailoverTest, TypedErrorFromTheFirstCopyIsReturnedWithoutHedging) {

@@ -4,6 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <random>
+#include <vector>
+
 namespace beacon::client {
 namespace {
 
@@ -61,6 +66,31 @@ TEST(HedgeDelay, AutoIsTheNinetyNinthPercentileOfTheWindow) {
   for (int i = 0; i < 4; ++i) e.Record(40000);
   for (size_t i = 0; i < HedgeDelay::kWindow - 4; ++i) e.Record(2000);
   EXPECT_EQ(e.delay_us(), 2000);
+}
+
+TEST(HedgeDelay, AutoIsTheSortedWindowsRankAtEveryRecompute) {
+  // Against a plain sort of the same samples, from the first warm window on,
+  // with many ties and values around the floor.
+  HedgeDelay d(HedgeOptions{});
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int64_t> latency(500, 3000);
+  std::vector<int64_t> all;
+  for (int i = 0; i < 3000; ++i) {
+    const int64_t v = (i % 97 == 0) ? 40000 + i : latency(rng) / 10 * 10;
+    all.push_back(v);
+    d.Record(v);
+    const size_t n = std::min(all.size(), HedgeDelay::kWindow);
+    const bool recomputed =
+        n >= HedgeDelay::kMinSamples &&
+        (n == HedgeDelay::kMinSamples ||
+         (all.size() - HedgeDelay::kMinSamples) % HedgeDelay::kRecomputeEvery == 0);
+    if (!recomputed) continue;
+    std::vector<int64_t> window(all.end() - static_cast<std::ptrdiff_t>(n), all.end());
+    std::sort(window.begin(), window.end());
+    const int64_t p99 = window[std::min(n - 1, n * 99 / 100)];
+    ASSERT_EQ(d.delay_us(), std::clamp(p99, HedgeDelay::kFloorUs, HedgeDelay::kCeilingUs))
+        << "after " << all.size() << " samples";
+  }
 }
 
 TEST(HedgeDelay, AutoAdaptsWhenLatencyChangesAndKeepsItsFloor) {
