@@ -100,13 +100,16 @@ struct RpcResult {
   // False when the connection's state is unknown after the call (a transport
   // failure, or an exception nobody expected): close it rather than reuse it.
   bool connection_reusable = true;
+  // True when the transport failure was a timeout (the server accepted the
+  // call but did not answer in time: slow or hung, not a stale connection).
+  bool timed_out = false;
 };
 
 // Runs fn() (a generated-client call that returns T) and classifies what it
 // throws, so that no exception escapes:
 //   - the IDL exception E becomes its Status (the server answered);
 //   - transport and protocol errors become kUnavailable with
-//     transport_failure set;
+//     transport_failure set (and timed_out for a timeout);
 //   - a TApplicationException (the server failed unexpectedly, e.g. an
 //     unknown method) becomes kInternal; the connection stays usable;
 //   - any other exception (another IDL exception than E, std::bad_alloc,
@@ -118,7 +121,8 @@ RpcResult<T> InvokeRpc(const Endpoint& endpoint, F&& fn) {
   } catch (const E& e) {
     return {Result<T>(FromIdlError(e)), false, true};
   } catch (const apache::thrift::transport::TTransportException& e) {
-    return {Result<T>(Unavailable(endpoint.ToString() + ": " + e.what())), true, false};
+    return {Result<T>(Unavailable(endpoint.ToString() + ": " + e.what())), true, false,
+            e.getType() == apache::thrift::transport::TTransportException::TIMED_OUT};
   } catch (const apache::thrift::protocol::TProtocolException& e) {
     return {Result<T>(Unavailable(endpoint.ToString() + ": bad reply: " + e.what())),
             true, false};

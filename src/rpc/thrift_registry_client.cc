@@ -12,14 +12,21 @@ ThriftRegistryClient::~ThriftRegistryClient() { CancelWatches(); }
 
 template <class T, class F>
 Result<T> ThriftRegistryClient::CallShared(F&& call) {
+  const uint64_t failures_before = failures_.load();
   MutexLock lock(mu_);
+  if (failures_.load() != failures_before) {
+    return Unavailable("registry " + registry_.ToString() +
+                       " unreachable (a call that went before this one failed)");
+  }
+  const auto unreachable = [&](const std::string& why) {
+    ++failures_;
+    return Unavailable("registry " + registry_.ToString() + " unreachable: " + why);
+  };
   for (int attempt = 0; attempt < 2; ++attempt) {
     const bool reused = channel_ != nullptr;
     if (!channel_) {
       auto ch = Channel::Open(registry_, options_);
-      if (!ch.ok())
-        return Unavailable("registry " + registry_.ToString() +
-                           " unreachable: " + ch.status().message());
+      if (!ch.ok()) return unreachable(ch.status().message());
       channel_ = std::move(ch).value();
       client_ = std::make_unique<idl::RegistryClient>(channel_->protocol());
     }
@@ -30,12 +37,11 @@ Result<T> ThriftRegistryClient::CallShared(F&& call) {
     if (!out.transport_failure) return std::move(out.result);
     client_.reset();
     channel_.reset();
-    if (!reused) {
-      return Unavailable("registry " + registry_.ToString() +
-                         " unreachable: " + out.result.status().message());
-    }
+    // Only a connection the registry may have closed while idle earns a
+    // second try: a timeout says the registry itself is slow or hung.
+    if (!reused || out.timed_out) return unreachable(out.result.status().message());
   }
-  return Unavailable("registry " + registry_.ToString() + " unreachable");
+  return unreachable("the connection broke twice");
 }
 
 Result<Membership> ThriftRegistryClient::Lookup(const std::string& service) {

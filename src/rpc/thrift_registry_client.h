@@ -2,6 +2,8 @@
 // heartbeat, deregister) and for the client's discovery cache (lookup, watch).
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <set>
 #include <string>
@@ -21,6 +23,11 @@ namespace beacon::rpc {
 // Every method is idempotent on the registry, so a call that fails on a
 // reused connection is retried once on a fresh one (the registry may have
 // closed an idle connection); kUnavailable when the registry cannot be reached.
+// A call is never retried after a timeout (the registry is slow or hung, and
+// a retry would double the wait), and a call that waited for the shared
+// connection while another call found the registry unreachable fails at once
+// rather than wait a timeout of its own: one hung registry costs a caller at
+// most one call timeout (plus the connect timeout) before it can move on.
 class ThriftRegistryClient final : public discovery::RegistryClient {
  public:
   ThriftRegistryClient(Endpoint registry, ClientOptions options, std::string token = "");
@@ -56,6 +63,9 @@ class ThriftRegistryClient final : public discovery::RegistryClient {
   Mutex mu_;  // serializes short calls
   std::unique_ptr<Channel> channel_ GUARDED_BY(mu_);
   std::unique_ptr<idl::RegistryClient> client_ GUARDED_BY(mu_);
+  // How many short calls found the registry unreachable; read before waiting
+  // for mu_, so a waiter sees whether the holder failed meanwhile.
+  std::atomic<uint64_t> failures_{0};
 
   Mutex watch_mu_;
   std::set<Channel*> active_watches_ GUARDED_BY(watch_mu_);

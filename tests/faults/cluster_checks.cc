@@ -83,11 +83,13 @@ void PrintRun(const std::string& what, const LoadRun& run) {
   for (const auto& [id, n] : run.served_by())
     per_replica += " " + id + "=" + std::to_string(n);
   std::printf(
-      "[%s] calls=%lld failures=%lld inconsistencies=%lld retries=%lld served:%s\n",
+      "[%s] calls=%lld failures=%lld inconsistencies=%lld retries=%lld "
+      "slowest=%lld ms served:%s\n",
       what.c_str(), static_cast<long long>(run.calls()),
       static_cast<long long>(run.failures()),
       static_cast<long long>(run.inconsistencies()),
-      static_cast<long long>(run.retries()), per_replica.c_str());
+      static_cast<long long>(run.retries()), static_cast<long long>(run.max_call_ms()),
+      per_replica.c_str());
   for (const auto& s : run.samples()) std::printf("  %s\n", s.c_str());
   std::fflush(stdout);
 }

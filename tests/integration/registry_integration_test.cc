@@ -234,6 +234,43 @@ TEST(RegistryService, TokenGuardsWritesButNotLookups) {
   EXPECT_EQ(log.find("s3cret"), std::string::npos);
 }
 
+// A hung registry (SIGSTOP: the kernel still accepts connections) costs each
+// short call one call timeout at most: no second try after a timeout, and a
+// call queued behind the one that timed out fails with it instead of waiting
+// a timeout of its own. (Before, a reused connection was retried after the
+// timeout and a queued call waited for both: 2 and 4 timeouts.)
+TEST(RegistryService, HungRegistryCostsEachCallOneTimeoutAtMost) {
+  TempDir dir;
+  RegistryProcess reg(dir);
+  ASSERT_TRUE(reg.ok());
+  constexpr int kTimeoutMs = 1500;
+  rpc::ClientOptions options;
+  options.call_timeout_ms = kTimeoutMs;
+  rpc::ThriftRegistryClient client(Endpoint{"127.0.0.1", reg.port()}, options);
+  ASSERT_TRUE(client.Lookup("prime").ok());  // the shared connection is open
+
+  ASSERT_TRUE(reg.process().Signal(SIGSTOP));
+  const auto timed_lookup = [&] {
+    const auto start = std::chrono::steady_clock::now();
+    const Status s = client.Lookup("prime").status();
+    return std::make_pair(s, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::steady_clock::now() - start)
+                                 .count());
+  };
+  auto first = std::async(std::launch::async, timed_lookup);
+  auto second = std::async(std::launch::async, timed_lookup);
+  const auto a = first.get();
+  const auto b = second.get();
+  ASSERT_TRUE(reg.process().Signal(SIGCONT));
+  EXPECT_EQ(a.first.code(), StatusCode::kUnavailable) << a.first.ToString();
+  EXPECT_EQ(b.first.code(), StatusCode::kUnavailable) << b.first.ToString();
+  // One timeout plus scheduling slack; a second timeout would be 3000 ms.
+  EXPECT_LT(a.second, kTimeoutMs + 1000);
+  EXPECT_LT(b.second, kTimeoutMs + 1000);
+  // Answering again, the registry is used again on a fresh connection.
+  EXPECT_TRUE(client.Lookup("prime").ok());
+}
+
 TEST(RegistryService, SigtermExitsZeroAndReleasesThePort) {
   TempDir dir;
   RegistryProcess reg(dir);
