@@ -235,6 +235,31 @@ TEST_F(EventServerTest, SharedReplyAnswersEachCallWithItsOwnHeader) {
   EXPECT_EQ(ReadFrame(*sockets[1]), WatchReply(7000, 42));
 }
 
+TEST_F(EventServerTest, SharedReplyLargerThanTheSocketTakesArrivesWhole) {
+  // 8 MiB does not fit the socket's buffers: sendmsg takes part of it, the
+  // loop keeps the rest and writes it as the reader makes room.
+  std::promise<std::pair<int32_t, std::shared_ptr<HeldCall>>> held;
+  Start([&](const std::string&, const std::string& request,
+            std::shared_ptr<HeldCall> call) {
+    held.set_value({SeqidOf(request), call});
+  });
+  auto socket = std::make_shared<TSocket>("127.0.0.1", server_->port());
+  socket->setRecvTimeout(10000);
+  socket->open();
+  const std::string call = FramedWatchCall(5);
+  socket->write(reinterpret_cast<const uint8_t*>(call.data()),
+                static_cast<uint32_t>(call.size()));
+  auto future = held.get_future();
+  ASSERT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  auto [seqid, held_call] = future.get();
+  std::string big(8 << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 31 + 7);
+  auto tail = std::make_shared<const std::string>(big);
+  ASSERT_TRUE(held_call->ReplyShared("head", tail).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // let the socket fill
+  EXPECT_EQ(ReadFrame(*socket), "head" + big);
+}
+
 TEST_F(EventServerTest, SharedReplyRefusesAnOversizedHeadOrNullTail) {
   std::promise<std::pair<int32_t, std::shared_ptr<HeldCall>>> held;
   Start([&](const std::string&, const std::string& request,
