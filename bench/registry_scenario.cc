@@ -90,7 +90,9 @@ Status MeasureLeaseCycle(rpc::ThriftRegistryClient& registry, const std::string&
 
 // The registry process as /proc shows it (zeros when pid is 0 or unreadable).
 struct ProcessSample {
-  int64_t cpu_us = 0;  // utime + stime
+  int64_t cpu_us = 0;   // utime + stime
+  int64_t user_us = 0;  // utime: the registry's own code (and libc)
+  int64_t sys_us = 0;   // stime: the kernel on its behalf (sockets, epoll)
   double rss_mib = 0;  // VmRSS
   int threads = 0;
 };
@@ -114,7 +116,9 @@ ProcessSample SampleProcess(int pid) {
         break;
       }
     }
-    out.cpu_us = (utime + stime) * 1'000'000 / sysconf(_SC_CLK_TCK);
+    out.user_us = utime * 1'000'000 / sysconf(_SC_CLK_TCK);
+    out.sys_us = stime * 1'000'000 / sysconf(_SC_CLK_TCK);
+    out.cpu_us = out.user_us + out.sys_us;
   }
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   std::string line;
@@ -219,7 +223,7 @@ Result<nlohmann::json> RunRegistry(const RegistryOptions& options) {
     stats::LatencyHistogram wake;
     int woken = 0, failed = 0;
     std::string first_error;
-    int64_t server_cpu_us = 0, client_cpu_us = 0, client_span_us = 0;
+    int64_t server_cpu_us = 0, server_user_us = 0, client_cpu_us = 0, client_span_us = 0;
     ProcessSample waiting_sample;
     LoadResult waiting;
     for (int r = 0; r < options.rounds; ++r) {
@@ -252,7 +256,9 @@ Result<nlohmann::json> RunRegistry(const RegistryOptions& options) {
       const int64_t change_at = rpc::WatchFleet::NowMicros();
       if (Status s = change(watch_service); !s.ok()) return s;
       const rpc::WatchFleet::Replies replies = (*fleet)->Await(30000);
-      server_cpu_us += SampleProcess(options.registry_pid).cpu_us - cpu_before.cpu_us;
+      const ProcessSample cpu_after = SampleProcess(options.registry_pid);
+      server_cpu_us += cpu_after.cpu_us - cpu_before.cpu_us;
+      server_user_us += cpu_after.user_us - cpu_before.user_us;
       client_cpu_us += replies.receive_cpu_us;
       if (replies.first_us >= 0) client_span_us += replies.last_us - replies.first_us;
       for (size_t i = 0; i < replies.received_us.size(); ++i) {
@@ -285,6 +291,8 @@ Result<nlohmann::json> RunRegistry(const RegistryOptions& options) {
         Ratio(waiting.latency.Percentile(0.99), idle.latency.Percentile(0.99));
     if (options.registry_pid > 0) {
       m[w + "cpu_per_watcher_us"] = server_cpu_us / notified;
+      m[w + "cpu_user_per_watcher_us"] = server_user_us / notified;
+      m[w + "cpu_sys_per_watcher_us"] = (server_cpu_us - server_user_us) / notified;
       m[w + "rss_mib"] = waiting_sample.rss_mib;
       m[w + "rss_per_watcher_kib"] =
           (waiting_sample.rss_mib - before_open.rss_mib) * 1024 / n;
@@ -293,13 +301,14 @@ Result<nlohmann::json> RunRegistry(const RegistryOptions& options) {
     std::fprintf(stderr,
                  "  registry rep %d: %d watchers x %d rounds, %d woken, %d failed: p50 "
                  "%lld us, p99 %lld us, max %lld us; client receive %.1f us/watcher; "
-                 "server %.1f us/watcher, RSS %.0f MiB, %d threads; other service woke "
+                 "server %.1f us/watcher (user %.1f), RSS %.0f MiB, %d threads; other service woke "
                  "%lld; lookup p99 idle %lld us, waiting %lld us\n",
                  common.rep, n, options.rounds, woken, failed,
                  static_cast<long long>(wake.Percentile(0.5)),
                  static_cast<long long>(wake.Percentile(0.99)),
                  static_cast<long long>(wake.max()), client_cpu_us / notified,
-                 server_cpu_us / notified, waiting_sample.rss_mib, waiting_sample.threads,
+                 server_cpu_us / notified, server_user_us / notified,
+                 waiting_sample.rss_mib, waiting_sample.threads,
                  static_cast<long long>(m[w + "other_service_woken"].get<int64_t>()),
                  static_cast<long long>(idle.latency.Percentile(0.99)),
                  static_cast<long long>(waiting.latency.Percentile(0.99)));

@@ -9,8 +9,8 @@
 
 #include "Registry.h"
 #include "core/validation.h"
-#include "rpc/membership_conversion.h"
 #include "rpc/status_mapping.h"
+#include "rpc/watch_reply.h"
 
 namespace beacon::registry_svc {
 
@@ -62,18 +62,23 @@ std::string Encode(const Struct& s) {
 
 }  // namespace
 
-std::string HeldWatches::Reply(int32_t seqid, const registry::MembershipSnapshot& m) {
-  std::string message = Header(seqid, T_REPLY);
+std::shared_ptr<const std::string> HeldWatches::EncodedResult(
+    const registry::MembershipSnapshot& m) {
   MutexLock lock(mu_);
   if (encoded_for_ != m) {
-    idl::Registry_watch_result result;
-    result.success = rpc::ToIdl(*m);
-    result.__isset.success = true;
-    encoded_ = Encode(result);
+    encoded_ = rpc::EncodeWatchResult(*m);
     encoded_for_ = m;
   }
-  message += encoded_;
-  return message;
+  return encoded_;
+}
+
+void HeldWatches::Reply(rpc::HeldCall& call, int32_t seqid,
+                        const registry::MembershipSnapshot& m) {
+  const rpc::WatchReplyHeader header(seqid);
+  // Cannot fail: the header is 17 bytes and the result never null.
+  if (Status s = call.ReplyShared(header.bytes(), EncodedResult(m)); !s.ok()) {
+    spdlog::error("watch reply: {}", s.message());
+  }
 }
 
 void HeldWatches::Handle(const std::string& peer, const std::string& request,
@@ -103,7 +108,7 @@ void HeldWatches::Handle(const std::string& peer, const std::string& request,
   Result<registry::WatchStart> start =
       table_.StartWatch(args.service_name, args.known_version, args.max_wait_ms,
                         [this, call, seqid, measure](registry::MembershipSnapshot m) {
-                          call->Reply(Reply(seqid, m));
+                          Reply(*call, seqid, m);
                           measure->End();
                         });
   if (!start.ok()) {
@@ -116,7 +121,7 @@ void HeldWatches::Handle(const std::string& peer, const std::string& request,
     return;
   }
   if (start->now) {
-    call->Reply(Reply(seqid, start->now));
+    Reply(*call, seqid, start->now);
     measure->End();
     return;
   }
@@ -125,7 +130,7 @@ void HeldWatches::Handle(const std::string& peer, const std::string& request,
                          ticket = start->ticket] {
         registry::MembershipSnapshot unchanged = table_.CancelWatch(service, ticket);
         if (!unchanged) return;  // the completion answered (or is answering) it
-        if (auto held = weak_call.lock()) held->Reply(Reply(seqid, unchanged));
+        if (auto held = weak_call.lock()) Reply(*held, seqid, unchanged);
         measure->End();
       });
 }

@@ -1,8 +1,8 @@
 // HeldWatches: the registry's `watch` on the event-driven server. A watch
 // that must wait is parked in the LeaseTable without a thread; when its
 // service changes, the table hands every parked watch the same snapshot and
-// each reply is that snapshot's encoding (made once per version) behind the
-// call's own message header. A watch whose max_wait_ms passes is taken back
+// each reply is that snapshot's encoding (made once per version, shared, never
+// copied per watcher) behind the call's own 17-byte message header. A watch whose max_wait_ms passes is taken back
 // from the table and answered with the unchanged membership.
 #pragma once
 
@@ -33,8 +33,10 @@ class HeldWatches {
               std::shared_ptr<rpc::HeldCall> call);
 
  private:
-  // The reply message for call `seqid` carrying `m`.
-  std::string Reply(int32_t seqid, const registry::MembershipSnapshot& m);
+  // Answers call `seqid` with `m`: its own header, the shared result bytes.
+  void Reply(rpc::HeldCall& call, int32_t seqid, const registry::MembershipSnapshot& m);
+  // The encoded watch result of `m`, made once per snapshot.
+  std::shared_ptr<const std::string> EncodedResult(const registry::MembershipSnapshot& m);
 
   registry::LeaseTable& table_;
   metrics::RegistryMetrics& metrics_;
@@ -42,7 +44,7 @@ class HeldWatches {
   // The encoded result of the latest snapshot replied (kept alive so its
   // address is not reused while cached).
   registry::MembershipSnapshot encoded_for_ GUARDED_BY(mu_);
-  std::string encoded_ GUARDED_BY(mu_);
+  std::shared_ptr<const std::string> encoded_ GUARDED_BY(mu_);
 };
 
 }  // namespace beacon::registry_svc

@@ -9,11 +9,13 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <thrift/protocol/TBinaryProtocol.h>
 #include <thrift/transport/TBufferTransports.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -63,11 +65,11 @@ std::string PeerOf(int fd) {
   return std::string(host) + ":" + std::to_string(port);
 }
 
-std::string Framed(const std::string& message) {
-  std::string out(4, '\0');
-  const uint32_t n = htonl(static_cast<uint32_t>(message.size()));
+// The 4-byte big-endian frame length of a message of `size` bytes.
+std::array<char, 4> FrameLength(size_t size) {
+  std::array<char, 4> out;
+  const uint32_t n = htonl(static_cast<uint32_t>(size));
   std::memcpy(out.data(), &n, 4);
-  out += message;
   return out;
 }
 
@@ -151,13 +153,22 @@ class EventServer::Loop : public std::enable_shared_from_this<EventServer::Loop>
     return Status::Ok();
   }
 
-  // A reply (already framed) for connection `conn`, from any thread.
-  void Post(uint64_t conn, std::string framed) {
+  // A held call's reply waiting for its loop: frame length and the call's
+  // own head inline (no allocation per call), the shared tail by reference.
+  struct PostedReply {
+    uint64_t conn = 0;
+    uint32_t head_size = 0;  // frame length + head
+    std::array<char, 4 + HeldCall::kMaxSharedHead> head;
+    std::shared_ptr<const std::string> tail;
+  };
+
+  // A reply for connection `reply.conn`, from any thread.
+  void Post(PostedReply reply) {
     bool was_empty;
     {
       MutexLock lock(post_mu_);
       was_empty = posted_.empty();
-      posted_.emplace_back(conn, std::move(framed));
+      posted_.push_back(std::move(reply));
     }
     if (was_empty) Wake();
   }
@@ -220,6 +231,11 @@ class EventServer::Loop : public std::enable_shared_from_this<EventServer::Loop>
   void ListenAgainIfRoom();
   void OnReadable(uint64_t id);
   void Flush(uint64_t id);
+  // Writes frame+message (`head` then `tail`) after what `c` still has to
+  // send: with one sendmsg straight from the (shared) bytes when nothing is
+  // queued; what the socket does not take is copied to c.out. False when
+  // the connection was closed.
+  bool SendReply(uint64_t id, Connection& c, std::string_view head, std::string_view tail);
   void Dispatch(uint64_t id);  // runs complete frames while not held
   void Close(uint64_t id);
   void DeliverPosted();
@@ -253,7 +269,8 @@ class EventServer::Loop : public std::enable_shared_from_this<EventServer::Loop>
   bool draining_ = false;
 
   Mutex post_mu_;
-  std::vector<std::pair<uint64_t, std::string>> posted_ GUARDED_BY(post_mu_);
+  std::vector<PostedReply> posted_ GUARDED_BY(post_mu_);
+  std::vector<PostedReply> delivering_;  // loop thread: posted_ taken over
 
   friend class Held;
 };
@@ -265,7 +282,19 @@ class EventServer::Loop::Held final : public HeldCall,
 
   void Reply(std::string message) override {
     if (replied_.exchange(true)) return;
-    if (auto loop = loop_.lock()) loop->Post(conn_, Framed(message));
+    Post({}, std::make_shared<const std::string>(std::move(message)));
+  }
+
+  Status ReplyShared(std::string_view head,
+                     std::shared_ptr<const std::string> tail) override {
+    if (head.size() > kMaxSharedHead) {
+      return InvalidArgument("reply head of " + std::to_string(head.size()) +
+                             " bytes; at most " + std::to_string(kMaxSharedHead));
+    }
+    if (!tail) return InvalidArgument("reply tail is null");
+    if (replied_.exchange(true)) return Status::Ok();
+    Post(head, std::move(tail));
+    return Status::Ok();
   }
 
   // Called on the loop thread only (by the held method or a deadline).
@@ -276,6 +305,20 @@ class EventServer::Loop::Held final : public HeldCall,
     on_deadline_ = std::move(on_deadline);
     timer_ = loop->timers_.emplace(SteadyClock::now() + std::chrono::milliseconds(ms),
                                    shared_from_this());
+  }
+
+  // Queues head + *tail, framed, on the connection's loop.
+  void Post(std::string_view head, std::shared_ptr<const std::string> tail) {
+    auto loop = loop_.lock();
+    if (!loop) return;
+    PostedReply reply;
+    reply.conn = conn_;
+    const auto length = FrameLength(head.size() + tail->size());
+    std::memcpy(reply.head.data(), length.data(), length.size());
+    std::memcpy(reply.head.data() + length.size(), head.data(), head.size());
+    reply.head_size = static_cast<uint32_t>(length.size() + head.size());
+    reply.tail = std::move(tail);
+    loop->Post(std::move(reply));
   }
 
   // Loop thread: forgets the deadline (the reply has been delivered).
@@ -488,8 +531,8 @@ void EventServer::Loop::Dispatch(uint64_t id) {
       return;
     }
     if (reply.empty()) continue;  // oneway
-    c.out += Framed(reply);
-    Flush(id);
+    const auto length = FrameLength(reply.size());
+    if (!SendReply(id, c, std::string_view(length.data(), length.size()), reply)) return;
   }
 }
 
@@ -522,28 +565,71 @@ void EventServer::Loop::Flush(uint64_t id) {
   if (draining_ && Quiet(c)) Close(id);
 }
 
+bool EventServer::Loop::SendReply(uint64_t id, Connection& c, std::string_view head,
+                                  std::string_view tail) {
+  if (c.out_offset == c.out.size()) {
+    iovec iov[2] = {{const_cast<char*>(head.data()), head.size()},
+                    {const_cast<char*>(tail.data()), tail.size()}};
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 2;
+    ssize_t sent;
+    do {
+      sent = sendmsg(c.fd, &msg, MSG_NOSIGNAL);
+    } while (sent < 0 && errno == EINTR);
+    if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+      Close(id);
+      return false;
+    }
+    const size_t done = sent > 0 ? static_cast<size_t>(sent) : 0;
+    if (done == head.size() + tail.size()) {
+      c.last_write_progress = SteadyClock::now();
+      if (draining_ && Quiet(c)) {
+        Close(id);
+        return false;
+      }
+      return true;
+    }
+    // The socket is full: keep the rest, and Flush waits for room.
+    c.out.clear();
+    c.out_offset = 0;
+    if (done < head.size()) {
+      c.out.append(head.substr(done));
+      c.out.append(tail);
+    } else {
+      c.out.append(tail.substr(done - head.size()));
+    }
+    if (done > 0) c.last_write_progress = SteadyClock::now();
+  } else {
+    c.out.append(head);
+    c.out.append(tail);
+  }
+  Flush(id);
+  return conns_.count(id) > 0;
+}
+
 void EventServer::Loop::DeliverPosted() {
-  std::vector<std::pair<uint64_t, std::string>> posted;
   {
     MutexLock lock(post_mu_);
-    posted.swap(posted_);
+    delivering_.swap(posted_);
   }
-  for (auto& [id, framed] : posted) {
+  for (PostedReply& reply : delivering_) {
+    const uint64_t id = reply.conn;
     auto it = conns_.find(id);
     if (it == conns_.end()) continue;  // closed meanwhile
     Connection& c = it->second;
     c.held = false;
     if (c.held_call) c.held_call->DropDeadline(*this);
     c.held_call = nullptr;
-    if (c.out.empty()) {
-      c.out = std::move(framed);
-    } else {
-      c.out += framed;
-    }
+    // A reply is progress even when the socket takes none of it yet.
     c.last_write_progress = SteadyClock::now();
-    Flush(id);
-    Dispatch(id);  // requests sent ahead while the call was held
+    if (!SendReply(id, c, std::string_view(reply.head.data(), reply.head_size),
+                   *reply.tail)) {
+      continue;
+    }
+    if (c.in.size() >= 4) Dispatch(id);  // a request sent ahead while held
   }
+  delivering_.clear();  // keeps its capacity for the next fan-out
 }
 
 void EventServer::Loop::RunDueTimers() {

@@ -21,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -43,14 +44,25 @@ struct EventServerOptions {
   int loop_threads = 2;
 };
 
-// The reply of one held call. Safe for concurrent use: Reply may come from
-// any thread; only the first Reply counts.
+// The reply of one held call. Safe for concurrent use: Reply and ReplyShared
+// may come from any thread; only the first of them counts.
 class HeldCall {
  public:
+  // The longest `head` ReplyShared takes (it is copied into the reply's
+  // queue entry, so answering many calls allocates nothing per call).
+  static constexpr size_t kMaxSharedHead = 60;
+
   virtual ~HeldCall() = default;
   // `message` is the complete reply (Thrift message header and result),
   // without the frame length. Dropped when the connection has closed.
   virtual void Reply(std::string message) = 0;
+  // The reply `head` + `*tail` (together the message, without the frame
+  // length), for many calls answered with the same bytes but their own
+  // header (seqid): `tail` is shared, never copied, and each connection gets
+  // frame length, head and tail in one send. kInvalidArgument (and no reply)
+  // when `head` is longer than kMaxSharedHead or `tail` is null.
+  [[nodiscard]] virtual Status ReplyShared(std::string_view head,
+                                           std::shared_ptr<const std::string> tail) = 0;
   // Runs `on_deadline` on the loop thread after `ms` unless Reply came first
   // (at most one deadline per call; a later call replaces it). Call it only
   // on the loop thread (from the HeldMethod or another deadline).

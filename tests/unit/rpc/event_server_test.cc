@@ -3,6 +3,7 @@
 // connections are served, oversized frames refused, Stop draining.
 #include "rpc/event_server.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <thrift/protocol/TBinaryProtocol.h>
 #include <thrift/transport/TBufferTransports.h>
@@ -13,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "Registry.h"
 #include "core/mutex.h"
@@ -154,6 +156,133 @@ TEST_F(EventServerTest, HeldCallDeadlineRunsOnTheLoopAndOnlyTheFirstReplyCounts)
   EXPECT_EQ(m.version, 5);
   client.registry->lookup(m, "prime");  // no second reply is waiting in the stream
   EXPECT_EQ(m.version, 7);
+}
+
+// A framed watch call with `seqid`, as a client would send it.
+std::string FramedWatchCall(int32_t seqid) {
+  auto buffer = std::make_shared<TMemoryBuffer>();
+  TBinaryProtocol protocol(buffer);
+  protocol.writeMessageBegin("watch", apache::thrift::protocol::T_CALL, seqid);
+  std::string service = "prime";
+  int64_t known = 1;
+  int32_t wait = 60000;
+  idl::Registry_watch_pargs args;
+  args.service_name = &service;
+  args.known_version = &known;
+  args.max_wait_ms = &wait;
+  args.write(&protocol);
+  protocol.writeMessageEnd();
+  const std::string message = buffer->getBufferAsString();
+  const uint32_t n = htonl(static_cast<uint32_t>(message.size()));
+  return std::string(reinterpret_cast<const char*>(&n), 4) + message;
+}
+
+// Reads one frame (length, then message) from `socket`.
+std::string ReadFrame(TSocket& socket) {
+  uint32_t n = 0;
+  socket.read(reinterpret_cast<uint8_t*>(&n), 4);
+  std::string message(ntohl(n), '\0');
+  uint32_t got = 0;
+  while (got < message.size()) {
+    const uint32_t k = socket.read(reinterpret_cast<uint8_t*>(message.data()) + got,
+                                   static_cast<uint32_t>(message.size()) - got);
+    if (k == 0) break;
+    got += k;
+  }
+  return message.substr(0, got);
+}
+
+TEST_F(EventServerTest, SharedReplyAnswersEachCallWithItsOwnHeader) {
+  // Two held calls answered from one shared tail (the result bytes), each
+  // behind the header of its own call: each connection receives exactly the
+  // generated reply for its seqid.
+  Mutex mu;
+  std::vector<std::pair<int32_t, std::shared_ptr<HeldCall>>> held;
+  Start([&](const std::string&, const std::string& request,
+            std::shared_ptr<HeldCall> call) {
+    MutexLock lock(mu);
+    held.emplace_back(SeqidOf(request), std::move(call));
+  });
+  std::vector<std::shared_ptr<TSocket>> sockets;
+  for (int32_t seqid : {11, 7000}) {
+    auto socket = std::make_shared<TSocket>("127.0.0.1", server_->port());
+    socket->setRecvTimeout(10000);
+    socket->open();
+    const std::string call = FramedWatchCall(seqid);
+    socket->write(reinterpret_cast<const uint8_t*>(call.data()),
+                  static_cast<uint32_t>(call.size()));
+    sockets.push_back(socket);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (true) {
+    {
+      MutexLock lock(mu);
+      if (held.size() == 2) break;
+    }
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  const size_t header_size = 17;  // strict binary header of "watch"
+  auto tail = std::make_shared<const std::string>(WatchReply(0, 42).substr(header_size));
+  {
+    MutexLock lock(mu);
+    for (auto& [seqid, call] : held) {
+      const std::string head = WatchReply(seqid, 42).substr(0, header_size);
+      EXPECT_TRUE(call->ReplyShared(head, tail).ok());
+    }
+  }
+  EXPECT_EQ(ReadFrame(*sockets[0]), WatchReply(11, 42));
+  EXPECT_EQ(ReadFrame(*sockets[1]), WatchReply(7000, 42));
+}
+
+TEST_F(EventServerTest, SharedReplyLargerThanTheSocketTakesArrivesWhole) {
+  // 8 MiB does not fit the socket's buffers: sendmsg takes part of it, the
+  // loop keeps the rest and writes it as the reader makes room.
+  std::promise<std::pair<int32_t, std::shared_ptr<HeldCall>>> held;
+  Start([&](const std::string&, const std::string& request,
+            std::shared_ptr<HeldCall> call) {
+    held.set_value({SeqidOf(request), call});
+  });
+  auto socket = std::make_shared<TSocket>("127.0.0.1", server_->port());
+  socket->setRecvTimeout(10000);
+  socket->open();
+  const std::string call = FramedWatchCall(5);
+  socket->write(reinterpret_cast<const uint8_t*>(call.data()),
+                static_cast<uint32_t>(call.size()));
+  auto future = held.get_future();
+  ASSERT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  auto [seqid, held_call] = future.get();
+  std::string big(8 << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 31 + 7);
+  auto tail = std::make_shared<const std::string>(big);
+  ASSERT_TRUE(held_call->ReplyShared("head", tail).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // let the socket fill
+  EXPECT_EQ(ReadFrame(*socket), "head" + big);
+}
+
+TEST_F(EventServerTest, SharedReplyRefusesAnOversizedHeadOrNullTail) {
+  std::promise<std::pair<int32_t, std::shared_ptr<HeldCall>>> held;
+  Start([&](const std::string&, const std::string& request,
+            std::shared_ptr<HeldCall> call) {
+    held.set_value({SeqidOf(request), call});
+  });
+  Client client(server_->port());
+  auto watch = std::async(std::launch::async, [&] {
+    idl::Membership m;
+    client.registry->watch(m, "prime", 1, 60000);
+    return m.version;
+  });
+  auto future = held.get_future();
+  ASSERT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  auto [seqid, call] = future.get();
+  const std::string too_long(HeldCall::kMaxSharedHead + 1, 'x');
+  EXPECT_EQ(call->ReplyShared(too_long, std::make_shared<const std::string>("")).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(call->ReplyShared("", nullptr).code(), StatusCode::kInvalidArgument);
+  // Neither counted as the reply: a proper one still goes through.
+  call->Reply(WatchReply(seqid, 9));
+  ASSERT_EQ(watch.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_EQ(watch.get(), 9);
 }
 
 TEST_F(EventServerTest, FrameOverTheLimitClosesTheConnection) {
