@@ -81,6 +81,10 @@ std::unique_ptr<client::Session> NewSession(Cluster& cluster,
   options.registries = {Endpoint{"127.0.0.1", cluster.registry().port()}};
   options.balancer = balancer;
   options.timeout_ms = 3000;
+  // Hedging off: these tests count which server each call reaches, and on a
+  // loaded machine a copy slower than the hedge delay would send a hedge
+  // elsewhere (tests of hedging set their own options).
+  options.hedge.mode = client::HedgeMode::kOff;
   auto created = client::Session::Create(options);
   EXPECT_TRUE(created.ok()) << created.status().ToString();
   return created.ok() ? std::move(created).value() : nullptr;

@@ -66,7 +66,8 @@ class Cluster {
 };
 
 // A client session on `cluster`'s registry with the given balancing policy
-// and a 3 s call timeout; null (and a test failure) if it cannot be created.
+// a 3 s call timeout and hedging off; null (and a test failure) if it cannot
+// be created.
 std::unique_ptr<client::Session> NewSession(Cluster& cluster,
                                             const std::string& balancer);
 
