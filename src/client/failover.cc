@@ -27,9 +27,12 @@ int64_t Failover::hedge_delay_us(const std::string& service) const {
 }
 
 HedgeDelay& Failover::DelayFor(const std::string& service) {
+  if (last_delay_ != nullptr && last_service_ == service) return *last_delay_;
   auto it = delays_.find(service);
   if (it == delays_.end())
     it = delays_.emplace(service, HedgeDelay(options_.hedge)).first;
+  last_service_ = service;
+  last_delay_ = &it->second;
   return it->second;
 }
 
@@ -121,10 +124,11 @@ Status Failover::Run(const std::string& service, ServerCall& call,
   int64_t round_deadline = INT64_MAX;
   int copies = 1;  // in this round
   int busy_retries = 0;
-  bool hedge_pending = hedging;
+  // With the budget empty no hedge can go out: read as an unhedged call.
+  bool hedge_pending = hedging && budget_.tokens() >= 1;
   // The first wait reads the one copy with a bound at the hedge delay, as
   // cheap as an unhedged read; waiting on several copies comes after it.
-  bool first_wait = hedging;
+  bool first_wait = hedge_pending;
   int64_t hedge_at = flying[0].start_us + (hedging ? delay->delay_us() : 0);
   Status last = Unavailable("no attempt made");
   // The latest kUnavailable answer ("nothing done, try later") and whether
@@ -246,7 +250,7 @@ Status Failover::Run(const std::string& service, ServerCall& call,
           copies = 1;
           round_busy = false;
           round_deadline = call_deadline;
-          hedge_pending = first_wait = hedging;
+          hedge_pending = first_wait = hedging && budget_.tokens() >= 1;
           hedge_at = flying[0].start_us + (hedging ? delay->delay_us() : 0);
           continue;
         }

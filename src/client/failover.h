@@ -41,8 +41,9 @@
 // (src/rpc); tests use fakes.
 // The common case costs what an unhedged call costs: the first copy is read
 // with a wait bounded by the hedge delay (Attempt::FinishWithin, a blocking
-// read with a receive timeout, no poll), and only when that wait ends with
-// no answer does the call wait on several copies at once (AttemptWaiter).
+// read with a receive timeout, no poll; a plain read when the budget has no
+// token, as no hedge could go out), and only when that wait ends with no
+// answer does the call wait on several copies at once (AttemptWaiter).
 #pragma once
 
 #include <cstdint>
@@ -202,6 +203,10 @@ class Failover {
   const FailoverOptions options_;
   HedgeBudget budget_;
   std::map<std::string, HedgeDelay> delays_;  // per service
+  // DelayFor's last answer: a session calls one service many times in a
+  // row, and a string compare is a fraction of a map lookup.
+  std::string last_service_;
+  HedgeDelay* last_delay_ = nullptr;  // in delays_ (map nodes do not move)
   std::vector<Abandoned> draining_;           // oldest first
   // Run's working lists, kept between calls so a call allocates none.
   std::vector<Copy> flying_;
