@@ -223,8 +223,8 @@ Status Failover::Run(const std::string& service, ServerCall& call,
         round_busy = true;
       } else {
         cache_.ReportTransportFailure(done.server);
-        last = Unavailable("server " + done.server->id +
-                           " failed: " + out.status.message());
+        last =
+            Unavailable("server " + done.server->id + " failed: " + out.status.message());
         failed_.push_back(done.server->id);
       }
     }

@@ -207,7 +207,7 @@ class Failover {
   // row, and a string compare is a fraction of a map lookup.
   std::string last_service_;
   HedgeDelay* last_delay_ = nullptr;  // in delays_ (map nodes do not move)
-  std::vector<Abandoned> draining_;           // oldest first
+  std::vector<Abandoned> draining_;   // oldest first
   // Run's working lists, kept between calls so a call allocates none.
   std::vector<Copy> flying_;
   std::vector<Attempt*> waiting_;

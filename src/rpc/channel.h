@@ -56,9 +56,9 @@ class Channel {
   // connection stays usable and the reply can be read later. Once a reply's
   // first bytes are read, the rest waits up to the call timeout as usual.
   // Costs no system call while the socket's current receive timeout is at
-  // least the bound and within a quarter (or 1 ms) above it (SO_RCVTIMEO, which the kernel
-  // counts in scheduler ticks: the bound asks for one tick more, so the wait
-  // ends between the bound and two ticks after it, never early).
+  // least the bound and within a quarter (or 1 ms) above it (SO_RCVTIMEO, which the
+  // kernel counts in scheduler ticks: the bound asks for one tick more, so the wait ends
+  // between the bound and two ticks after it, never early).
   void ExpectReplyWithin(int64_t timeout_us);
   // True, once, after a read ended by ExpectReplyWithin's bound.
   bool TakeReplyExpired();

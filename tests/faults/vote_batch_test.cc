@@ -192,8 +192,8 @@ TEST(VoteBatch, SessionVoteOutlastsAStoppedLockHolderByRetryingTheBusyAnswer) {
   }
   ASSERT_TRUE(stopped.process().Signal(SIGSTOP));
   const auto stopped_at = std::chrono::steady_clock::now();
-  auto vote = std::async(std::launch::async,
-                         [&] { return session.CastVote(poll, "bob", "no"); });
+  auto vote =
+      std::async(std::launch::async, [&] { return session.CastVote(poll, "bob", "no"); });
   while (MillisSince(stopped_at) < kPauseMs) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

@@ -619,7 +619,8 @@ TEST_F(FailoverTest, OtherTypedErrorsAreNeverRetried) {
        {InvalidArgument("bad option"), NotFound("no poll"), Conflict("closed"),
         AlreadyExists("poll"), Internal("boom")}) {
     servers_->called.clear();
-    for (const char* id : {"a", "b"}) servers_->outcome[id] = AttemptOutcome{error, false};
+    for (const char* id : {"a", "b"})
+      servers_->outcome[id] = AttemptOutcome{error, false};
     FakeCall call = NewCall();
     EXPECT_EQ(failover_->Run("prime", call).code(), error.code());
     EXPECT_EQ(servers_->called.size(), 1u) << error.ToString();
