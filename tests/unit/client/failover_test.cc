@@ -672,6 +672,28 @@ TEST_F(FailoverTest, BudgetHoldsHedgesToTheBurstPlusTheRatio) {
             kCalls + failover_->hedges_sent());
 }
 
+TEST_F(FailoverTest, EmptyBudgetReadsThePlainWayAsNoHedgeCouldGoOut) {
+  registry_->SetInstances("prime", {Server("a", 1), Server("b", 2)});
+  HedgeOptions h = FixedHedge(1000, /*burst=*/1);
+  h.budget_ratio = 0;  // one token, never refilled
+  MakeFailover(h);
+  for (const char* id : {"a", "b"}) servers_->latency_us[id] = 2000;
+  {
+    FakeCall call = NewCall();
+    ASSERT_TRUE(failover_->Run("prime", call).ok());
+  }
+  EXPECT_EQ(failover_->hedges_sent(), 1);
+  EXPECT_EQ(servers_->bounded_waits, 1);
+  const int waits = waiter_.waits;
+  {
+    FakeCall call = NewCall();
+    ASSERT_TRUE(failover_->Run("prime", call).ok());
+  }
+  EXPECT_EQ(failover_->hedges_sent(), 1);
+  EXPECT_EQ(servers_->bounded_waits, 1) << "no bounded read without a token";
+  EXPECT_EQ(waiter_.waits, waits + 1) << "only the drain check of the abandoned copy";
+}
+
 TEST_F(FailoverTest, AbandonedCopyIsDrainedByALaterCallAndReportedOnce) {
   registry_->SetInstances("prime", {Server("a", 1), Server("b", 2), Server("c", 3)});
   MakeFailover(FixedHedge(5000));
@@ -789,7 +811,8 @@ TEST_F(FailoverTest, AutoDelayFollowsTheObservedLatency) {
   EXPECT_EQ(failover_->hedge_delay_us("prime"), 3000);
   EXPECT_EQ(failover_->hedges_sent(), 0) << "steady latency is never hedged";
   for (const char* id : {"a", "b"}) servers_->latency_us[id] = 100;
-  for (size_t i = 0; i < HedgeDelay::kWindow; ++i) {
+  // A full window of new samples and a recompute after it.
+  for (size_t i = 0; i < HedgeDelay::kWindow + HedgeDelay::kRecomputeEvery; ++i) {
     FakeCall call = NewCall();
     ASSERT_TRUE(failover_->Run("prime", call).ok());
   }
