@@ -124,15 +124,17 @@ void RunPausedLoad(const PausedOptions& options, const std::string& p,
   m[p + ".slow_calls"] = Counter(r, "slow_calls");
   m[p + ".hedges_sent"] = Counter(r, "hedges_sent");
   m[p + ".hedges_won"] = Counter(r, "hedges_won");
+  m[p + ".busy_retries"] = Counter(r, "busy_retries");
   std::fprintf(stderr,
                "  paused rep %d, %s: %.0f/s, failed %lld, slower than 100 ms %lld, max "
-               "%.1f ms, hedges %lld sent %lld won\n",
+               "%.1f ms, hedges %lld sent %lld won, busy retries %lld\n",
                options.common.rep, p.c_str(), r.Throughput(),
                static_cast<long long>(r.errors + r.setup_failures),
                static_cast<long long>(Counter(r, "slow_calls")),
                static_cast<double>(r.latency.max()) / 1000,
                static_cast<long long>(Counter(r, "hedges_sent")),
-               static_cast<long long>(Counter(r, "hedges_won")));
+               static_cast<long long>(Counter(r, "hedges_won")),
+               static_cast<long long>(Counter(r, "busy_retries")));
 }
 
 }  // namespace

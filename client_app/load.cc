@@ -202,6 +202,7 @@ CommandOutput RunLoad(const LoadOptions& options,
   };
   const int64_t hedges_sent = counter("hedges_sent");
   const int64_t hedges_won = counter("hedges_won");
+  const int64_t busy_retries = counter("busy_retries");
   const int64_t votes_acknowledged =
       total.ok_by_op.count(client::kOpVote) ? total.ok_by_op.at(client::kOpVote) : 0;
   nlohmann::json per_op = nlohmann::json::object();
@@ -218,6 +219,7 @@ CommandOutput RunLoad(const LoadOptions& options,
                             {"errors", total.errors_by_code},
                             {"calls_per_replica", total.per_replica},
                             {"retries", engine.retries()},
+                            {"busy_retries", busy_retries},
                             {"hedge_ms", client::HedgeName(session_options.hedge)},
                             {"hedges_sent", hedges_sent},
                             {"hedges_won", hedges_won},
@@ -245,7 +247,8 @@ CommandOutput RunLoad(const LoadOptions& options,
     for (const auto& [k, v] : total.errors_by_code)
       out.text += " " + k + "=" + std::to_string(v);
   }
-  out.text += "\nretries after transport failures: " + std::to_string(engine.retries()) +
+  out.text += "\nretries: " + std::to_string(engine.retries()) + " (" +
+              std::to_string(busy_retries) + " after a busy answer)" +
               ", registry lookups: " + std::to_string(registry_lookups);
   out.text += "\nhedging " + client::HedgeName(session_options.hedge) + ": " +
               std::to_string(hedges_sent) + " hedge(s) sent, " +

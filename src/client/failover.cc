@@ -27,9 +27,12 @@ int64_t Failover::hedge_delay_us(const std::string& service) const {
 }
 
 HedgeDelay& Failover::DelayFor(const std::string& service) {
+  if (last_delay_ != nullptr && last_service_ == service) return *last_delay_;
   auto it = delays_.find(service);
   if (it == delays_.end())
     it = delays_.emplace(service, HedgeDelay(options_.hedge)).first;
+  last_service_ = service;
+  last_delay_ = &it->second;
   return it->second;
 }
 
@@ -115,15 +118,25 @@ Status Failover::Run(const std::string& service, ServerCall& call,
   std::vector<Copy>& flying = flying_;  // at most kMaxCopies
   flying.clear();
   flying.push_back(StartCopy(call, std::move(first).value(), /*hedge=*/false));
-  int copies = 1;
-  bool hedge_pending = hedging;
+  const int64_t call_deadline = flying[0].start_us + options_.call_timeout_us;
+  // The first round's copies wait their own call timeout; a busy retry's,
+  // only until call_deadline.
+  int64_t round_deadline = INT64_MAX;
+  int copies = 1;  // in this round
+  int busy_retries = 0;
+  // With the budget empty no hedge can go out: read as an unhedged call.
+  bool hedge_pending = hedging && budget_.tokens() >= 1;
   // The first wait reads the one copy with a bound at the hedge delay, as
   // cheap as an unhedged read; waiting on several copies comes after it.
-  bool first_wait = hedging;
-  const int64_t hedge_at = flying[0].start_us + (hedging ? delay->delay_us() : 0);
+  bool first_wait = hedge_pending;
+  int64_t hedge_at = flying[0].start_us + (hedging ? delay->delay_us() : 0);
   Status last = Unavailable("no attempt made");
-  Status not_done = Status::Ok();  // a copy's kUnavailable answer, while the other runs
-  std::string not_done_by;
+  // The latest kUnavailable answer ("nothing done, try later") and whether
+  // this round got one.
+  Status busy = Status::Ok();
+  std::string busy_by;
+  int64_t busy_latency_us = 0;
+  bool round_busy = false;
   std::vector<Attempt*>& waiting = waiting_;
 
   while (true) {
@@ -133,12 +146,12 @@ Status Failover::Run(const std::string& service, ServerCall& call,
     std::optional<AttemptOutcome> read;  // the first wait's answer
     if (first_wait) {
       first_wait = false;
-      const int64_t until =
-          std::min(hedge_at, flying[0].start_us + options_.call_timeout_us);
+      const int64_t until = std::min(
+          {hedge_at, flying[0].start_us + options_.call_timeout_us, round_deadline});
       read = flying[0].attempt->FinishWithin(until - clock_.NowMicros());
       if (!read.has_value()) ready = -1;
-    } else if (flying.size() > 1 || hedge_pending) {
-      int64_t deadline = hedge_pending ? hedge_at : INT64_MAX;
+    } else if (flying.size() > 1 || hedge_pending || round_deadline != INT64_MAX) {
+      int64_t deadline = std::min(hedge_pending ? hedge_at : INT64_MAX, round_deadline);
       waiting.clear();
       for (const Copy& c : flying) {
         waiting.push_back(c.attempt.get());
@@ -163,6 +176,14 @@ Status Failover::Run(const std::string& service, ServerCall& call,
         }
         continue;
       }
+      if (now >= round_deadline) {
+        // A busy retry out of time. Its copies may still answer: drain them
+        // (one outcome each) and give the busy answer that caused it.
+        for (Copy& c : flying) Abandon(service, std::move(c));
+        flying.clear();
+        if (served_by != nullptr) *served_by = busy_by;
+        return busy;
+      }
       // Copies past the call timeout failed in the transport (closed).
       for (size_t i = 0; i < flying.size();) {
         if (now - flying[i].start_us < options_.call_timeout_us) {
@@ -184,33 +205,58 @@ Status Failover::Run(const std::string& service, ServerCall& call,
         const int64_t latency = clock_.NowMicros() - done.start_us;
         cache_.ReportSuccess(done.server, latency);
         if (delay != nullptr) delay->Record(latency);
-        if (out.status.code() == StatusCode::kUnavailable && !flying.empty()) {
-          // "Not done, nothing changed, try later" (e.g. its database was
-          // busy) is no answer while the other copy may still do the call:
-          // returning it would tell the caller "failed" about a call the
-          // other copy then completes.
-          not_done = std::move(out.status);
-          not_done_by = done.server->id;
-          continue;
+        if (out.status.code() != StatusCode::kUnavailable) {
+          if (done.hedge) ++hedges_won_;
+          for (Copy& other : flying) Abandon(service, std::move(other));
+          flying.clear();
+          if (out.status.ok()) call.Accept(*done.attempt);
+          if (served_by != nullptr) *served_by = done.server->id;
+          return std::move(out.status);
         }
-        if (done.hedge) ++hedges_won_;
-        for (Copy& other : flying) Abandon(service, std::move(other));
-        flying.clear();
-        if (out.status.ok()) call.Accept(*done.attempt);
-        if (served_by != nullptr) *served_by = done.server->id;
-        return std::move(out.status);
+        // "Not done, nothing changed, try later" (e.g. its database was
+        // busy) is no answer while the other copy may still do the call, or
+        // a busy retry may: returning it would tell the caller "failed"
+        // about a call that then completes.
+        busy = std::move(out.status);
+        busy_by = done.server->id;
+        busy_latency_us = latency;
+        round_busy = true;
+      } else {
+        cache_.ReportTransportFailure(done.server);
+        last =
+            Unavailable("server " + done.server->id + " failed: " + out.status.message());
+        failed_.push_back(done.server->id);
       }
-      cache_.ReportTransportFailure(done.server);
-      last =
-          Unavailable("server " + done.server->id + " failed: " + out.status.message());
-      failed_.push_back(done.server->id);
     }
     if (!flying.empty()) continue;  // the other copy stands in for the retry
-    if (!not_done.ok()) {
-      // The other copy failed in the transport: the server's answer is the
-      // better one to give.
-      if (served_by != nullptr) *served_by = not_done_by;
-      return not_done;
+    if (round_busy) {
+      // A server answered busy (the other copy, if any, did no better).
+      // Retry while another answer as slow as that one fits before the
+      // deadline, after a backoff that gives the lock holder time.
+      const int64_t backoff_us = kBusyBackoffUs << busy_retries;
+      const int64_t now = clock_.NowMicros();
+      if (busy_retries < kMaxBusyRetries &&
+          now + backoff_us + busy_latency_us < call_deadline) {
+        waiting.clear();
+        (void)waiter_.WaitAny(waiting, now + backoff_us);  // the backoff
+        Result<discovery::PickedServer> server =
+            PickFor(service, busy_by, /*allow_busy=*/true);
+        if (!server.ok()) server = PickFor(service, {}, /*allow_busy=*/true);
+        if (server.ok()) {
+          ++busy_retries;
+          ++busy_retries_;
+          ++retries_;
+          flying.push_back(StartCopy(call, std::move(server).value(), /*hedge=*/false));
+          copies = 1;
+          round_busy = false;
+          round_deadline = call_deadline;
+          hedge_pending = first_wait = hedging && budget_.tokens() >= 1;
+          hedge_at = flying[0].start_us + (hedging ? delay->delay_us() : 0);
+          continue;
+        }
+      }
+      if (served_by != nullptr) *served_by = busy_by;
+      return busy;
     }
     if (copies >= kMaxCopies) return last;
     // The retry is the second copy: no hedge after it.

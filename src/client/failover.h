@@ -17,18 +17,33 @@
 //     session ends). While a session has an abandoned copy on a server it
 //     picks other servers, so one stalled replica costs each session one
 //     hedge, not one per call.
-// A call sends at most two copies (first + hedge, or first + retry). The
-// cache is told exactly one outcome per copy it picked, abandoned copies
-// included (when drained: success and latency; when closed: transport
-// failure).
+//   - a typed kUnavailable answer ("nothing done, try later", e.g. the
+//     replica's database stayed locked past its --busy-timeout-ms) that no
+//     other copy of the call improves on is retried: after a short backoff
+//     (kBusyBackoffUs, doubling), on another server when there is one (else
+//     the same), at most kMaxBusyRetries times, and only while the call's
+//     deadline (its start + call_timeout_us, the session's --timeout-ms)
+//     leaves room for another answer as slow as the busy one. A retry's
+//     copies are waited on only until that deadline; past it they are
+//     abandoned (drained as below) and the call returns the busy answer.
+//     With the defaults (replica --busy-timeout-ms 2000, client --timeout-ms
+//     5000) one retry fits: 2000 + 20 + 2000 < 5000, so a write lock held
+//     through a pause of up to about 4 s costs a slow call, not a failed one.
+//     Other typed errors are answers and are never retried.
+// A call has at most two copies in flight at once (first + hedge, or first
+// + retry after a transport failure; a busy retry starts afresh with one
+// copy, and may be hedged again). The cache is told exactly one outcome per
+// copy it picked, abandoned copies included (when drained: success and
+// latency; when closed: transport failure).
 // Every Beacon call is idempotent (identical votes repeat to the original
 // receipt, createPoll carries a request id), so a retry or a hedge never
 // doubles an effect. Thrift lives behind ServerCall and AttemptWaiter
 // (src/rpc); tests use fakes.
 // The common case costs what an unhedged call costs: the first copy is read
 // with a wait bounded by the hedge delay (Attempt::FinishWithin, a blocking
-// read with a receive timeout, no poll), and only when that wait ends with
-// no answer does the call wait on several copies at once (AttemptWaiter).
+// read with a receive timeout, no poll; a plain read when the budget has no
+// token, as no hedge could go out), and only when that wait ends with no
+// answer does the call wait on several copies at once (AttemptWaiter).
 #pragma once
 
 #include <cstdint>
@@ -98,6 +113,7 @@ class AttemptWaiter {
   // its Finish will not wait for the server, or until the session's clock
   // reads `deadline_us`. Returns that attempt's index, or -1 when the
   // deadline came first. A deadline already passed checks without blocking.
+  // With no attempts it just waits for the deadline (a busy retry's backoff).
   virtual int WaitAny(const std::vector<Attempt*>& attempts, int64_t deadline_us) = 0;
 };
 
@@ -116,6 +132,9 @@ class Failover {
   // At most this many abandoned copies are kept draining; past it the
   // oldest is closed (and reported as a transport failure).
   static constexpr size_t kMaxDraining = 8;
+  // Busy retries of one call, and the backoff before the first (doubling).
+  static constexpr int kMaxBusyRetries = 3;
+  static constexpr int64_t kBusyBackoffUs = 20'000;
 
   Failover(discovery::ServerCache& cache, const Clock& clock, AttemptWaiter& waiter,
            FailoverOptions options = {});
@@ -126,17 +145,21 @@ class Failover {
   Failover& operator=(const Failover&) = delete;
 
   // Runs `call` against servers of `service` (a hedge and/or one retry after
-  // a transport failure, two copies at most). Returns the first answer's
-  // status (ok or the server's typed error); the cache's error when no
-  // server can be picked (kUnavailable, kInvalidArgument for a malformed
-  // service name, ...); kUnavailable naming the last server when every copy
-  // failed in the transport. `served_by`, when given, receives the id of the
-  // server that answered ("" when none did).
+  // a transport failure, two copies in flight at most; busy retries as
+  // above). Returns the first answer's status (ok or the server's typed
+  // error; kUnavailable only when the busy retries ran out or the deadline
+  // left no room); the cache's error when no server can be picked
+  // (kUnavailable, kInvalidArgument for a malformed service name, ...);
+  // kUnavailable naming the last server when every copy failed in the
+  // transport. `served_by`, when given, receives the id of the server that
+  // answered ("" when none did).
   Status Run(const std::string& service, ServerCall& call,
              std::string* served_by = nullptr);
 
-  // Calls that needed the retry after a transport failure.
+  // Retries sent: after a transport failure, or after a busy (kUnavailable)
+  // answer; busy_retries() counts the latter alone.
   int64_t retries() const { return retries_; }
+  int64_t busy_retries() const { return busy_retries_; }
   // Second copies sent after the hedge delay, and those that answered first.
   int64_t hedges_sent() const { return hedges_sent_; }
   int64_t hedges_won() const { return hedges_won_; }
@@ -180,13 +203,18 @@ class Failover {
   const FailoverOptions options_;
   HedgeBudget budget_;
   std::map<std::string, HedgeDelay> delays_;  // per service
-  std::vector<Abandoned> draining_;           // oldest first
+  // DelayFor's last answer: a session calls one service many times in a
+  // row, and a string compare is a fraction of a map lookup.
+  std::string last_service_;
+  HedgeDelay* last_delay_ = nullptr;  // in delays_ (map nodes do not move)
+  std::vector<Abandoned> draining_;   // oldest first
   // Run's working lists, kept between calls so a call allocates none.
   std::vector<Copy> flying_;
   std::vector<Attempt*> waiting_;
   std::vector<std::string> failed_;   // servers that failed this call
   std::vector<std::string> exclude_;  // PickFor's list for the cache
   int64_t retries_ = 0;
+  int64_t busy_retries_ = 0;
   int64_t hedges_sent_ = 0;
   int64_t hedges_won_ = 0;
 };

@@ -77,7 +77,8 @@ std::map<std::string, int64_t> SessionLoadWorker::Counters() const {
   }
   return {{"registry_lookups", lookups},
           {"hedges_sent", session_->failover().hedges_sent()},
-          {"hedges_won", session_->failover().hedges_won()}};
+          {"hedges_won", session_->failover().hedges_won()},
+          {"busy_retries", session_->failover().busy_retries()}};
 }
 
 }  // namespace beacon::client

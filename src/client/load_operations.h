@@ -46,7 +46,8 @@ class SessionLoadWorker final : public LoadWorker {
   int64_t Retries() const override { return session_->retries(); }
   // {"registry_lookups": lookups this session made, over every service,
   //  "hedges_sent"/"hedges_won": second copies sent after the hedge delay,
-  //  and those that answered first}.
+  //  and those that answered first, "busy_retries": retries after a
+  //  server's kUnavailable answer (also in Retries())}.
   std::map<std::string, int64_t> Counters() const override;
 
  private:

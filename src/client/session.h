@@ -83,7 +83,8 @@ class Session {
   // The session's registries (which one is in use, where each list came from).
   discovery::RegistryFailoverClient& registry() { return *registry_; }
   const SessionOptions& options() const { return options_; }
-  // Calls that needed the failover retry after a transport failure.
+  // Retries sent: after a transport failure, or after a busy (kUnavailable)
+  // answer (Failover::busy_retries() counts those alone).
   int64_t retries() const { return failover_->retries(); }
   // Hedging: copies sent, copies that answered first, current delays.
   const Failover& failover() const { return *failover_; }

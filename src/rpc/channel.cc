@@ -29,6 +29,17 @@ using apache::thrift::transport::TTransportException;
 // nothing, so a bounded first read that expires leaves the connection as it
 // was. Reads after the first, while the short timeout is still set, fall
 // back to the call timeout rather than fail early. Not thread-safe.
+// The kernel's timer tick (the resolution of CLOCK_MONOTONIC_COARSE), which
+// socket timeouts are counted in; 10 ms (the coarsest) if unknown.
+int64_t SchedulerTickUs() {
+  static const int64_t tick_us = [] {
+    timespec res{};
+    if (::clock_getres(CLOCK_MONOTONIC_COARSE, &res) != 0) return int64_t{10000};
+    return std::clamp<int64_t>(res.tv_sec * 1000000 + res.tv_nsec / 1000, 1, 10000);
+  }();
+  return tick_us;
+}
+
 class ReplySocket final : public TSocket {
  public:
   ReplySocket(const std::string& host, int port,
@@ -45,10 +56,17 @@ class ReplySocket final : public TSocket {
   }
 
   void ExpectReplyWithin(int64_t timeout_us) {
-    // The kernel counts the timeout in scheduler ticks (1-10 ms), so a
-    // finer change would buy nothing but a system call per call.
+    // The kernel counts SO_RCVTIMEO in whole scheduler ticks ending on a
+    // tick, so a bound of one tick may end almost at once: ask for one tick
+    // more, and the read never ends before the bound. An early end cost the
+    // healthy path an exception, a poll and a second read on a few percent
+    // of calls; ending up to two ticks late only delays a hedge that
+    // long. For the same reason a finer change would buy nothing but a
+    // system call per call.
+    timeout_us += SchedulerTickUs();
     const int64_t slack_us = std::max<int64_t>(timeout_us / 4, 1000);
-    if (std::abs(rcv_timeout_us_ - timeout_us) > slack_us) {
+    // Never shorter than asked (it would end early again).
+    if (rcv_timeout_us_ < timeout_us || rcv_timeout_us_ - timeout_us > slack_us) {
       SetReceiveTimeout(timeout_us);
     }
     first_read_bounded_ = true;

@@ -48,15 +48,17 @@ class Channel {
   // Changes the send/receive timeout (a watch waits longer than a call).
   void SetCallTimeout(int ms);
 
-  // Bounds the wait for the next reply's first bytes to about `timeout_us`
-  // (> 0; hedging's first wait, client::Attempt::FinishWithin): when nothing
+  // Bounds the wait for the next reply's first bytes to `timeout_us` (> 0;
+  // hedging's first wait, client::Attempt::FinishWithin), plus up to two
+  // scheduler ticks, never less (see below): when nothing
   // has arrived by then, the next read from the socket throws a transport
   // error having consumed nothing, and ReplyExpired() returns true, so the
   // connection stays usable and the reply can be read later. Once a reply's
   // first bytes are read, the rest waits up to the call timeout as usual.
-  // Costs no system call while the bound stays within a quarter (or 1 ms) of
-  // the socket's current receive timeout (SO_RCVTIMEO, which the kernel
-  // counts in scheduler ticks: the wait may end up to a tick early or late).
+  // Costs no system call while the socket's current receive timeout is at
+  // least the bound and within a quarter (or 1 ms) above it (SO_RCVTIMEO, which the
+  // kernel counts in scheduler ticks: the bound asks for one tick more, so the wait ends
+  // between the bound and two ticks after it, never early).
   void ExpectReplyWithin(int64_t timeout_us);
   // True, once, after a read ended by ExpectReplyWithin's bound.
   bool TakeReplyExpired();

@@ -4,7 +4,9 @@
 // the pause, because a call the stopped replica does not answer within the
 // hedge delay gets a second copy on another replica. (Votes are left out:
 // with SQLite a replica stopped while holding the write lock stops every
-// replica's writes, which no client policy avoids.)
+// replica's writes, which no client policy avoids; that such a vote is slow
+// but not failed, by the session's busy retry, is vote_batch_test's
+// SessionVoteOutlastsAStoppedLockHolderByRetryingTheBusyAnswer.)
 #include <gtest/gtest.h>
 #include <signal.h>
 

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "Voting.h"
+#include "client/session.h"
 #include "cluster_checks.h"
 #include "load_run.h"
 #include "store_under_test.h"
@@ -138,6 +139,77 @@ TEST(VoteBatch, StoppedReplicaHoldingTheWriteLockStallsOtherWritersUntilTheirDea
   EXPECT_FALSE(receipt.repeated);
   EXPECT_FALSE(held_vote.get().repeated);  // the stopped replica's vote committed
   conn->voting().results(results, poll);
+  EXPECT_EQ(results.total, 2);
+}
+
+// The same stall seen from a client session: the other replica's busy answer
+// (UNAVAILABLE, nothing done) is retried by the session's failover rule, on
+// the stopped replica, which answers once it continues. The vote is slow,
+// not failed. Hedging is off so that the busy retry, not a hedge, does it.
+TEST(VoteBatch, SessionVoteOutlastsAStoppedLockHolderByRetryingTheBusyAnswer) {
+  constexpr int kBusyTimeoutMs = 1000;
+  constexpr int kPauseMs = 1500;  // past the other replica's busy deadline
+  Cluster cluster(0, {"--lease-ttl-ms", "30000"});
+  auto& stopped =
+      cluster.AddReplica({"--debug-hold-commit-us", "300000", "--busy-timeout-ms",
+                          std::to_string(kBusyTimeoutMs)});
+  auto& other = cluster.AddReplica({"--busy-timeout-ms", std::to_string(kBusyTimeoutMs)});
+  ASSERT_TRUE(stopped.ok() && other.ok());
+  ASSERT_TRUE(cluster.WaitForInstances("voting", 2, Scaled(10000)));
+  const int64_t poll = faults::CreatePoll(other, "Retried?", {"yes", "no"});
+  ASSERT_GT(poll, 0);
+
+  client::SessionOptions options;
+  options.registries = {Endpoint{"127.0.0.1", cluster.registry().port()}};
+  options.hedge.mode = client::HedgeMode::kOff;
+  options.timeout_ms = 5000;
+  auto created = client::Session::Create(options);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  client::Session& session = **created;
+  // Round-robin over two: read until `stopped` served the latest call, so
+  // the vote goes to `other` first and meets the lock there.
+  const auto calls_on = [&](const std::string& id) -> int64_t {
+    for (const auto& i : session.cache().View("voting").instances) {
+      if (i.instance.id == id) return i.calls;
+    }
+    return -1;
+  };
+  ASSERT_TRUE(session.Results(poll).ok());  // the first call looks the list up
+  for (int i = 0; i < 2; ++i) {
+    const int64_t before = calls_on(stopped.id());
+    ASSERT_TRUE(session.Results(poll).ok());
+    if (calls_on(stopped.id()) > before) break;
+  }
+
+  auto held_vote = std::async(std::launch::async, [&] {
+    auto conn = stopped.Connect();
+    idl::VoteReceipt receipt;
+    conn->voting().castVote(receipt, poll, "held", "yes");
+    return receipt;
+  });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!WriteLockHeld(cluster.db()) && std::chrono::steady_clock::now() < deadline) {
+  }
+  ASSERT_TRUE(stopped.process().Signal(SIGSTOP));
+  const auto stopped_at = std::chrono::steady_clock::now();
+  auto vote =
+      std::async(std::launch::async, [&] { return session.CastVote(poll, "bob", "no"); });
+  while (MillisSince(stopped_at) < kPauseMs) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(stopped.process().Signal(SIGCONT));
+  const Result<idl::VoteReceipt> receipt = vote.get();
+  const int64_t took_ms = MillisSince(stopped_at);
+  std::printf("[stopped holder, session] vote %s after %lld ms, busy retries %lld\n",
+              receipt.ok() ? "ok" : receipt.status().ToString().c_str(),
+              static_cast<long long>(took_ms),
+              static_cast<long long>(session.failover().busy_retries()));
+  EXPECT_TRUE(receipt.ok()) << receipt.status().ToString();
+  EXPECT_EQ(session.failover().busy_retries(), 1);
+  EXPECT_GE(took_ms, kPauseMs);
+  EXPECT_FALSE(held_vote.get().repeated);
+  idl::PollResults results;
+  other.Connect()->voting().results(results, poll);
   EXPECT_EQ(results.total, 2);
 }
 

@@ -127,6 +127,12 @@ class VirtualTimeWaiter final : public AttemptWaiter {
   explicit VirtualTimeWaiter(FakeClock& clock) : clock_(clock) {}
   int WaitAny(const std::vector<Attempt*>& attempts, int64_t deadline_us) override {
     ++waits;
+    const int64_t now = clock_.NowMicros();
+    if (attempts.empty()) {  // a backoff: only the deadline can end it
+      ++empty_waits;
+      if (deadline_us > now) clock_.AdvanceMicros(deadline_us - now);
+      return -1;
+    }
     int first = -1;
     for (size_t i = 0; i < attempts.size(); ++i) {
       const auto* a = static_cast<const FakeAttempt*>(attempts[i]);
@@ -136,7 +142,6 @@ class VirtualTimeWaiter final : public AttemptWaiter {
         first = static_cast<int>(i);
       }
     }
-    const int64_t now = clock_.NowMicros();
     const int64_t ready_at =
         static_cast<const FakeAttempt*>(attempts[static_cast<size_t>(first)])->ready_at();
     if (ready_at <= std::max(deadline_us, now)) {
@@ -147,6 +152,7 @@ class VirtualTimeWaiter final : public AttemptWaiter {
     return -1;
   }
   int waits = 0;
+  int empty_waits = 0;  // backoffs
 
  private:
   FakeClock& clock_;
@@ -491,6 +497,135 @@ TEST_F(FailoverTest, UnavailableAnswerIsReturnedWhenTheOtherCopyFailsInTheTransp
   EXPECT_EQ(s.code(), StatusCode::kUnavailable);
   EXPECT_EQ(s.message(), "database busy");
   EXPECT_EQ(served_by, servers_->called[0]);
+  // The busy server is the only one left (the other failed): it is retried
+  // until the retries run out, and is never marked down.
+  EXPECT_EQ(failover_->busy_retries(), Failover::kMaxBusyRetries);
+  for (size_t i = 2; i < servers_->called.size(); ++i) {
+    EXPECT_EQ(servers_->called[i], servers_->called[0]) << i;
+  }
+  EXPECT_FALSE(Find(servers_->called[0])->down);
+}
+
+TEST_F(FailoverTest, BusyAnswerIsRetriedOnAnotherServerAfterABackoff) {
+  registry_->SetInstances("prime", {Server("a", 1), Server("b", 2)});
+  HedgeOptions off;
+  off.mode = HedgeMode::kOff;
+  MakeFailover(off);
+  // The first copy's server waits 2 s for its database, then answers busy.
+  servers_->copy_latency_us = {{0, 2'000'000}};
+  servers_->during = [&](const std::string& id) {
+    servers_->outcome[id] = servers_->called.size() == 1
+                                ? AttemptOutcome{Unavailable("database busy"), false}
+                                : AttemptOutcome{};
+  };
+  FakeCall call = NewCall();
+  std::string served_by;
+  const int64_t start = clock_.NowMicros();
+  ASSERT_TRUE(failover_->Run("prime", call, &served_by).ok());
+  ASSERT_EQ(servers_->called.size(), 2u);
+  EXPECT_NE(servers_->called[1], servers_->called[0]) << "another server";
+  EXPECT_EQ(served_by, servers_->called[1]);
+  EXPECT_EQ(call.accepted, servers_->called[1]);
+  EXPECT_EQ(waiter_.empty_waits, 1);
+  EXPECT_EQ(clock_.NowMicros() - start,
+            2'000'000 + Failover::kBusyBackoffUs + kDefaultLatencyUs);
+  EXPECT_EQ(failover_->busy_retries(), 1);
+  EXPECT_EQ(failover_->retries(), 1);
+  EXPECT_EQ(failover_->draining(), 0u);
+  EXPECT_EQ(servers_->live_attempts, 0);
+  EXPECT_FALSE(Find(servers_->called[0])->down) << "busy is an answer, not a failure";
+}
+
+TEST_F(FailoverTest, BusyOnlyServerIsRetriedItself) {
+  registry_->SetInstances("prime", {Server("a", 1)});
+  MakeFailover(FixedHedge(5000));
+  servers_->outcome["a"] = AttemptOutcome{Unavailable("database busy"), false};
+  servers_->during = [&](const std::string&) {
+    if (servers_->called.size() == 3) servers_->outcome["a"] = AttemptOutcome{};
+  };
+  FakeCall call = NewCall();
+  ASSERT_TRUE(failover_->Run("prime", call).ok());
+  EXPECT_EQ(servers_->called, (std::vector<std::string>{"a", "a", "a"}));
+  EXPECT_EQ(failover_->busy_retries(), 2);
+  EXPECT_EQ(call.accepted, "a");
+}
+
+TEST_F(FailoverTest, BusyRetriesStopWhenTheDeadlineLeavesNoRoomAndReturnTheLastBusy) {
+  registry_->SetInstances("prime", {Server("a", 1), Server("b", 2), Server("c", 3)});
+  HedgeOptions off;
+  off.mode = HedgeMode::kOff;
+  MakeFailover(off);
+  // Every answer is "busy" after 2 s: one retry fits in 5 s (2 + 0.02 + 2),
+  // a second would not.
+  for (const char* id : {"a", "b", "c"}) {
+    servers_->latency_us[id] = 2'000'000;
+    servers_->outcome[id] = AttemptOutcome{Unavailable(std::string("busy ") + id), false};
+  }
+  FakeCall call = NewCall();
+  std::string served_by;
+  const int64_t start = clock_.NowMicros();
+  Status s = failover_->Run("prime", call, &served_by);
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable);
+  ASSERT_EQ(servers_->called.size(), 2u);
+  EXPECT_EQ(s.message(), "busy " + servers_->called[1]) << "the last busy answer";
+  EXPECT_EQ(served_by, servers_->called[1]);
+  EXPECT_EQ(failover_->busy_retries(), 1);
+  EXPECT_LT(clock_.NowMicros() - start, kTimeoutUs);
+  EXPECT_EQ(servers_->live_attempts, 0);
+}
+
+TEST_F(FailoverTest, BusyRetriesAreBoundedEvenWhenAnswersAreFast) {
+  registry_->SetInstances("prime", {Server("a", 1), Server("b", 2)});
+  for (const char* id : {"a", "b"})
+    servers_->outcome[id] = AttemptOutcome{Unavailable("shutting down"), false};
+  FakeCall call = NewCall();
+  Status s = failover_->Run("prime", call);
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(servers_->called.size(), 1u + Failover::kMaxBusyRetries);
+  EXPECT_EQ(failover_->busy_retries(), Failover::kMaxBusyRetries);
+  EXPECT_EQ(waiter_.empty_waits, Failover::kMaxBusyRetries) << "each after a backoff";
+}
+
+TEST_F(FailoverTest, BusyRetryNotAnsweredByTheDeadlineIsAbandonedNotFailed) {
+  registry_->SetInstances("prime", {Server("a", 1), Server("b", 2)});
+  HedgeOptions off;
+  off.mode = HedgeMode::kOff;
+  MakeFailover(off);
+  // Busy after 1 s; the retry's server then takes 4.5 s (it waits on the
+  // lock): the call ends at its 5 s deadline with the busy answer.
+  servers_->copy_latency_us = {{0, 1'000'000}, {1, 4'500'000}};
+  servers_->during = [&](const std::string& id) {
+    if (id == servers_->called[0])
+      servers_->outcome[id] = AttemptOutcome{Unavailable("database busy"), false};
+  };
+  FakeCall call = NewCall();
+  const int64_t start = clock_.NowMicros();
+  Status s = failover_->Run("prime", call);
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(s.message(), "database busy");
+  EXPECT_EQ(clock_.NowMicros() - start, kTimeoutUs);
+  EXPECT_EQ(failover_->draining(), 1u) << "the retry may still answer";
+  const std::string retried = servers_->called[1];
+  clock_.AdvanceMillis(1000);
+  FakeCall next = NewCall();
+  ASSERT_TRUE(failover_->Run("prime", next).ok());
+  EXPECT_EQ(failover_->draining(), 0u);
+  EXPECT_FALSE(Find(retried)->down) << "drained: it answered";
+}
+
+TEST_F(FailoverTest, OtherTypedErrorsAreNeverRetried) {
+  registry_->SetInstances("prime", {Server("a", 1), Server("b", 2)});
+  for (const Status& error :
+       {InvalidArgument("bad option"), NotFound("no poll"), Conflict("closed"),
+        AlreadyExists("poll"), Internal("boom")}) {
+    servers_->called.clear();
+    for (const char* id : {"a", "b"})
+      servers_->outcome[id] = AttemptOutcome{error, false};
+    FakeCall call = NewCall();
+    EXPECT_EQ(failover_->Run("prime", call).code(), error.code());
+    EXPECT_EQ(servers_->called.size(), 1u) << error.ToString();
+  }
+  EXPECT_EQ(failover_->retries(), 0);
 }
 
 TEST_F(FailoverTest, HedgingOffNeverSendsASecondCopy) {
@@ -535,6 +670,28 @@ TEST_F(FailoverTest, BudgetHoldsHedgesToTheBurstPlusTheRatio) {
   EXPECT_GE(failover_->hedges_sent(), 20) << "the budget is spent, not hoarded";
   EXPECT_EQ(static_cast<int64_t>(servers_->called.size()),
             kCalls + failover_->hedges_sent());
+}
+
+TEST_F(FailoverTest, EmptyBudgetReadsThePlainWayAsNoHedgeCouldGoOut) {
+  registry_->SetInstances("prime", {Server("a", 1), Server("b", 2)});
+  HedgeOptions h = FixedHedge(1000, /*burst=*/1);
+  h.budget_ratio = 0;  // one token, never refilled
+  MakeFailover(h);
+  for (const char* id : {"a", "b"}) servers_->latency_us[id] = 2000;
+  {
+    FakeCall call = NewCall();
+    ASSERT_TRUE(failover_->Run("prime", call).ok());
+  }
+  EXPECT_EQ(failover_->hedges_sent(), 1);
+  EXPECT_EQ(servers_->bounded_waits, 1);
+  const int waits = waiter_.waits;
+  {
+    FakeCall call = NewCall();
+    ASSERT_TRUE(failover_->Run("prime", call).ok());
+  }
+  EXPECT_EQ(failover_->hedges_sent(), 1);
+  EXPECT_EQ(servers_->bounded_waits, 1) << "no bounded read without a token";
+  EXPECT_EQ(waiter_.waits, waits + 1) << "only the drain check of the abandoned copy";
 }
 
 TEST_F(FailoverTest, AbandonedCopyIsDrainedByALaterCallAndReportedOnce) {
@@ -654,7 +811,8 @@ TEST_F(FailoverTest, AutoDelayFollowsTheObservedLatency) {
   EXPECT_EQ(failover_->hedge_delay_us("prime"), 3000);
   EXPECT_EQ(failover_->hedges_sent(), 0) << "steady latency is never hedged";
   for (const char* id : {"a", "b"}) servers_->latency_us[id] = 100;
-  for (size_t i = 0; i < HedgeDelay::kWindow; ++i) {
+  // A full window of new samples and a recompute after it.
+  for (size_t i = 0; i < HedgeDelay::kWindow + HedgeDelay::kRecomputeEvery; ++i) {
     FakeCall call = NewCall();
     ASSERT_TRUE(failover_->Run("prime", call).ok());
   }

@@ -95,13 +95,15 @@ TEST(HedgeDelay, AutoIsTheSortedWindowsRankAtEveryRecompute) {
 
 TEST(HedgeDelay, AutoAdaptsWhenLatencyChangesAndKeepsItsFloor) {
   HedgeDelay d(HedgeOptions{});
-  for (size_t i = 0; i < HedgeDelay::kWindow; ++i) d.Record(3000);
+  // A full window of new samples and a recompute after it.
+  constexpr size_t kRefill = HedgeDelay::kWindow + HedgeDelay::kRecomputeEvery;
+  for (size_t i = 0; i < kRefill; ++i) d.Record(3000);
   EXPECT_EQ(d.delay_us(), 3000);
-  for (size_t i = 0; i < HedgeDelay::kWindow; ++i) d.Record(20000);
+  for (size_t i = 0; i < kRefill; ++i) d.Record(20000);
   EXPECT_EQ(d.delay_us(), 20000) << "slower replicas: a later hedge";
-  for (size_t i = 0; i < HedgeDelay::kWindow; ++i) d.Record(50);
+  for (size_t i = 0; i < kRefill; ++i) d.Record(50);
   EXPECT_EQ(d.delay_us(), HedgeDelay::kFloorUs) << "never below the floor";
-  for (size_t i = 0; i < HedgeDelay::kWindow; ++i) d.Record(100'000'000);
+  for (size_t i = 0; i < kRefill; ++i) d.Record(100'000'000);
   EXPECT_EQ(d.delay_us(), HedgeDelay::kCeilingUs);
 }
 
