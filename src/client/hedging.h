@@ -55,7 +55,12 @@ class HedgeDelay {
   static constexpr size_t kMinSamples = 32;
   static constexpr size_t kRecomputeEvery = 128;
   static constexpr int64_t kFloorUs = 1000;
-  static constexpr int64_t kColdUs = 10000;
+  // Before kMinSamples answers the session knows nothing of the latency:
+  // far above any healthy loopback call even on a loaded machine (10 ms was
+  // not: short sessions on a busy machine or a containerised PostgreSQL
+  // hedged often), yet a stalled replica costs a new session 100 ms, not
+  // its call timeout.
+  static constexpr int64_t kColdUs = 100000;
   static constexpr int64_t kCeilingUs = 1000000;  // a hedge within 1 s at worst
 
   explicit HedgeDelay(const HedgeOptions& options);
