@@ -180,6 +180,7 @@ class Failover {
   const FailoverOptions options_;
   HedgeBudget budget_;
   std::map<std::string, HedgeDelay> delays_;  // per service
+  std::pair<const std::string, HedgeDelay>* last_delay_ = nullptr;  // DelayFor's last
   std::vector<Abandoned> draining_;           // oldest first
   // Run's working lists, kept between calls so a call allocates none.
   std::vector<Copy> flying_;
