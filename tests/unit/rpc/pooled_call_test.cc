@@ -145,7 +145,9 @@ TEST_F(PooledCallTest, TwoCopiesInFlightTakeTwoConnectionsAndGiveBothBack) {
                                                                             &Recv);
   auto first = call.Start(replica_);
   auto hedge = call.Start(replica_);
-  EXPECT_NE(first->socket_fd(), hedge->socket_fd()) << "copies never share a connection";
+  EXPECT_NE(static_cast<SocketAttempt&>(*first).socket_fd(),
+            static_cast<SocketAttempt&>(*hedge).socket_fd())
+      << "copies never share a connection";
   EXPECT_EQ(pool_.connections_opened(), 2);
   ASSERT_TRUE(hedge->Finish().status.ok());
   ASSERT_TRUE(first->Finish().status.ok());  // the abandoned copy, drained later
