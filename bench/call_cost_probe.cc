@@ -106,8 +106,9 @@ int main(int argc, char** argv) {
   for (long i = 0; i < calls; ++i) failed += (*worker)->Call().status.ok() ? 0 : 1;
   const double user = (ThreadCpuMicros(true) - user0) / static_cast<double>(calls);
   const double sys = (ThreadCpuMicros(false) - sys0) / static_cast<double>(calls);
-  std::printf("%s: %ld calls (+%ld warm-up), %ld failed; CPU per call %.2f us user + %.2f us "
-              "system = %.2f us\n",
-              path.c_str(), calls, warmup, failed, user, sys, user + sys);
+  std::printf(
+      "%s: %ld calls (+%ld warm-up), %ld failed; CPU per call %.2f us user + %.2f us "
+      "system = %.2f us\n",
+      path.c_str(), calls, warmup, failed, user, sys, user + sys);
   return failed == 0 ? 0 : 1;
 }

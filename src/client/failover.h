@@ -180,7 +180,8 @@ class Failover {
   const FailoverOptions options_;
   HedgeBudget budget_;
   std::map<std::string, HedgeDelay> delays_;  // per service
-  std::pair<const std::string, HedgeDelay>* last_delay_ = nullptr;  // DelayFor's last
+  // DelayFor's last answer (a node of delays_), or null.
+  std::pair<const std::string, HedgeDelay>* last_delay_ = nullptr;
   std::vector<Abandoned> draining_;           // oldest first
   // Run's working lists, kept between calls so a call allocates none.
   std::vector<Copy> flying_;

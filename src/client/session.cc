@@ -104,7 +104,8 @@ Result<idl::PrimeReply> Session::IsPrime(int64_t n) {
 
 Result<idl::CountReply> Session::CountPrimes(int64_t lo, int64_t hi) {
   return Invoke<idl::CountReply, idl::PrimeError>(
-      PrimeService(), [&](rpc::ReplicaConnection& c) { c.prime().send_countPrimes(lo, hi); },
+      PrimeService(),
+      [&](rpc::ReplicaConnection& c) { c.prime().send_countPrimes(lo, hi); },
       [](rpc::ReplicaConnection& c) {
         idl::CountReply r;
         c.prime().recv_countPrimes(r);
@@ -143,7 +144,8 @@ Result<idl::VoteReceipt> Session::CastVote(int64_t poll_id, const std::string& v
 
 Result<idl::PollResults> Session::Results(int64_t poll_id) {
   return Invoke<idl::PollResults, idl::VotingError>(
-      VotingService(), [&](rpc::ReplicaConnection& c) { c.voting().send_results(poll_id); },
+      VotingService(),
+      [&](rpc::ReplicaConnection& c) { c.voting().send_results(poll_id); },
       [](rpc::ReplicaConnection& c) {
         idl::PollResults r;
         c.voting().recv_results(r);
@@ -153,7 +155,8 @@ Result<idl::PollResults> Session::Results(int64_t poll_id) {
 
 Result<idl::PollList> Session::ListPolls(int32_t limit) {
   return Invoke<idl::PollList, idl::VotingError>(
-      VotingService(), [&](rpc::ReplicaConnection& c) { c.voting().send_listPolls(limit); },
+      VotingService(),
+      [&](rpc::ReplicaConnection& c) { c.voting().send_listPolls(limit); },
       [](rpc::ReplicaConnection& c) {
         idl::PollList r;
         c.voting().recv_listPolls(r);
@@ -163,7 +166,8 @@ Result<idl::PollList> Session::ListPolls(int32_t limit) {
 
 Result<idl::ClosePollReply> Session::ClosePoll(int64_t poll_id) {
   return Invoke<idl::ClosePollReply, idl::VotingError>(
-      VotingService(), [&](rpc::ReplicaConnection& c) { c.voting().send_closePoll(poll_id); },
+      VotingService(),
+      [&](rpc::ReplicaConnection& c) { c.voting().send_closePoll(poll_id); },
       [](rpc::ReplicaConnection& c) {
         idl::ClosePollReply r;
         c.voting().recv_closePoll(r);

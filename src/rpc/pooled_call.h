@@ -132,7 +132,7 @@ class PooledAttempt final : public SocketAttempt {
 
  private:
   ReplicaConnectionPool& pool_;
-  ReplicaConnectionPool::Slot& slot_;  // where the connection goes back
+  ReplicaConnectionPool::Slot& slot_;        // where the connection goes back
   std::unique_ptr<ReplicaConnection> conn_;  // while the answer is unread
   std::optional<Recv> recv_;
   client::AttemptOutcome failure_;

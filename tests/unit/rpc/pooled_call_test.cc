@@ -176,7 +176,8 @@ TEST_F(PooledCallTest, CopyDestroyedUnreadDoesNotReturnItsConnection) {
   ASSERT_TRUE(copy->Finish().status.ok());
   call.Accept(*copy);
   EXPECT_EQ(call.TakeReply().n, 31);
-  EXPECT_EQ(pool_.connections_opened(), 2) << "the unread copy's connection was not reused";
+  EXPECT_EQ(pool_.connections_opened(), 2)
+      << "the unread copy's connection was not reused";
 }
 
 // Attempts' memory is recycled (RecycledBlocks): a new copy in a freed
