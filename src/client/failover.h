@@ -180,8 +180,6 @@ class Failover {
   const FailoverOptions options_;
   HedgeBudget budget_;
   std::map<std::string, HedgeDelay> delays_;  // per service
-  // DelayFor's last answer (a node of delays_), or null.
-  std::pair<const std::string, HedgeDelay>* last_delay_ = nullptr;
   std::vector<Abandoned> draining_;           // oldest first
   // Run's working lists, kept between calls so a call allocates none.
   std::vector<Copy> flying_;
@@ -191,6 +189,8 @@ class Failover {
   int64_t retries_ = 0;
   int64_t hedges_sent_ = 0;
   int64_t hedges_won_ = 0;
+  // DelayFor's last answer (a node of delays_), or null.
+  std::pair<const std::string, HedgeDelay>* last_delay_ = nullptr;
 };
 
 }  // namespace beacon::client
