@@ -203,10 +203,10 @@ class Failover {
   const FailoverOptions options_;
   HedgeBudget budget_;
   std::map<std::string, HedgeDelay> delays_;  // per service
-  // DelayFor's last answer: a session calls one service many times in a
-  // row, and a string compare is a fraction of a map lookup.
-  std::string last_service_;
-  HedgeDelay* last_delay_ = nullptr;  // in delays_ (map nodes do not move)
+  // DelayFor's last answer (a node of delays_: map nodes do not move), or
+  // null: a session calls one service many times in a row, and a string
+  // compare is a fraction of a map lookup.
+  std::pair<const std::string, HedgeDelay>* last_delay_ = nullptr;
   std::vector<Abandoned> draining_;   // oldest first
   // Run's working lists, kept between calls so a call allocates none.
   std::vector<Copy> flying_;

@@ -13,6 +13,18 @@
 
 namespace beacon::client {
 
+namespace {
+// Made once, not per call: every call names its service.
+const std::string& PrimeService() {
+  static const std::string* const name = new std::string("prime");
+  return *name;
+}
+const std::string& VotingService() {
+  static const std::string* const name = new std::string("voting");
+  return *name;
+}
+}  // namespace
+
 Result<std::unique_ptr<Session>> Session::Create(const SessionOptions& options,
                                                  const Clock& clock) {
   if (options.timeout_ms < 1 || options.timeout_ms > 600000) {
@@ -71,7 +83,7 @@ Result<std::unique_ptr<Session>> Session::Create(const SessionOptions& options,
 Session::~Session() = default;
 
 template <class T, class E, class Send, class Recv>
-Result<T> Session::Invoke(const char* service, Send send, Recv recv) {
+Result<T> Session::Invoke(const std::string& service, Send send, Recv recv) {
   rpc::PooledCall<T, E, Send, Recv> call(*pool_, send, std::move(recv));
   if (Status s = failover_->Run(service, call); !s.ok()) return s;
   return call.TakeReply();
@@ -82,7 +94,7 @@ Result<T> Session::Invoke(const char* service, Send send, Recv recv) {
 
 Result<idl::PrimeReply> Session::IsPrime(int64_t n) {
   return Invoke<idl::PrimeReply, idl::PrimeError>(
-      "prime", [&](rpc::ReplicaConnection& c) { c.prime().send_isPrime(n); },
+      PrimeService(), [&](rpc::ReplicaConnection& c) { c.prime().send_isPrime(n); },
       [](rpc::ReplicaConnection& c) {
         idl::PrimeReply r;
         c.prime().recv_isPrime(r);
@@ -92,7 +104,8 @@ Result<idl::PrimeReply> Session::IsPrime(int64_t n) {
 
 Result<idl::CountReply> Session::CountPrimes(int64_t lo, int64_t hi) {
   return Invoke<idl::CountReply, idl::PrimeError>(
-      "prime", [&](rpc::ReplicaConnection& c) { c.prime().send_countPrimes(lo, hi); },
+      PrimeService(),
+      [&](rpc::ReplicaConnection& c) { c.prime().send_countPrimes(lo, hi); },
       [](rpc::ReplicaConnection& c) {
         idl::CountReply r;
         c.prime().recv_countPrimes(r);
@@ -104,7 +117,7 @@ Result<idl::CreatePollReply> Session::CreatePoll(const std::string& question,
                                                  const std::vector<std::string>& options,
                                                  const std::string& request_id) {
   return Invoke<idl::CreatePollReply, idl::VotingError>(
-      "voting",
+      VotingService(),
       [&](rpc::ReplicaConnection& c) {
         c.voting().send_createPoll(question, options, request_id);
       },
@@ -118,7 +131,7 @@ Result<idl::CreatePollReply> Session::CreatePoll(const std::string& question,
 Result<idl::VoteReceipt> Session::CastVote(int64_t poll_id, const std::string& voter_id,
                                            const std::string& option) {
   return Invoke<idl::VoteReceipt, idl::VotingError>(
-      "voting",
+      VotingService(),
       [&](rpc::ReplicaConnection& c) {
         c.voting().send_castVote(poll_id, voter_id, option);
       },
@@ -131,7 +144,8 @@ Result<idl::VoteReceipt> Session::CastVote(int64_t poll_id, const std::string& v
 
 Result<idl::PollResults> Session::Results(int64_t poll_id) {
   return Invoke<idl::PollResults, idl::VotingError>(
-      "voting", [&](rpc::ReplicaConnection& c) { c.voting().send_results(poll_id); },
+      VotingService(),
+      [&](rpc::ReplicaConnection& c) { c.voting().send_results(poll_id); },
       [](rpc::ReplicaConnection& c) {
         idl::PollResults r;
         c.voting().recv_results(r);
@@ -141,7 +155,8 @@ Result<idl::PollResults> Session::Results(int64_t poll_id) {
 
 Result<idl::PollList> Session::ListPolls(int32_t limit) {
   return Invoke<idl::PollList, idl::VotingError>(
-      "voting", [&](rpc::ReplicaConnection& c) { c.voting().send_listPolls(limit); },
+      VotingService(),
+      [&](rpc::ReplicaConnection& c) { c.voting().send_listPolls(limit); },
       [](rpc::ReplicaConnection& c) {
         idl::PollList r;
         c.voting().recv_listPolls(r);
@@ -151,7 +166,8 @@ Result<idl::PollList> Session::ListPolls(int32_t limit) {
 
 Result<idl::ClosePollReply> Session::ClosePoll(int64_t poll_id) {
   return Invoke<idl::ClosePollReply, idl::VotingError>(
-      "voting", [&](rpc::ReplicaConnection& c) { c.voting().send_closePoll(poll_id); },
+      VotingService(),
+      [&](rpc::ReplicaConnection& c) { c.voting().send_closePoll(poll_id); },
       [](rpc::ReplicaConnection& c) {
         idl::ClosePollReply r;
         c.voting().recv_closePoll(r);

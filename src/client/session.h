@@ -97,7 +97,7 @@ class Session {
   // hedged copy may be read after the call returned); E is the service's IDL
   // exception.
   template <class T, class E, class Send, class Recv>
-  Result<T> Invoke(const char* service, Send send, Recv recv);
+  Result<T> Invoke(const std::string& service, Send send, Recv recv);
 
   SessionOptions options_;
   std::shared_ptr<discovery::RegistryFailoverClient> registry_;

@@ -12,6 +12,7 @@
 // copies in flight.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -51,6 +52,43 @@ class SocketAttemptWaiter final : public client::AttemptWaiter {
   std::vector<int> fds_;
 };
 
+// Memory for objects of kBytes, kept per thread for the next one instead of
+// freed: a session makes and destroys one attempt per call, and so needs no
+// malloc or free per call. Keeps at most kKeep blocks per thread (a call has
+// at most two copies, plus the abandoned ones draining); the rest are freed.
+// Blocks may be freed on another thread than the one that took them.
+template <size_t kBytes>
+class RecycledBlocks {
+ public:
+  static void* Take() {
+    Blocks& mine = Mine();
+    if (mine.count > 0) return mine.blocks[--mine.count];
+    return ::operator new(kBytes);
+  }
+  static void Give(void* block) {
+    Blocks& mine = Mine();
+    if (mine.count < kKeep) {
+      mine.blocks[mine.count++] = block;
+    } else {
+      ::operator delete(block);
+    }
+  }
+
+ private:
+  static constexpr int kKeep = 4;
+  struct Blocks {
+    void* blocks[kKeep] = {};
+    int count = 0;
+    ~Blocks() {
+      while (count > 0) ::operator delete(blocks[--count]);
+    }
+  };
+  static Blocks& Mine() {
+    thread_local Blocks blocks;
+    return blocks;
+  }
+};
+
 // T: the reply type; E: the service's IDL exception; Recv: T(ReplicaConnection&)
 // reading the reply (the generated recv_ method); it is copied into the
 // attempt, so it must not refer to the caller's stack.
@@ -58,16 +96,26 @@ template <class T, class E, class Recv>
 class PooledAttempt final : public SocketAttempt {
  public:
   // A copy that could not be sent: Finish reports `failure`.
-  PooledAttempt(ReplicaConnectionPool& pool, InstanceInfo server,
+  PooledAttempt(ReplicaConnectionPool& pool, ReplicaConnectionPool::Slot& slot,
                 client::AttemptOutcome failure)
-      : pool_(pool), server_(std::move(server)), failure_(std::move(failure)) {}
-  // A copy sent on `conn`.
-  PooledAttempt(ReplicaConnectionPool& pool, InstanceInfo server,
+      : pool_(pool), slot_(slot), failure_(std::move(failure)) {}
+  // A copy sent on `conn`, a connection of `slot`.
+  PooledAttempt(ReplicaConnectionPool& pool, ReplicaConnectionPool::Slot& slot,
                 std::unique_ptr<ReplicaConnection> conn, Recv recv)
-      : pool_(pool),
-        server_(std::move(server)),
-        conn_(std::move(conn)),
-        recv_(std::move(recv)) {}
+      : pool_(pool), slot_(slot), conn_(std::move(conn)), recv_(std::move(recv)) {}
+
+  // One per call: from RecycledBlocks, not malloc.
+  static void* operator new(size_t size) {
+    return size == sizeof(PooledAttempt) ? RecycledBlocks<sizeof(PooledAttempt)>::Take()
+                                         : ::operator new(size);
+  }
+  static void operator delete(void* block, size_t size) {
+    if (size == sizeof(PooledAttempt)) {
+      RecycledBlocks<sizeof(PooledAttempt)>::Give(block);
+    } else {
+      ::operator delete(block);
+    }
+  }
 
   client::AttemptOutcome Finish() override { return *Read(0); }
 
@@ -79,12 +127,12 @@ class PooledAttempt final : public SocketAttempt {
 
   int socket_fd() const override { return conn_ ? conn_->channel().socket_fd() : -1; }
 
-  // The reply read by a Finish that returned ok.
-  T TakeReply() { return std::move(*reply_); }
+  // The reply read by a Finish that returned ok (moved from by the caller).
+  T&& TakeReply() { return std::move(*reply_); }
 
  private:
   ReplicaConnectionPool& pool_;
-  const InstanceInfo server_;
+  ReplicaConnectionPool::Slot& slot_;        // where the connection goes back
   std::unique_ptr<ReplicaConnection> conn_;  // while the answer is unread
   std::optional<Recv> recv_;
   client::AttemptOutcome failure_;
@@ -103,9 +151,9 @@ class PooledAttempt final : public SocketAttempt {
     if (out.transport_failure && channel.TakeReplyExpired()) return std::nullopt;
     std::unique_ptr<ReplicaConnection> conn = std::move(conn_);
     if (out.connection_reusable) {
-      pool_.Release(server_, std::move(conn));
+      pool_.Release(slot_, std::move(conn));
     } else if (out.transport_failure) {
-      pool_.Forget(server_.id);
+      pool_.Forget(slot_);
     }
     if (!out.result.ok()) {
       return client::AttemptOutcome{out.result.status(), out.transport_failure};
@@ -128,11 +176,12 @@ class PooledCall final : public client::ServerCall {
       : pool_(pool), send_(send), recv_(std::move(recv)) {}
 
   std::unique_ptr<client::Attempt> Start(const InstanceInfo& picked) override {
-    // What the copy needs to give its connection back; not the metadata.
-    const InstanceInfo server{picked.id, picked.host, picked.port, {}};
-    auto conn = pool_.Acquire(server);
+    // The copy gives its connection back to the slot: nothing of `picked`
+    // is copied.
+    ReplicaConnectionPool::Slot& slot = pool_.Find(picked.id);
+    auto conn = pool_.Acquire(slot, picked);
     if (!conn.ok()) {
-      return std::make_unique<Copy>(pool_, server,
+      return std::make_unique<Copy>(pool_, slot,
                                     client::AttemptOutcome{conn.status(), true});
     }
     RpcResult<bool> sent = InvokeRpc<bool, E>((*conn)->endpoint(), [&] {
@@ -142,20 +191,21 @@ class PooledCall final : public client::ServerCall {
     if (!sent.result.ok()) {
       // Nothing is known to be on the way: close it (and the replica's idle
       // connections after a transport failure).
-      if (sent.transport_failure) pool_.Forget(server.id);
+      if (sent.transport_failure) pool_.Forget(slot);
       return std::make_unique<Copy>(
-          pool_, server,
+          pool_, slot,
           client::AttemptOutcome{sent.result.status(), sent.transport_failure});
     }
-    return std::make_unique<Copy>(pool_, server, std::move(conn).value(), recv_);
+    return std::make_unique<Copy>(pool_, slot, std::move(conn).value(), recv_);
   }
 
   void Accept(client::Attempt& winner) override {
     reply_ = static_cast<Copy&>(winner).TakeReply();
   }
 
-  // The reply of the copy that answered first; call only after Run returned ok.
-  T TakeReply() { return std::move(*reply_); }
+  // The reply of the copy that answered first (moved from by the caller);
+  // call only after Run returned ok.
+  T&& TakeReply() { return std::move(*reply_); }
 
  private:
   ReplicaConnectionPool& pool_;

@@ -13,6 +13,8 @@ ReplicaConnection::ReplicaConnection(std::unique_ptr<Channel> channel)
       voting_(std::make_unique<idl::VotingClient>(
           std::make_shared<TMultiplexedProtocol>(channel_->protocol(), "voting"))) {}
 
+ReplicaConnectionPool::Slot::~Slot() { delete first_.load(std::memory_order_acquire); }
+
 ReplicaConnectionPool::ReplicaConnectionPool(PoolOptions options, const Clock& clock)
     : options_(options), clock_(clock) {}
 
@@ -22,63 +24,91 @@ bool ReplicaConnectionPool::SameAddress(const ReplicaConnection& conn,
   return e.port == instance.port && e.host == instance.host;
 }
 
+bool ReplicaConnectionPool::Fresh(ReplicaConnection& conn, int64_t now_us) const {
+  return now_us - conn.channel().last_used_us() <= options_.max_idle_ms * 1000;
+}
+
+ReplicaConnectionPool::Slot& ReplicaConnectionPool::Find(const std::string& instance_id) {
+  const size_t indexed = index_size_.load(std::memory_order_acquire);
+  for (size_t i = 0; i < indexed; ++i) {
+    Slot* slot = index_[i].load(std::memory_order_relaxed);
+    if (slot->id() == instance_id) return *slot;
+  }
+  MutexLock lock(mu_);
+  std::unique_ptr<Slot>& slot = slots_[instance_id];
+  if (slot == nullptr) {
+    slot = std::make_unique<Slot>(instance_id);
+    const size_t n = index_size_.load(std::memory_order_relaxed);
+    if (n < kIndexed) {
+      index_[n].store(slot.get(), std::memory_order_relaxed);
+      index_size_.store(n + 1, std::memory_order_release);
+    }
+  }
+  return *slot;
+}
+
 Result<std::unique_ptr<ReplicaConnection>> ReplicaConnectionPool::Acquire(
-    const InstanceInfo& instance) {
+    Slot& slot, const InstanceInfo& instance) {
   const int64_t now = clock_.NowMicros();
+  // An id that moved to another address is another process, and a
+  // connection idle too long may be closed by the server under a call:
+  // neither is reused.
+  std::unique_ptr<ReplicaConnection> first(
+      slot.first_.exchange(nullptr, std::memory_order_acq_rel));
+  if (first != nullptr && SameAddress(*first, instance) && Fresh(*first, now)) {
+    return first;
+  }
   std::vector<std::unique_ptr<ReplicaConnection>> stale;  // closed outside the lock
+  if (first != nullptr) stale.push_back(std::move(first));
   {
-    MutexLock lock(mu_);
-    auto it = idle_.find(instance.id);
-    if (it != idle_.end()) {
-      auto& conns = it->second;
-      while (!conns.empty()) {
-        std::unique_ptr<ReplicaConnection> conn = std::move(conns.back());
-        conns.pop_back();
-        // An id that moved to another address is another process: its old
-        // connections are closed, never reused.
-        if (SameAddress(*conn, instance) &&
-            now - conn->channel().last_used_us() <= options_.max_idle_ms * 1000) {
-          return conn;
-        }
-        stale.push_back(std::move(conn));
-      }
+    MutexLock lock(slot.mu_);
+    auto& conns = slot.more_;
+    while (!conns.empty()) {
+      std::unique_ptr<ReplicaConnection> conn = std::move(conns.back());
+      conns.pop_back();
+      if (SameAddress(*conn, instance) && Fresh(*conn, now)) return conn;
+      stale.push_back(std::move(conn));
     }
   }
   auto ch = Channel::Open(Endpoint{instance.host, instance.port}, options_.client);
   if (!ch.ok()) return ch.status();
-  {
-    MutexLock lock(mu_);
-    ++opened_;
-  }
+  opened_.fetch_add(1, std::memory_order_relaxed);
   return std::make_unique<ReplicaConnection>(std::move(ch).value());
 }
 
-void ReplicaConnectionPool::Release(const InstanceInfo& instance,
-                                    std::unique_ptr<ReplicaConnection> conn) {
-  if (!SameAddress(*conn, instance)) return;  // closed: not a connection to `instance`
+void ReplicaConnectionPool::Release(Slot& slot, std::unique_ptr<ReplicaConnection> conn) {
+  if (options_.max_idle_per_instance == 0) return;  // closed
   conn->channel().Touch(clock_.NowMicros());
+  ReplicaConnection* empty = nullptr;
+  if (slot.first_.compare_exchange_strong(empty, conn.get(), std::memory_order_acq_rel)) {
+    conn.release();  // owned by the slot now
+    return;
+  }
   std::unique_ptr<ReplicaConnection> surplus;  // closed outside the lock
-  MutexLock lock(mu_);
-  auto& conns = idle_[instance.id];
-  if (conns.size() < options_.max_idle_per_instance) {
-    conns.push_back(std::move(conn));
+  MutexLock lock(slot.mu_);
+  if (slot.more_.size() + 1 < options_.max_idle_per_instance) {
+    slot.more_.push_back(std::move(conn));
   } else {
     surplus = std::move(conn);
   }
 }
 
-void ReplicaConnectionPool::Forget(const std::string& instance_id) {
-  std::vector<std::unique_ptr<ReplicaConnection>> doomed;  // closed outside the lock
-  MutexLock lock(mu_);
-  auto it = idle_.find(instance_id);
-  if (it == idle_.end()) return;
-  doomed = std::move(it->second);
-  idle_.erase(it);
+void ReplicaConnectionPool::Release(const InstanceInfo& instance,
+                                    std::unique_ptr<ReplicaConnection> conn) {
+  if (!SameAddress(*conn, instance)) return;  // closed: not a connection to `instance`
+  Release(Find(instance.id), std::move(conn));
 }
 
-int64_t ReplicaConnectionPool::connections_opened() const {
-  MutexLock lock(mu_);
-  return opened_;
+void ReplicaConnectionPool::Forget(Slot& slot) {
+  std::unique_ptr<ReplicaConnection> first(
+      slot.first_.exchange(nullptr, std::memory_order_acq_rel));
+  std::vector<std::unique_ptr<ReplicaConnection>> doomed;  // closed outside the lock
+  MutexLock lock(slot.mu_);
+  doomed.swap(slot.more_);
+}
+
+void ReplicaConnectionPool::Forget(const std::string& instance_id) {
+  Forget(Find(instance_id));
 }
 
 }  // namespace beacon::rpc

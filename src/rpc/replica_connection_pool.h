@@ -4,6 +4,8 @@
 // a client for each.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -45,34 +47,81 @@ struct PoolOptions {
 // Safe for concurrent use. Connections are kept per instance id and reused
 // only for the same address (an id that moves to a new address gets new
 // connections).
+//
+// The fast path, for a session's call after call: each instance id has a
+// Slot (found without a lock or a map lookup: a short scan of the slots
+// made so far), whose most recently released idle connection is taken and
+// given back with one atomic exchange each. More idle connections (a hedged
+// copy and the call it hedged both give theirs back) wait in the slot's
+// list under its own mutex.
 class ReplicaConnectionPool {
  public:
+  // One instance id's idle connections. Owned by the pool; valid as long as
+  // the pool lives (slots are never removed).
+  class Slot {
+   public:
+    explicit Slot(std::string id) : id_(std::move(id)) {}
+    ~Slot();
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+    const std::string& id() const { return id_; }
+
+   private:
+    friend class ReplicaConnectionPool;
+    const std::string id_;
+    // The first idle connection (owned; null when none), exchanged atomically.
+    std::atomic<ReplicaConnection*> first_{nullptr};
+    Mutex mu_;
+    // Idle connections beyond first_, most recently used last.
+    std::vector<std::unique_ptr<ReplicaConnection>> more_ GUARDED_BY(mu_);
+  };
+
   ReplicaConnectionPool(PoolOptions options, const Clock& clock);
 
-  // An idle connection to `instance`, or a new one. kUnavailable (a transport
-  // failure: the server is unreachable) when it cannot connect.
-  Result<std::unique_ptr<ReplicaConnection>> Acquire(const InstanceInfo& instance);
+  // The slot of `instance_id`, made on first use. Never fails.
+  Slot& Find(const std::string& instance_id);
 
-  // Returns a connection whose last call completed (ok or a typed error).
-  // Connections whose call failed in the transport must be dropped instead.
+  // An idle connection to `instance` (its slot: Find(instance.id)), or a new
+  // one. kUnavailable (a transport failure: the server is unreachable) when
+  // it cannot connect.
+  Result<std::unique_ptr<ReplicaConnection>> Acquire(Slot& slot,
+                                                     const InstanceInfo& instance);
+  Result<std::unique_ptr<ReplicaConnection>> Acquire(const InstanceInfo& instance) {
+    return Acquire(Find(instance.id), instance);
+  }
+
+  // Returns a connection whose last call completed (ok or a typed error),
+  // acquired from `slot`. Connections whose call failed in the transport
+  // must be dropped instead. Past max_idle_per_instance it is closed.
+  void Release(Slot& slot, std::unique_ptr<ReplicaConnection> conn);
+  // As above for a connection acquired for `instance`; one that is not a
+  // connection to `instance`'s address is closed.
   void Release(const InstanceInfo& instance, std::unique_ptr<ReplicaConnection> conn);
 
-  // Closes every idle connection to `instance_id` (e.g. after a failure).
+  // Closes every idle connection of the slot / of `instance_id` (e.g. after
+  // a failure).
+  void Forget(Slot& slot);
   void Forget(const std::string& instance_id);
 
   // Number of connections opened so far (for tests and `servers`).
-  int64_t connections_opened() const;
+  int64_t connections_opened() const { return opened_.load(std::memory_order_relaxed); }
 
  private:
+  // Slots found by Find's scan without the lock; later ones only under it.
+  static constexpr size_t kIndexed = 64;
+
   static bool SameAddress(const ReplicaConnection& conn, const InstanceInfo& instance);
+  bool Fresh(ReplicaConnection& conn, int64_t now_us) const;
 
   const PoolOptions options_;
   const Clock& clock_;
+  std::atomic<int64_t> opened_{0};
   mutable Mutex mu_;
-  // instance id -> idle connections, most recently used last.
-  std::map<std::string, std::vector<std::unique_ptr<ReplicaConnection>>> idle_
-      GUARDED_BY(mu_);
-  int64_t opened_ GUARDED_BY(mu_) = 0;
+  std::map<std::string, std::unique_ptr<Slot>> slots_ GUARDED_BY(mu_);
+  // The first kIndexed slots in the order they were made: written under
+  // mu_, entries below index_size_ never change.
+  std::array<std::atomic<Slot*>, kIndexed> index_{};
+  std::atomic<size_t> index_size_{0};
 };
 
 }  // namespace beacon::rpc

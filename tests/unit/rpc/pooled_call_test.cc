@@ -137,5 +137,63 @@ TEST_F(PooledCallTest, BoundOfZeroReturnsAtOnceWithoutReading) {
   ASSERT_TRUE(out.status.ok()) << out.status.ToString();
 }
 
+// A hedge: two copies in flight to the same server hold two connections of
+// its slot; both go back when read, and the next two copies reuse both.
+TEST_F(PooledCallTest, TwoCopiesInFlightTakeTwoConnectionsAndGiveBothBack) {
+  auto send = Send(23);
+  PooledCall<idl::PrimeReply, idl::PrimeError, decltype(send), RecvFn> call(pool_, send,
+                                                                            &Recv);
+  auto first = call.Start(replica_);
+  auto hedge = call.Start(replica_);
+  EXPECT_NE(static_cast<SocketAttempt&>(*first).socket_fd(),
+            static_cast<SocketAttempt&>(*hedge).socket_fd())
+      << "copies never share a connection";
+  EXPECT_EQ(pool_.connections_opened(), 2);
+  ASSERT_TRUE(hedge->Finish().status.ok());
+  ASSERT_TRUE(first->Finish().status.ok());  // the abandoned copy, drained later
+
+  auto send2 = Send(29);
+  PooledCall<idl::PrimeReply, idl::PrimeError, decltype(send2), RecvFn> next(pool_, send2,
+                                                                             &Recv);
+  auto a = next.Start(replica_);
+  auto b = next.Start(replica_);
+  ASSERT_TRUE(a->Finish().status.ok());
+  ASSERT_TRUE(b->Finish().status.ok());
+  next.Accept(*b);
+  EXPECT_EQ(next.TakeReply().n, 29);
+  EXPECT_EQ(pool_.connections_opened(), 2) << "both idle connections were reused";
+}
+
+// An abandoned copy closed before its answer was read (past the call
+// timeout, or the session ended) never gives its connection back: a reply
+// may still be on the way on it.
+TEST_F(PooledCallTest, CopyDestroyedUnreadDoesNotReturnItsConnection) {
+  auto send = Send(31);
+  PooledCall<idl::PrimeReply, idl::PrimeError, decltype(send), RecvFn> call(pool_, send,
+                                                                            &Recv);
+  call.Start(replica_).reset();  // sent, never read
+  auto copy = call.Start(replica_);
+  ASSERT_TRUE(copy->Finish().status.ok());
+  call.Accept(*copy);
+  EXPECT_EQ(call.TakeReply().n, 31);
+  EXPECT_EQ(pool_.connections_opened(), 2)
+      << "the unread copy's connection was not reused";
+}
+
+// Attempts' memory is recycled (RecycledBlocks): a new copy in a freed
+// copy's memory starts clean.
+TEST_F(PooledCallTest, CopyMadeInARecycledBlockReadsItsOwnReply) {
+  for (int64_t n = 40; n < 46; ++n) {
+    auto send = Send(n);
+    PooledCall<idl::PrimeReply, idl::PrimeError, decltype(send), RecvFn> call(pool_, send,
+                                                                              &Recv);
+    auto copy = call.Start(replica_);
+    ASSERT_TRUE(copy->Finish().status.ok());
+    call.Accept(*copy);
+    EXPECT_EQ(call.TakeReply().n, n);
+  }
+  EXPECT_EQ(pool_.connections_opened(), 1);
+}
+
 }  // namespace
 }  // namespace beacon::rpc

@@ -6,6 +6,7 @@
 #include <thrift/processor/TMultiplexedProcessor.h>
 
 #include <string>
+#include <vector>
 
 #include "Prime.h"
 #include "core/clock.h"
@@ -156,6 +157,91 @@ TEST_F(ReplicaConnectionPoolTest, UnreachableInstanceIsUnavailable) {
   ASSERT_FALSE(conn.ok());
   EXPECT_EQ(conn.status().code(), StatusCode::kUnavailable);
   EXPECT_EQ(pool.connections_opened(), 0);
+}
+
+// The fast path: a session's call after call takes and gives back the same
+// connection through the instance's slot.
+TEST_F(ReplicaConnectionPoolTest, SlotGivesBackTheConnectionReleasedToIt) {
+  ReplicaConnectionPool pool(options_, clock_);
+  ReplicaConnectionPool::Slot& slot = pool.Find("r1");
+  EXPECT_EQ(&pool.Find("r1"), &slot) << "one slot per instance id";
+  EXPECT_NE(&pool.Find("r10"), &slot);
+  auto conn = pool.Acquire(slot, replica_);
+  ASSERT_TRUE(conn.ok());
+  ReplicaConnection* first = conn->get();
+  pool.Release(slot, std::move(conn).value());
+  auto again = pool.Acquire(slot, replica_);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->get(), first);
+  EXPECT_EQ(Ping(**again), "pong");
+  EXPECT_EQ(pool.connections_opened(), 1);
+}
+
+// A hedged copy and the call it hedged both give their connections back:
+// the second goes beyond the slot's first idle connection, up to
+// max_idle_per_instance, and both are reused.
+TEST_F(ReplicaConnectionPoolTest, SecondIdleConnectionIsKeptAndReused) {
+  options_.max_idle_per_instance = 2;
+  ReplicaConnectionPool pool(options_, clock_);
+  ReplicaConnectionPool::Slot& slot = pool.Find("r1");
+  auto a = MustAcquire(pool, replica_);
+  auto b = MustAcquire(pool, replica_);
+  auto c = MustAcquire(pool, replica_);
+  pool.Release(slot, std::move(a));
+  pool.Release(slot, std::move(b));
+  pool.Release(slot, std::move(c));  // the third: past the limit, closed
+  auto d = MustAcquire(pool, replica_);
+  auto e = MustAcquire(pool, replica_);
+  EXPECT_EQ(pool.connections_opened(), 3);
+  auto f = MustAcquire(pool, replica_);
+  EXPECT_EQ(pool.connections_opened(), 4);
+  EXPECT_EQ(Ping(*d), "pong");
+  EXPECT_EQ(Ping(*e), "pong");
+}
+
+TEST_F(ReplicaConnectionPoolTest, ForgetClosesTheSlotsFirstAndFurtherIdleConnections) {
+  ReplicaConnectionPool pool(options_, clock_);
+  ReplicaConnectionPool::Slot& slot = pool.Find("r1");
+  auto a = MustAcquire(pool, replica_);
+  auto b = MustAcquire(pool, replica_);
+  pool.Release(slot, std::move(a));
+  pool.Release(slot, std::move(b));
+  pool.Forget(slot);
+  auto c = MustAcquire(pool, replica_);
+  EXPECT_EQ(pool.connections_opened(), 3);
+}
+
+TEST_F(ReplicaConnectionPoolTest, NoIdleConnectionIsKeptWithALimitOfZero) {
+  options_.max_idle_per_instance = 0;
+  ReplicaConnectionPool pool(options_, clock_);
+  pool.Release(pool.Find("r1"), MustAcquire(pool, replica_));
+  auto conn = MustAcquire(pool, replica_);
+  EXPECT_EQ(pool.connections_opened(), 2);
+}
+
+// The slot's first idle connection is checked like the others: too old, or
+// to an address the id no longer has, it is closed and replaced.
+TEST_F(ReplicaConnectionPoolTest, StaleFirstIdleConnectionIsReplaced) {
+  options_.max_idle_ms = 1000;
+  ReplicaConnectionPool pool(options_, clock_);
+  ReplicaConnectionPool::Slot& slot = pool.Find("r1");
+  pool.Release(slot, MustAcquire(pool, replica_));
+  clock_.AdvanceMicros(1000 * 1000 + 1);
+  auto conn = pool.Acquire(slot, replica_);
+  ASSERT_TRUE(conn.ok());
+  EXPECT_EQ(pool.connections_opened(), 2);
+}
+
+// Slots past the lock-free index (ReplicaConnectionPool::kIndexed) are found
+// under the lock, and still one per id.
+TEST_F(ReplicaConnectionPoolTest, ManyInstancesEachKeepTheirOwnSlot) {
+  ReplicaConnectionPool pool(options_, clock_);
+  std::vector<ReplicaConnectionPool::Slot*> slots;
+  for (int i = 0; i < 100; ++i) slots.push_back(&pool.Find("r" + std::to_string(i)));
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_EQ(&pool.Find("r" + std::to_string(i)), slots[static_cast<size_t>(i)]);
+    EXPECT_EQ(slots[static_cast<size_t>(i)]->id(), "r" + std::to_string(i));
+  }
 }
 
 }  // namespace
