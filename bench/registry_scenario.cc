@@ -93,7 +93,7 @@ struct ProcessSample {
   int64_t cpu_us = 0;   // utime + stime
   int64_t user_us = 0;  // utime: the registry's own code (and libc)
   int64_t sys_us = 0;   // stime: the kernel on its behalf (sockets, epoll)
-  double rss_mib = 0;  // VmRSS
+  double rss_mib = 0;   // VmRSS
   int threads = 0;
 };
 
@@ -301,7 +301,8 @@ Result<nlohmann::json> RunRegistry(const RegistryOptions& options) {
     std::fprintf(stderr,
                  "  registry rep %d: %d watchers x %d rounds, %d woken, %d failed: p50 "
                  "%lld us, p99 %lld us, max %lld us; client receive %.1f us/watcher; "
-                 "server %.1f us/watcher (user %.1f), RSS %.0f MiB, %d threads; other service woke "
+                 "server %.1f us/watcher (user %.1f), RSS %.0f MiB, %d threads; other "
+                 "service woke "
                  "%lld; lookup p99 idle %lld us, waiting %lld us\n",
                  common.rep, n, options.rounds, woken, failed,
                  static_cast<long long>(wake.Percentile(0.5)),

@@ -2,8 +2,9 @@
 // that must wait is parked in the LeaseTable without a thread; when its
 // service changes, the table hands every parked watch the same snapshot and
 // each reply is that snapshot's encoding (made once per version, shared, never
-// copied per watcher) behind the call's own 17-byte message header. A watch whose max_wait_ms passes is taken back
-// from the table and answered with the unchanged membership.
+// copied per watcher) behind the call's own 17-byte message header. A watch whose
+// max_wait_ms passes is taken back from the table and answered with the unchanged
+// membership.
 #pragma once
 
 #include <memory>

@@ -207,7 +207,7 @@ class Failover {
   // null: a session calls one service many times in a row, and a string
   // compare is a fraction of a map lookup.
   std::pair<const std::string, HedgeDelay>* last_delay_ = nullptr;
-  std::vector<Abandoned> draining_;   // oldest first
+  std::vector<Abandoned> draining_;  // oldest first
   // Run's working lists, kept between calls so a call allocates none.
   std::vector<Copy> flying_;
   std::vector<Attempt*> waiting_;

@@ -235,7 +235,8 @@ class EventServer::Loop : public std::enable_shared_from_this<EventServer::Loop>
   // send: with one sendmsg straight from the (shared) bytes when nothing is
   // queued; what the socket does not take is copied to c.out. False when
   // the connection was closed.
-  bool SendReply(uint64_t id, Connection& c, std::string_view head, std::string_view tail);
+  bool SendReply(uint64_t id, Connection& c, std::string_view head,
+                 std::string_view tail);
   void Dispatch(uint64_t id);  // runs complete frames while not held
   void Close(uint64_t id);
   void DeliverPosted();

@@ -24,9 +24,9 @@ void PutBigEndian32(uint32_t v, char* out) {
 WatchReplyHeader::WatchReplyHeader(int32_t seqid) {
   // TBinaryProtocol::writeMessageBegin, strict: VERSION_1 | type, then the
   // name as a length-prefixed string, then the seqid.
-  const uint32_t version_and_type = static_cast<uint32_t>(
-      apache::thrift::protocol::TBinaryProtocol::VERSION_1 |
-      apache::thrift::protocol::T_REPLY);
+  const uint32_t version_and_type =
+      static_cast<uint32_t>(apache::thrift::protocol::TBinaryProtocol::VERSION_1 |
+                            apache::thrift::protocol::T_REPLY);
   PutBigEndian32(version_and_type, bytes_.data());
   PutBigEndian32(5, bytes_.data() + 4);
   std::memcpy(bytes_.data() + 8, "watch", 5);
