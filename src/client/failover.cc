@@ -232,12 +232,15 @@ Status Failover::Run(const std::string& service, ServerCall& call,
     if (!flying.empty()) continue;  // the other copy stands in for the retry
     if (round_busy) {
       // A server answered busy (the other copy, if any, did no better).
-      // Retry while another answer as slow as that one fits before the
-      // deadline, after a backoff that gives the lock holder time.
+      // Retry after a backoff that gives the lock holder time, while the
+      // deadline leaves room for an answer as slow as that one, or for
+      // kBusyRetryRoomUs: a lock holder that resumes any moment then still
+      // turns this call into a slow one, not a failed one.
       const int64_t backoff_us = kBusyBackoffUs << busy_retries;
       const int64_t now = clock_.NowMicros();
       if (busy_retries < kMaxBusyRetries &&
-          now + backoff_us + busy_latency_us < call_deadline) {
+          now + backoff_us + std::min(busy_latency_us, kBusyRetryRoomUs) <
+              call_deadline) {
         waiting.clear();
         (void)waiter_.WaitAny(waiting, now + backoff_us);  // the backoff
         Result<discovery::PickedServer> server =

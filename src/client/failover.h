@@ -23,12 +23,15 @@
 //     (kBusyBackoffUs, doubling), on another server when there is one (else
 //     the same), at most kMaxBusyRetries times, and only while the call's
 //     deadline (its start + call_timeout_us, the session's --timeout-ms)
-//     leaves room for another answer as slow as the busy one. A retry's
-//     copies are waited on only until that deadline; past it they are
-//     abandoned (drained as below) and the call returns the busy answer.
-//     With the defaults (replica --busy-timeout-ms 2000, client --timeout-ms
-//     5000) one retry fits: 2000 + 20 + 2000 < 5000, so a write lock held
-//     through a pause of up to about 4 s costs a slow call, not a failed one.
+//     leaves room after the backoff for another answer as slow as the busy
+//     one, or for kBusyRetryRoomUs if that is less. A retry's copies are
+//     waited on only until that deadline; past it they are abandoned
+//     (drained as below) and the call returns the busy answer. With the
+//     defaults (replica --busy-timeout-ms 2000, client --timeout-ms 5000) a
+//     busy answer comes after 2 s or more (a vote queued behind its
+//     replica's waiting leader may get it later) and is retried, so a write
+//     lock held through a pause of up to about 4.5 s costs a slow call, not
+//     a failed one.
 //     Other typed errors are answers and are never retried.
 // A call has at most two copies in flight at once (first + hedge, or first
 // + retry after a transport failure; a busy retry starts afresh with one
@@ -135,6 +138,7 @@ class Failover {
   // Busy retries of one call, and the backoff before the first (doubling).
   static constexpr int kMaxBusyRetries = 3;
   static constexpr int64_t kBusyBackoffUs = 20'000;
+  static constexpr int64_t kBusyRetryRoomUs = 250'000;
 
   Failover(discovery::ServerCache& cache, const Clock& clock, AttemptWaiter& waiter,
            FailoverOptions options = {});

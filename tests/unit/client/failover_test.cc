@@ -555,10 +555,13 @@ TEST_F(FailoverTest, BusyRetriesStopWhenTheDeadlineLeavesNoRoomAndReturnTheLastB
   HedgeOptions off;
   off.mode = HedgeMode::kOff;
   MakeFailover(off);
-  // Every answer is "busy" after 2 s: one retry fits in 5 s (2 + 0.02 + 2),
-  // a second would not.
+  // Every answer is "busy" after 2.2 s: a retry at 2.22 s, answered busy at
+  // 4.42 s; after the 40 ms backoff 0.54 s are left, more than the 250 ms
+  // of room a retry needs, so a second retry goes out (an answer as slow as
+  // the busy one would not fit: the rule before) and is abandoned at the
+  // 5 s deadline.
   for (const char* id : {"a", "b", "c"}) {
-    servers_->latency_us[id] = 2'000'000;
+    servers_->latency_us[id] = 2'200'000;
     servers_->outcome[id] = AttemptOutcome{Unavailable(std::string("busy ") + id), false};
   }
   FakeCall call = NewCall();
@@ -566,11 +569,32 @@ TEST_F(FailoverTest, BusyRetriesStopWhenTheDeadlineLeavesNoRoomAndReturnTheLastB
   const int64_t start = clock_.NowMicros();
   Status s = failover_->Run("prime", call, &served_by);
   EXPECT_EQ(s.code(), StatusCode::kUnavailable);
-  ASSERT_EQ(servers_->called.size(), 2u);
+  ASSERT_EQ(servers_->called.size(), 3u);
   EXPECT_EQ(s.message(), "busy " + servers_->called[1]) << "the last busy answer";
   EXPECT_EQ(served_by, servers_->called[1]);
-  EXPECT_EQ(failover_->busy_retries(), 1);
-  EXPECT_LT(clock_.NowMicros() - start, kTimeoutUs);
+  EXPECT_EQ(failover_->busy_retries(), 2);
+  EXPECT_EQ(clock_.NowMicros() - start, kTimeoutUs);
+  EXPECT_EQ(failover_->draining(), 1u) << "the second retry may still answer";
+}
+
+TEST_F(FailoverTest, BusyRetryNeedsRoomBeforeTheDeadline) {
+  registry_->SetInstances("prime", {Server("a", 1), Server("b", 2)});
+  HedgeOptions off;
+  off.mode = HedgeMode::kOff;
+  MakeFailover(off);
+  // Busy after 4.8 s: 0.2 s are left, less than the backoff plus the room
+  // a retry needs (250 ms): the busy answer is returned at once.
+  for (const char* id : {"a", "b"}) {
+    servers_->latency_us[id] = 4'800'000;
+    servers_->outcome[id] = AttemptOutcome{Unavailable(std::string("busy ") + id), false};
+  }
+  FakeCall call = NewCall();
+  const int64_t start = clock_.NowMicros();
+  Status s = failover_->Run("prime", call);
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(servers_->called.size(), 1u);
+  EXPECT_EQ(failover_->busy_retries(), 0);
+  EXPECT_EQ(clock_.NowMicros() - start, 4'800'000);
   EXPECT_EQ(servers_->live_attempts, 0);
 }
 
