@@ -38,6 +38,27 @@ bool WriteLockHeld(const std::string& db) {
   return rc == SQLITE_BUSY;
 }
 
+// Casts a vote "held"/"yes" through `stopped` (started with
+// --debug-hold-commit-us, so it holds the write lock a while), waits until
+// the lock is held (10 s at most) and stops that replica with SIGSTOP inside
+// the hold. Returns the vote's receipt to come (after SIGCONT); an invalid
+// future when the signal could not be sent.
+std::future<idl::VoteReceipt> StopInsideAHeldVote(Cluster& cluster,
+                                                  testing::ReplicaProcess& stopped,
+                                                  int64_t poll) {
+  auto held_vote = std::async(std::launch::async, [&stopped, poll] {
+    auto conn = stopped.Connect();
+    idl::VoteReceipt receipt;
+    conn->voting().castVote(receipt, poll, "held", "yes");
+    return receipt;
+  });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!WriteLockHeld(cluster.db()) && std::chrono::steady_clock::now() < deadline) {
+  }
+  if (!stopped.process().Signal(SIGSTOP)) return {};
+  return held_vote;
+}
+
 TEST(VoteBatch, SigkillInsideABatchLosesNoAcknowledgedVoteAndLeavesNoneWithoutReceipt) {
   Cluster cluster(0, {"--lease-ttl-ms", "1000"});
   // The victim holds each batch's transaction open 20 ms before COMMIT, so
@@ -96,16 +117,8 @@ TEST(VoteBatch, StoppedReplicaHoldingTheWriteLockStallsOtherWritersUntilTheirDea
 
   // A vote through `stopped` takes the lock and holds it 300 ms; stop the
   // replica inside that hold.
-  auto held_vote = std::async(std::launch::async, [&] {
-    auto conn = stopped.Connect();
-    idl::VoteReceipt receipt;
-    conn->voting().castVote(receipt, poll, "held", "yes");
-    return receipt;
-  });
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!WriteLockHeld(cluster.db()) && std::chrono::steady_clock::now() < deadline) {
-  }
-  ASSERT_TRUE(stopped.process().Signal(SIGSTOP));
+  std::future<idl::VoteReceipt> held_vote = StopInsideAHeldVote(cluster, stopped, poll);
+  ASSERT_TRUE(held_vote.valid());
   ASSERT_TRUE(WriteLockHeld(cluster.db()));
 
   auto conn = other.Connect();
@@ -181,16 +194,8 @@ TEST(VoteBatch, SessionVoteOutlastsAStoppedLockHolderByRetryingTheBusyAnswer) {
     if (calls_on(stopped.id()) > before) break;
   }
 
-  auto held_vote = std::async(std::launch::async, [&] {
-    auto conn = stopped.Connect();
-    idl::VoteReceipt receipt;
-    conn->voting().castVote(receipt, poll, "held", "yes");
-    return receipt;
-  });
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!WriteLockHeld(cluster.db()) && std::chrono::steady_clock::now() < deadline) {
-  }
-  ASSERT_TRUE(stopped.process().Signal(SIGSTOP));
+  std::future<idl::VoteReceipt> held_vote = StopInsideAHeldVote(cluster, stopped, poll);
+  ASSERT_TRUE(held_vote.valid());
   const auto stopped_at = std::chrono::steady_clock::now();
   auto vote =
       std::async(std::launch::async, [&] { return session.CastVote(poll, "bob", "no"); });
