@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "Registry.h"
+#include "rpc/watch_reply.h"
 
 namespace beacon::rpc {
 
@@ -121,20 +122,8 @@ WatchFleet::~WatchFleet() {
 
 Status WatchFleet::SendAll(const std::string& service, int64_t known_version,
                            int max_wait_ms) {
-  auto buffer = std::make_shared<TMemoryBuffer>(256);
-  TBinaryProtocol protocol(buffer);
-  protocol.writeMessageBegin("watch", apache::thrift::protocol::T_CALL, ++seqid_);
-  idl::Registry_watch_pargs args;
-  args.service_name = &service;
-  args.known_version = &known_version;
-  args.max_wait_ms = &max_wait_ms;
-  args.write(&protocol);
-  protocol.writeMessageEnd();
-  const std::string message = buffer->getBufferAsString();
-  std::string framed(4, '\0');
-  const uint32_t n = htonl(static_cast<uint32_t>(message.size()));
-  std::memcpy(framed.data(), &n, 4);
-  framed += message;
+  const std::string framed =
+      FramedWatchCall(service, known_version, max_wait_ms, ++seqid_);
   for (size_t i = 0; i < fds_.size(); ++i) {
     size_t sent = 0;
     while (sent < framed.size()) {

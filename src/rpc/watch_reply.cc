@@ -44,4 +44,23 @@ std::shared_ptr<const std::string> EncodeWatchResult(const Membership& membershi
   return std::make_shared<const std::string>(buffer->getBufferAsString());
 }
 
+std::string FramedWatchCall(const std::string& service, int64_t known_version,
+                            int32_t max_wait_ms, int32_t seqid) {
+  using apache::thrift::protocol::TBinaryProtocol;
+  using apache::thrift::transport::TMemoryBuffer;
+  auto buffer = std::make_shared<TMemoryBuffer>(256);
+  TBinaryProtocol protocol(buffer);
+  protocol.writeMessageBegin("watch", apache::thrift::protocol::T_CALL, seqid);
+  idl::Registry_watch_pargs args;
+  args.service_name = &service;
+  args.known_version = &known_version;
+  args.max_wait_ms = &max_wait_ms;
+  args.write(&protocol);
+  protocol.writeMessageEnd();
+  const std::string message = buffer->getBufferAsString();
+  std::string framed(4, '\0');
+  PutBigEndian32(static_cast<uint32_t>(message.size()), framed.data());
+  return framed + message;
+}
+
 }  // namespace beacon::rpc

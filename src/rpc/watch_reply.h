@@ -4,7 +4,8 @@
 // here without Thrift's buffers, and the result (the membership), encoded
 // once per membership version and shared by every call it answers. Header
 // bytes followed by result bytes are exactly what the generated Thrift code
-// writes for a successful watch reply (binary protocol, strict).
+// writes for a successful watch reply (binary protocol, strict). The call it
+// answers can be written here too (FramedWatchCall).
 #pragma once
 
 #include <array>
@@ -34,5 +35,12 @@ class WatchReplyHeader {
 // The encoded Registry_watch_result whose `success` is `membership` (what
 // follows the header in the message). Never null. Thread-safe (pure).
 std::shared_ptr<const std::string> EncodeWatchResult(const Membership& membership);
+
+// The framed call watch(service, known_version, max_wait_ms) with `seqid`:
+// the bytes a client sends (4-byte frame length, then the message), for the
+// benchmark's watch fleet and tests that speak the wire directly. Thread-safe
+// (pure).
+std::string FramedWatchCall(const std::string& service, int64_t known_version,
+                            int32_t max_wait_ms, int32_t seqid);
 
 }  // namespace beacon::rpc

@@ -18,6 +18,7 @@
 
 #include "Registry.h"
 #include "core/mutex.h"
+#include "rpc/watch_reply.h"
 
 namespace beacon::rpc {
 namespace {
@@ -160,21 +161,7 @@ TEST_F(EventServerTest, HeldCallDeadlineRunsOnTheLoopAndOnlyTheFirstReplyCounts)
 
 // A framed watch call with `seqid`, as a client would send it.
 std::string FramedWatchCall(int32_t seqid) {
-  auto buffer = std::make_shared<TMemoryBuffer>();
-  TBinaryProtocol protocol(buffer);
-  protocol.writeMessageBegin("watch", apache::thrift::protocol::T_CALL, seqid);
-  std::string service = "prime";
-  int64_t known = 1;
-  int32_t wait = 60000;
-  idl::Registry_watch_pargs args;
-  args.service_name = &service;
-  args.known_version = &known;
-  args.max_wait_ms = &wait;
-  args.write(&protocol);
-  protocol.writeMessageEnd();
-  const std::string message = buffer->getBufferAsString();
-  const uint32_t n = htonl(static_cast<uint32_t>(message.size()));
-  return std::string(reinterpret_cast<const char*>(&n), 4) + message;
+  return rpc::FramedWatchCall("prime", 1, 60000, seqid);
 }
 
 // Reads one frame (length, then message) from `socket`.
