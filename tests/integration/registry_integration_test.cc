@@ -250,6 +250,9 @@ TEST(RegistryService, HungRegistryCostsEachCallOneTimeoutAtMost) {
   ASSERT_TRUE(client.Lookup("prime").ok());  // the shared connection is open
 
   ASSERT_TRUE(reg.process().Signal(SIGSTOP));
+  // Each of its threads stops a little after the signal; one still running
+  // could answer the first Lookup (seen once in about 40 runs).
+  ASSERT_TRUE(reg.process().WaitUntilStopped(5000));
   const auto timed_lookup = [&] {
     const auto start = std::chrono::steady_clock::now();
     const Status s = client.Lookup("prime").status();

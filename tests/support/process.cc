@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <thread>
 
@@ -78,6 +79,27 @@ ChildProcess::~ChildProcess() {
 bool ChildProcess::Signal(int sig) {
   if (!Running()) return false;
   return ::kill(pid_, sig) == 0;
+}
+
+bool ChildProcess::WaitUntilStopped(int timeout_ms) {
+  namespace fs = std::filesystem;
+  const fs::path tasks = "/proc/" + std::to_string(pid_) + "/task";
+  const auto all_stopped = [&] {
+    std::error_code ec;
+    int seen = 0;
+    for (const auto& task : fs::directory_iterator(tasks, ec)) {
+      std::ifstream in(task.path() / "stat");
+      std::string stat((std::istreambuf_iterator<char>(in)), {});
+      // "pid (comm) S ...": the state follows the last ')'.
+      const size_t paren = stat.rfind(')');
+      if (paren == std::string::npos || paren + 2 >= stat.size()) return false;
+      const char state = stat[paren + 2];
+      if (state != 'T' && state != 't') return false;
+      ++seen;
+    }
+    return !ec && seen > 0;
+  };
+  return WaitUntil(all_stopped, timeout_ms, 1);
 }
 
 bool ChildProcess::Running() {

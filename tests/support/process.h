@@ -27,6 +27,10 @@ class ChildProcess {
 
   pid_t pid() const { return pid_; }
   bool Signal(int sig);  // false if it already exited
+  // Waits until every thread of the process is stopped (as after SIGSTOP:
+  // the signal is sent at once but each thread stops on its own a little
+  // later, and may still answer a request meanwhile); false after timeout_ms.
+  bool WaitUntilStopped(int timeout_ms);
   bool Running();
   // Waits up to timeout_ms; the exit code (128+signal when killed), or
   // nullopt when it is still running.
