@@ -7,9 +7,8 @@
 //   beacon_replica_store_busy_refusals_total              writes refused: the database
 //                                                         stayed busy past the deadline
 //   beacon_replica_store_queued_writes                    writes waiting for the store
-//   now beacon_replica_registered_services{registry}          services holding a lease
-//   there
-//                                                         (0: not registered)
+//   beacon_replica_registered_services{registry}          services holding a lease
+//                                                         there (0: not registered)
 #pragma once
 
 #include <prometheus/collectable.h>
