@@ -1,12 +1,16 @@
 #include "metered_handlers.h"
 
+#include <type_traits>
+
 #include "rpc/status_mapping.h"
 
 namespace beacon::replica_svc {
 namespace {
 
 // Runs `call` inside a CallScope; a typed error E counts as its code (and is
-// rethrown), any other exception as "internal" (CallScope does that).
+// rethrown), any other exception as "internal" (CallScope does that). A
+// voting call answered UNAVAILABLE is also a busy refusal: only the vote store
+// refuses so, from its queue or SQLite's lock alike.
 template <class E, class F>
 void Measure(metrics::ReplicaMetrics& metrics, const char* service, const char* method,
              F&& call) {
@@ -14,7 +18,11 @@ void Measure(metrics::ReplicaMetrics& metrics, const char* service, const char* 
   try {
     call();
   } catch (const E& e) {
-    scope.Fail(rpc::FromIdlCode(e.code));
+    const StatusCode code = rpc::FromIdlCode(e.code);
+    scope.Fail(code);
+    if constexpr (std::is_same_v<E, idl::VotingError>) {
+      if (code == StatusCode::kUnavailable) metrics.busy_refusals().Increment();
+    }
     throw;
   }
 }

@@ -1,7 +1,8 @@
 // Metered handlers: wrap the replica's Thrift handlers and count and time
 // every call in ReplicaMetrics, by service, method and outcome (the code of
-// the typed error it threw, "ok" otherwise), plus the votes recorded. They
-// only measure; the wrapped handler decides everything.
+// the typed error it threw, "ok" otherwise), plus the votes recorded and the
+// busy refusals (voting calls answered UNAVAILABLE). They only measure; the
+// wrapped handler decides everything.
 #pragma once
 
 #include <memory>

@@ -37,7 +37,13 @@ ReplicaMetrics::ReplicaMetrics(const Clock& clock)
               .Name("beacon_replica_votes_recorded_total")
               .Help("new votes recorded by this replica (repeats not counted)")
               .Register(*registry_)
-              .Add({})) {}
+              .Add({})),
+      busy_refusals_(prometheus::BuildCounter()
+                         .Name("beacon_replica_store_busy_refusals_total")
+                         .Help("voting calls refused UNAVAILABLE because the vote store "
+                               "stayed busy past its deadline (--busy-timeout-ms)")
+                         .Register(*registry_)
+                         .Add({})) {}
 
 void ReplicaMetrics::SetStoreSource(
     std::function<std::optional<StoreCounters>()> source) {
@@ -69,17 +75,11 @@ std::vector<prometheus::MetricFamily> ReplicaMetrics::Collect() const {
                             "write transactions the vote store ran",
                             prometheus::MetricType::Counter);
       AddSample(&batches, static_cast<double>(counters->write_batches));
-      auto refusals = Family("beacon_replica_store_busy_refusals_total",
-                             "writes refused because the database stayed busy past the "
-                             "deadline (UNAVAILABLE)",
-                             prometheus::MetricType::Counter);
-      AddSample(&refusals, static_cast<double>(counters->busy_refusals));
       auto queued =
           Family("beacon_replica_store_queued_writes",
                  "writes waiting for the vote store now", prometheus::MetricType::Gauge);
       AddSample(&queued, static_cast<double>(counters->queued_writes));
       out.push_back(std::move(batches));
-      out.push_back(std::move(refusals));
       out.push_back(std::move(queued));
     }
   }

@@ -4,8 +4,9 @@
 //   beacon_replica_calls_in_flight{service,method}        calls being handled
 //   beacon_replica_votes_recorded_total                   new votes this replica recorded
 //   beacon_replica_store_write_batches_total              write transactions run (SQLite)
-//   beacon_replica_store_busy_refusals_total              writes refused: the database
-//                                                         stayed busy past the deadline
+//   beacon_replica_store_busy_refusals_total              voting calls refused
+//                                                         UNAVAILABLE: the store stayed
+//                                                         busy past its deadline
 //   beacon_replica_store_queued_writes                    writes waiting for the store
 //   beacon_replica_registered_services{registry}          services holding a lease
 //                                                         there (0: not registered)
@@ -30,9 +31,10 @@
 namespace beacon::metrics {
 
 // What the vote store did, as far as it tells (SQLite does; PostgreSQL not).
+// Busy refusals are not here: the store refuses in more than one place (its
+// queue, SQLite's lock), so they are counted where the call is answered.
 struct StoreCounters {
   int64_t write_batches = 0;
-  int64_t busy_refusals = 0;
   int64_t queued_writes = 0;
 };
 
@@ -46,6 +48,9 @@ class ReplicaMetrics final : public prometheus::Collectable {
 
   CallMetrics& calls() { return calls_; }
   prometheus::Counter& votes_recorded() { return votes_recorded_; }
+  // A voting call answered UNAVAILABLE: the vote store (the only source of
+  // that code there) stayed busy or unreachable past its deadline.
+  prometheus::Counter& busy_refusals() { return busy_refusals_; }
 
   // Where the scrape-time gauges come from; each may be set once it exists
   // (until then its metrics are absent). The functions are called on scrape,
@@ -60,6 +65,7 @@ class ReplicaMetrics final : public prometheus::Collectable {
   std::shared_ptr<prometheus::Registry> registry_;
   CallMetrics calls_;
   prometheus::Counter& votes_recorded_;
+  prometheus::Counter& busy_refusals_;
   mutable Mutex mu_;
   std::function<std::optional<StoreCounters>()> store_ GUARDED_BY(mu_);
   std::function<RegistrationStates()> registrations_ GUARDED_BY(mu_);

@@ -5,7 +5,9 @@ registry lookups and heartbeats grow.
 
 usage: metrics_test.py BUILD_DIR
 """
+import os
 import re
+import sqlite3
 import subprocess
 import sys
 
@@ -33,7 +35,10 @@ def main():
     build_dir = sys.argv[1]
     with Cluster(build_dir) as cluster:
         _, registry_port, registry_http = cluster.start_registry()
-        metrics_ports = [cluster.start_replica(f"replica-{i}", registry_port)[2]
+        # A short busy deadline, so a vote refused while the database is held
+        # comes back quickly (the busy-refusal check below).
+        metrics_ports = [cluster.start_replica(f"replica-{i}", registry_port,
+                                               extra=("--busy-timeout-ms", "300"))[2]
                          for i in (1, 2, 3)]
         wait_until(lambda: '"instance_count":3' in http_get(registry_http,
                                                              "/v1/services/prime")[1],
@@ -73,6 +78,30 @@ def main():
         votes_after = sum(sample(t, "beacon_replica_votes_recorded_total")
                           for t in replicas_text())
         assert votes_after - votes_before == 1, (votes_before, votes_after)
+
+        # Busy-deadline refusals: another process holds SQLite's write lock,
+        # so votes are refused UNAVAILABLE after --busy-timeout-ms; every
+        # such answer is counted, however the store came to refuse it.
+        def refusals():
+            texts = replicas_text()
+            return (sum(sample(t, "beacon_replica_store_busy_refusals_total") for t in texts),
+                    sum(sample(t, "beacon_replica_calls_total", service="voting",
+                               code="unavailable") for t in texts))
+        refused_before, unavailable_before = refusals()
+        holder = sqlite3.connect(os.path.join(cluster.workdir, "votes.db"),
+                                 isolation_level=None, timeout=10)
+        try:
+            holder.execute("BEGIN IMMEDIATE")
+            r = cluster.client(registry_port, "--timeout-ms", "1500", "vote", poll, "bob",
+                               "tea")
+            assert r.returncode != 0, "a vote went through a held write lock"
+        finally:
+            holder.close()
+        refused, unavailable = refusals()
+        print(f"busy refusals: {refused_before:.0f} -> {refused:.0f}, voting calls "
+              f"answered unavailable: {unavailable_before:.0f} -> {unavailable:.0f}")
+        assert unavailable - unavailable_before >= 1, r.stdout + r.stderr
+        assert refused - refused_before == unavailable - unavailable_before
 
         _, registry_after = http_get(registry_http, "/metrics")
         assert (sample(registry_after, "beacon_registry_lookups_total") >
