@@ -1,7 +1,9 @@
 """/metrics of the registry and of a replica pass `promtool check metrics`,
-and the counters move as calls are made: 30 prime calls raise the replicas'
-prime call counters by 30 in total; a vote raises votes recorded by one;
-registry lookups and heartbeats grow.
+serve exactly the metrics the README names (HELP on each, counters in _total,
+histograms in _seconds), and the counters move as calls are made: 30 prime
+calls raise the replicas' prime call counters by 30 in total; a vote raises
+votes recorded by one; a vote refused on a held database lock counts as a busy
+refusal; registry lookups and heartbeats grow.
 
 usage: metrics_test.py BUILD_DIR
 """
@@ -29,6 +31,33 @@ def sample(text, name, **labels):
         if all(have.get(k) == v for k, v in labels.items()):
             total += float(m.group(3))
     return total
+
+
+def documented_metrics(prefix):
+    """Metric names in the README's tables ("| `beacon_x{labels}` | ..."), by prefix."""
+    readme = os.path.join(os.path.dirname(__file__), "..", "..", "README.md")
+    with open(readme) as f:
+        return set(re.findall(r"^\| `(" + prefix + r"\w+)", f.read(), re.M))
+
+
+def check_names(text, prefix, what):
+    """Every metric the README names is served with HELP and TYPE, nothing else
+    is served, counters end in _total and histograms (durations) in _seconds."""
+    types = dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.M))
+    helps = set(re.findall(r"^# HELP (\S+) \S", text, re.M))
+    served = {n for n in types if n.startswith(prefix)}
+    documented = documented_metrics(prefix)
+    assert documented, f"no {prefix} metrics found in the README"
+    assert served == documented, (f"{what}: served but not in the README "
+                                  f"{sorted(served - documented)}, in the README but not "
+                                  f"served {sorted(documented - served)}")
+    for name in served:
+        assert name in helps, f"{what}: {name} has no HELP"
+        if types[name] == "counter":
+            assert name.endswith("_total"), name
+        if types[name] == "histogram":
+            assert name.endswith("_seconds"), name
+    print(f"{what}: the README's {len(documented)} metrics served, with HELP and TYPE")
 
 
 def main():
@@ -116,6 +145,8 @@ def main():
         text = replicas_text()[0]
         assert sample(text, "beacon_replica_registered_services") == 2, text
 
+        check_names(registry_after, "beacon_registry_", "registry")
+        check_names(text, "beacon_replica_", "replica")
         promtool_check(registry_after, "registry")
         promtool_check(text, "replica")
         status, body = http_get(metrics_ports[0], "/healthz")
