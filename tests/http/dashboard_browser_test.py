@@ -1,7 +1,8 @@
 """Browser test of the registry's live dashboard, in headless Chromium.
 
-Three replicas show; a SIGTERMed one leaves the page within 2 s without a
-reload; a SIGKILLed one leaves when its lease expires, and the events section
+Three replicas show, with the heartbeats received counting up; a SIGTERMed
+one leaves the page within 2 s without a reload, its deregistration's reason
+in the events; a SIGKILLed one leaves when its lease expires, and the events section
 gives the reason. Saves two screenshots for the README: SCREENSHOT_PATH with three replicas,
 and SCREENSHOT_PATH without ".png" plus "-departures.png" at the end.
 Exit 77 (skipped) only when Chromium or its driver cannot start.
@@ -46,6 +47,13 @@ def rows(driver, service):
         service)
 
 
+def heartbeats(driver):
+    """The heartbeats column of every live instance row, as numbers."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#instances tr.instance td.heartbeats')]"
+        ".map(td => Number(td.textContent));")
+
+
 def event(driver, kind, instance):
     """The text of the newest event of `kind` for `instance`, or None."""
     return driver.execute_script(
@@ -69,11 +77,15 @@ def main():
                        what="three replicas on the page")
             assert rows(driver, "voting") == sorted(replicas)
             assert driver.find_element("css selector", "#events h2").text == "Recent events"
+            # Heartbeats received show, and move, without a reload (every ttl/3).
+            driver.execute_script("window.beaconMarker = 42;")
+            wait_until(lambda: min(heartbeats(driver)) >= 1, TTL_MS / 1000 + 2,
+                       what="a heartbeat counted on every instance row")
+            assert driver.execute_script("return window.beaconMarker;") == 42, "reloaded"
             os.makedirs(os.path.dirname(os.path.abspath(screenshot)), exist_ok=True)
             assert driver.save_screenshot(screenshot), "screenshot not saved"
             print(f"screenshot: {screenshot}")
-            # Set on this page load; a reload would lose it.
-            driver.execute_script("window.beaconMarker = 42;")
+            # window.beaconMarker was set on this page load; a reload would lose it.
 
             # SIGTERM: the replica deregisters; the page shows two within 2 s.
             replicas["replica-3"].signal(signal.SIGTERM)
@@ -82,8 +94,9 @@ def main():
                        step_s=0.02, what="two replicas within 2 s of SIGTERM")
             took = time.monotonic() - start
             print(f"SIGTERM: replica-3 left the page after {took:.2f} s")
-            wait_until(lambda: event(driver, "deregistered", "replica-3"), 2.0,
-                       what="the deregistration in the events")
+            deregistered = wait_until(lambda: event(driver, "deregistered", "replica-3"), 2.0,
+                                      what="the deregistration in the events")
+            assert "deregistered by its lease holder" in deregistered, deregistered
             assert replicas["replica-3"].wait(10) == 0
 
             # SIGKILL: no deregistration; it leaves when its lease expires.
