@@ -1,10 +1,12 @@
 """Bad HTTP input against the registry's dashboard port and a replica's
-metrics port: garbage, endless headers, slow clients and many connections.
+metrics port: garbage, endless headers, slow clients, many connections and
+(the registry) more long polls than may wait.
 Both servers keep answering Thrift throughout, answer HTTP again once the
 bad clients are gone (or timed out), and their memory stays bounded.
 
 usage: http_bad_input_test.py BUILD_DIR
 """
+import json
 import os
 import socket
 import sys
@@ -131,6 +133,37 @@ def many_connections(port, probe):
     print(f"  many connections: {len(conns)} opened and dropped")
 
 
+def long_polls(port, probe):
+    """30 long polls at once on the registry's change stream: at most 6 wait
+    (the rest get 503 at once), and /healthz still answers quickly meanwhile
+    (long polls cannot take every handler thread)."""
+    seq = json.loads(http_get(port, "/v1/events")[1])["seq"]
+    conns = []
+    for _ in range(30):
+        s = connect(port)
+        s.sendall(f"GET /v1/events?after={seq}&wait_ms=25000 HTTP/1.1\r\n"
+                  f"Host: x\r\nConnection: close\r\n\r\n".encode())
+        conns.append(s)
+    try:
+        start = time.monotonic()
+        assert http_get(port, "/healthz", timeout_s=2) == (200, "ok\n")
+        took = time.monotonic() - start
+        assert took < 0.5, f"/healthz took {took:.2f} s behind the long polls"
+        probe()
+        # The next heartbeat (every ttl/3) is a change: every waiting poll answers.
+        statuses = []
+        for s in conns:
+            data, closed = read_until_closed(s, 5)
+            statuses.append(data[9:12].decode(errors="replace"))
+        busy = statuses.count("503")
+        assert statuses.count("200") + busy == len(conns), statuses
+        assert busy >= len(conns) - 6, statuses
+    finally:
+        for s in conns:
+            s.close()
+    print(f"  long polls: 30 sent, {busy} refused 503, /healthz answered in {took:.3f} s")
+
+
 def main():
     build_dir = sys.argv[1]
     with Cluster(build_dir) as cluster:
@@ -161,6 +194,8 @@ def main():
             endless_headers(port)
             slow_clients(port, probe)
             many_connections(port, probe)
+            if port == registry_http:
+                long_polls(port, probe)
             http_answers(port)
             probe()
             after = rss_mb(proc.pid)
