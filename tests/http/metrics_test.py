@@ -60,10 +60,15 @@ def check_names(text, prefix, what):
     print(f"{what}: the README's {len(documented)} metrics served, with HELP and TYPE")
 
 
+# Long, so a machine stalled for seconds (2 loaded cores) cannot expire a
+# lease and re-register it, which would upset the exact counts below.
+TTL_MS = 12000
+
+
 def main():
     build_dir = sys.argv[1]
     with Cluster(build_dir) as cluster:
-        _, registry_port, registry_http = cluster.start_registry()
+        _, registry_port, registry_http = cluster.start_registry(ttl_ms=TTL_MS)
         # A short busy deadline, so a vote refused while the database is held
         # comes back quickly (the busy-refusal check below).
         metrics_ports = [cluster.start_replica(f"replica-{i}", registry_port,
@@ -138,7 +143,8 @@ def main():
         # Heartbeats come every ttl/3: wait for the next.
         wait_until(lambda: sample(http_get(registry_http, "/metrics")[1],
                                   "beacon_registry_heartbeats_total") >
-                   sample(registry_before, "beacon_registry_heartbeats_total"), 5,
+                   sample(registry_before, "beacon_registry_heartbeats_total"),
+                   TTL_MS / 3000 + 5,
                    what="heartbeats to be counted")
         assert sample(registry_after, "beacon_registry_instances", service="prime") == 3
         assert sample(registry_after, "beacon_registry_registrations_total") == 6
