@@ -76,6 +76,11 @@ def main():
             wait_until(lambda: rows(driver, "prime") == sorted(replicas), 10,
                        what="three replicas on the page")
             assert rows(driver, "voting") == sorted(replicas)
+            # Self-contained: everything the page loaded came from the registry.
+            origin = f"http://127.0.0.1:{http_port}/"
+            loaded = driver.execute_script(
+                "return performance.getEntriesByType('resource').map(e => e.name);")
+            assert loaded and all(u.startswith(origin) for u in loaded), loaded
             assert driver.find_element("css selector", "#events h2").text == "Recent events"
             # Heartbeats received show, and move, without a reload (every ttl/3).
             driver.execute_script("window.beaconMarker = 42;")
