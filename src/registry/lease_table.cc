@@ -501,7 +501,9 @@ bool LeaseTable::ExpireDueLocked(int64_t now_micros) {
                    "lease expired: no heartbeat for " +
                        std::to_string((now_micros - gone.renewed_at_micros) / 1000) +
                        " ms (lease " + std::to_string(options_.ttl_ms) + " ms), " +
-                       std::to_string(gone.heartbeats) + " heartbeats since registered " +
+                       std::to_string(gone.heartbeats) +
+                       (gone.heartbeats == 1 ? " heartbeat" : " heartbeats") +
+                       " since registered " +
                        std::to_string((now_micros - gone.registered_at_micros) / 1000) +
                        " ms before");
     }
