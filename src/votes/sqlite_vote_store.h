@@ -74,7 +74,8 @@ struct SqliteStats {
 };
 
 // Safe for concurrent use by many threads; several processes may open the
-// same file at once (their writes take turns on SQLite's file lock).
+// same file at once (their writes take turns on the writer turn and on
+// SQLite's file lock).
 class SqliteVoteStore final : public VoteStore {
  public:
   // Opens or creates the database at `path` and brings its schema up to
