@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
   int drain_timeout_ms = 0, deregister_grace_ms = 0, busy_timeout_ms = 0,
       idle_timeout_ms = 0;
   int64_t max_connections = 0, debug_delay_us = 0, debug_hold_commit_us = 0;
+  bool writer_turn = true;
   desc.add_options()("help,h", "show this help and exit")(
       "registry", po::value(&registry)->default_value("127.0.0.1:9090"),
       "registry HOST:PORT, or several as HOST:PORT,HOST:PORT,...: the replica "
@@ -90,6 +91,10 @@ int main(int argc, char** argv) {
       "metrics", po::value(&metrics_listen)->default_value(""),
       "HOST:PORT serving Prometheus metrics at /metrics and /healthz over HTTP (off "
       "when empty; port 0 picks a free port, logged)")(
+      "writer-turn", po::value(&writer_turn)->default_value(true),
+      "SQLite: replicas' writers wait their turn on a shared blocking lock in the file "
+      "<db>-writer before SQLite's write lock, instead of only polling that lock "
+      "(false: poll, for comparison)")(
       "debug-delay-us", po::value(&debug_delay_us)->default_value(0),
       "benchmarking aid: sleep this long (0..1000000 us) in every prime call, to play a "
       "slow replica")(
@@ -141,6 +146,7 @@ int main(int argc, char** argv) {
   votes::VoteStoreOptions store_options;
   store_options.deadline_ms = busy_timeout_ms;
   store_options.debug_hold_before_commit_us = static_cast<int>(debug_hold_commit_us);
+  store_options.sqlite_writer_turn = writer_turn;
   auto store = votes::OpenVoteStore(db, store_options);
   if (!store.ok()) {
     spdlog::error("cannot open database: {}", store.status().message());

@@ -22,6 +22,7 @@ Result<std::unique_ptr<VoteStore>> OpenVoteStore(const std::string& db,
   sqlite.busy_deadline_ms = options.deadline_ms;
   sqlite.max_connections = options.max_connections;
   sqlite.debug_hold_before_commit_us = options.debug_hold_before_commit_us;
+  sqlite.writer_turn = options.sqlite_writer_turn;
   Result<std::unique_ptr<SqliteVoteStore>> store = SqliteVoteStore::Open(db, sqlite);
   if (!store.ok()) return store.status();
   return std::unique_ptr<VoteStore>(std::move(store).value());

@@ -18,6 +18,10 @@ struct VoteStoreOptions {
   int deadline_ms = 2000;
   // Connections per process. Must be >= 1.
   size_t max_connections = 8;
+  // SQLite only (PostgreSQL ignores it): writers of all processes take turns
+  // on a shared blocking writer turn before SQLite's lock (see
+  // SqliteOptions::writer_turn); false: they poll SQLite's lock alone.
+  bool sqlite_writer_turn = true;
   // Test aid (SQLite only; PostgreSQL ignores it): every write transaction
   // sleeps this long before COMMIT. 0 in production.
   int debug_hold_before_commit_us = 0;

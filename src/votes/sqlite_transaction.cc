@@ -54,6 +54,29 @@ bool RunJob(Connection& connection, WriteJob& job, int busy_ms, Status* fatal) {
   return true;
 }
 
+// Holds the writer turn, if any, until it goes out of scope.
+class TurnHold {
+ public:
+  ~TurnHold() {
+    if (held_ != nullptr) held_->Release();
+  }
+  // Busy when the turn was not free by `deadline`; ok otherwise, also when
+  // the turn is unusable (then SQLite's lock alone orders the writers).
+  Status Take(WriterTurn* turn, TimePoint deadline, int busy_ms) {
+    if (turn == nullptr) return Status::Ok();
+    const Status s = turn->Acquire(deadline);
+    if (s.ok()) {
+      held_ = turn;
+    } else if (s.code() == StatusCode::kUnavailable) {
+      return Busy(busy_ms);
+    }
+    return Status::Ok();
+  }
+
+ private:
+  WriterTurn* held_ = nullptr;
+};
+
 }  // namespace
 
 void RunWriteBatch(ConnectionPool& pool, const BatchOptions& options,
@@ -61,8 +84,12 @@ void RunWriteBatch(ConnectionPool& pool, const BatchOptions& options,
   const WriterQueue::Batch* taken = nullptr;
   Status fatal;
   try {
+    // Declared first, so let go of last: after the lease has rolled back
+    // whatever was left open.
+    TurnHold turn;
     ConnectionPool::Lease connection;
     fatal = pool.Acquire(leader.deadline(), options.busy_ms, &connection);
+    if (fatal.ok()) fatal = turn.Take(options.turn, leader.deadline(), options.busy_ms);
     if (fatal.ok()) {
       connection->Begin(/*write=*/true);
       taken = &take(/*everyone=*/true);

@@ -16,6 +16,7 @@
 #include "core/status.h"
 #include "votes/sqlite_connection.h"
 #include "votes/writer_queue.h"
+#include "votes/writer_turn.h"
 
 namespace beacon::votes::sqlite {
 
@@ -85,18 +86,23 @@ class WriteJob final : public WriterQueue::Job {
 
 struct BatchOptions {
   int busy_ms = 2000;
+  // The processes' shared writer turn, taken before BEGIN IMMEDIATE and let
+  // go after COMMIT or ROLLBACK (see writer_turn.h); null: none, writers
+  // poll SQLite's lock alone. Not owned.
+  WriterTurn* turn = nullptr;
   // Test aid: sleep this long inside the transaction before COMMIT, so a
   // test can kill a process in the middle of a batch. 0 in production.
   std::chrono::microseconds hold_before_commit{0};
 };
 
-// The WriterQueue::BatchRunner for WriteJobs: a connection from `pool` and
-// BEGIN IMMEDIATE (waiting for both until the leader's deadline), then the
+// The WriterQueue::BatchRunner for WriteJobs: a connection from `pool`, the
+// writer turn when there is one, and BEGIN IMMEDIATE (waiting for each until
+// the leader's deadline; a turn found unusable is done without), then the
 // batch (take(true): the writes that queued while it waited join it), every
 // job's body in arrival order, COMMIT. A job's error affects only that job;
 // a failure of the transaction itself (COMMIT, or an error that made SQLite
 // roll everything back) fails every job of the batch with it, and none is
-// committed. When the connection or the lock cannot be had, only the
+// committed. When the connection, the turn or the lock cannot be had, only the
 // leader's job fails (take(false)); the others wait on with their own
 // deadlines.
 void RunWriteBatch(ConnectionPool& pool, const BatchOptions& options,

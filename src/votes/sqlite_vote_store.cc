@@ -13,6 +13,7 @@
 #include "votes/sqlite_transaction.h"
 #include "votes/wal_checkpointer.h"
 #include "votes/writer_queue.h"
+#include "votes/writer_turn.h"
 
 namespace beacon::votes {
 namespace {
@@ -127,9 +128,9 @@ struct SqliteVoteStore::Machinery {
   Machinery(const std::string& path, const SqliteOptions& options)
       : checkpointer(path, CheckpointOptionsOf(options)),
         pool(path, options.max_connections, &checkpointer),
+        batch_options(BatchOptionsOf(options)),
         queue(WriterQueueLimits{options.max_batch_writes, options.max_batch_bytes},
-              [this, batch_options = BatchOptionsOf(options)](
-                  WriterQueue::Job& leader, const WriterQueue::TakeBatch& take) {
+              [this](WriterQueue::Job& leader, const WriterQueue::TakeBatch& take) {
                 checkpointer.PaceWriter();
                 sqlite::RunWriteBatch(pool, batch_options, leader, take);
               }) {}
@@ -150,6 +151,8 @@ struct SqliteVoteStore::Machinery {
 
   sqlite::WalCheckpointer checkpointer;
   sqlite::ConnectionPool pool;
+  std::unique_ptr<WriterTurn> turn;    // set by Open, before any write; may stay null
+  sqlite::BatchOptions batch_options;  // its turn is set with `turn`
   WriterQueue queue;
 };
 
@@ -178,6 +181,13 @@ SqliteStats SqliteVoteStore::stats() const {
   s.longest_passive_us = c.longest_passive_us;
   s.failed_checkpoints = c.failed;
   s.largest_wal_frames = c.largest_wal_frames;
+  if (machinery_->turn) {
+    const WriterTurn::Stats t = machinery_->turn->stats();
+    s.turn_waits = t.waited;
+    s.turn_timeouts = t.timed_out;
+    s.turn_owner_died = t.owner_died;
+    s.turn_failures = t.failed;
+  }
   return s;
 }
 
@@ -264,6 +274,16 @@ Result<std::unique_ptr<SqliteVoteStore>> SqliteVoteStore::Open(const std::string
   if (!migrated.ok()) {
     return Status(migrated.status().code(), "cannot open vote database \"" + path +
                                                 "\": " + migrated.status().message());
+  }
+  if (options.writer_turn) {
+    // After the migration, so an unusable database is reported as such.
+    auto turn = WriterTurn::Open(path + "-writer", Deadline(options.busy_deadline_ms));
+    if (!turn.ok()) {
+      return Status(turn.status().code(), "cannot open vote database \"" + path +
+                                              "\": " + turn.status().message());
+    }
+    store->machinery_->turn = std::move(turn).value();
+    store->machinery_->batch_options.turn = store->machinery_->turn.get();
   }
   return store;
 }

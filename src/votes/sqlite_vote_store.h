@@ -40,6 +40,12 @@ struct SqliteOptions {
   // rewound, once the WAL is this long. 1 <= passive < restart.
   int checkpoint_after_frames = 1000;
   int restart_checkpoint_after_frames = 8000;
+  // The writers of every process on this file take turns on a shared,
+  // blocking writer turn ("<path>-writer", see writer_turn.h) before they ask
+  // for SQLite's lock, instead of only polling that lock; while a leader
+  // waits, its batch grows. false: SQLite's busy handler alone (for
+  // comparison).
+  bool writer_turn = true;
   // Test aid: every write transaction sleeps this long before COMMIT, so a
   // test can kill a replica inside a batch. 0 (the default) in production.
   int debug_hold_before_commit_us = 0;
@@ -61,15 +67,22 @@ struct SqliteStats {
   int64_t longest_restart_us = 0;  // the longest RESTART checkpoint (writers wait)
   int64_t longest_passive_us = 0;  // batches that paused for a due RESTART checkpoint
   int64_t largest_wal_frames = 0;  // the longest WAL a commit of this process saw
+  int64_t turn_waits = 0;          // batches that blocked for the taken writer turn
+  int64_t turn_timeouts = 0;       // batches that gave up waiting for it (busy)
+  int64_t turn_owner_died = 0;     // turns taken over from a holder that died
+  int64_t turn_failures = 0;       // batches that found it unusable, ran without
 };
 
 // Safe for concurrent use by many threads; several processes may open the
-// same file at once (their writes take turns on SQLite's file lock).
+// same file at once (their writes take turns on the writer turn and on
+// SQLite's file lock).
 class SqliteVoteStore final : public VoteStore {
  public:
   // Opens or creates the database at `path` and brings its schema up to
   // date (migrations embedded from db/*.sql, applied by PRAGMA user_version
-  // inside BEGIN IMMEDIATE, so replicas starting together are safe). Always
+  // inside BEGIN IMMEDIATE, so replicas starting together are safe), then
+  // opens the writer turn file next to it (unless options.writer_turn is
+  // false; its errors are WriterTurn::Open's, with the path). Always
   // performs a write, so a file that cannot be written fails here, not on the
   // first vote. kUnavailable naming the path and SQLite's reason when the
   // file cannot be opened, created or written, or stays locked past the

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <future>
 #include <memory>
@@ -22,6 +23,7 @@
 
 #include "temp_dir.h"
 #include "votes/sqlite_vote_store.h"
+#include "votes/writer_turn.h"
 
 namespace beacon::votes {
 namespace {
@@ -138,6 +140,89 @@ TEST(SqliteGroupCommit, MixedBatchGivesEachWaiterItsOwnAnswer) {
   EXPECT_EQ(results->counts[0].votes, 3);  // bob, plug, alice
   EXPECT_EQ(results->counts[1].votes, 1);  // carol
   EXPECT_EQ(results->counts[2].votes, 0);
+}
+
+// The writer turn another process would hold (here: another object on the
+// same file, taken by this thread).
+std::unique_ptr<WriterTurn> TakeTurn(const std::string& db_path) {
+  auto turn =
+      WriterTurn::Open(db_path + "-writer", Clock::now() + std::chrono::seconds(5));
+  EXPECT_TRUE(turn.ok()) << turn.status().ToString();
+  if (!turn.ok()) return nullptr;
+  EXPECT_TRUE((*turn)->Acquire(Clock::now() + std::chrono::seconds(5)).ok());
+  return std::move(turn).value();
+}
+
+TEST(SqliteWriterTurn, WritesQueuedWhileTheLeaderWaitsForTheTurnJoinItsBatch) {
+  TempDir dir;
+  const std::string path = dir.File("votes.db");
+  SqliteOptions options;
+  options.busy_deadline_ms = 20'000;
+  std::unique_ptr<SqliteVoteStore> store = OpenOrDie(path, options);
+  ASSERT_NE(store, nullptr);
+  const int64_t poll = store->CreatePoll("q", kOptions, "", 1)->poll_id;
+  std::unique_ptr<WriterTurn> held = TakeTurn(path);
+  ASSERT_NE(held, nullptr);
+  const int64_t batches_before = store->stats().write_batches;
+  std::vector<std::future<Result<Receipt>>> votes;
+  for (int i = 0; i < 5; ++i) {
+    votes.push_back(std::async(std::launch::async, [&store, poll, i] {
+      return store->CastVote(poll, "voter-" + std::to_string(i), "red", "r1", 10);
+    }));
+    ASSERT_TRUE(Eventually([&] { return store->stats().queued_writes == i + 1; }));
+  }
+  // The leader blocks on the turn, not in SQLite's busy handler.
+  ASSERT_TRUE(Eventually([&] { return store->stats().turn_waits == 1; }));
+  held->Release();
+  for (auto& v : votes) EXPECT_TRUE(v.get().ok());
+  EXPECT_EQ(store->stats().write_batches, batches_before + 1);
+  EXPECT_EQ(store->stats().largest_batch, 5);
+  EXPECT_EQ(store->Results(poll)->total, 5);
+}
+
+TEST(SqliteWriterTurn, TurnHeldPastTheDeadlineFailsTheWriteAsBusyAndStoresNothing) {
+  TempDir dir;
+  const std::string path = dir.File("votes.db");
+  SqliteOptions options;
+  options.busy_deadline_ms = 100;
+  std::unique_ptr<SqliteVoteStore> store = OpenOrDie(path, options);
+  ASSERT_NE(store, nullptr);
+  const int64_t poll = store->CreatePoll("q", kOptions, "", 1)->poll_id;
+  std::unique_ptr<WriterTurn> held = TakeTurn(path);
+  ASSERT_NE(held, nullptr);
+  const auto start = Clock::now();
+  Result<Receipt> vote = store->CastVote(poll, "alice", "red", "r1", 10);
+  EXPECT_GE(Clock::now() - start, std::chrono::milliseconds(100));
+  EXPECT_EQ(vote.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(vote.status().message(), "database busy for 100 ms");
+  EXPECT_EQ(store->stats().turn_timeouts, 1);
+  held->Release();
+  EXPECT_EQ(store->Results(poll)->total, 0);
+}
+
+TEST(SqliteWriterTurn, CorruptTurnFileFailsOpenWithATypedErrorNamingIt) {
+  TempDir dir;
+  const std::string path = dir.File("votes.db");
+  {
+    std::ofstream corrupt(path + "-writer");
+    corrupt << "not a turn file";
+  }
+  Result<std::unique_ptr<SqliteVoteStore>> store = SqliteVoteStore::Open(path, {});
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kInternal);
+  EXPECT_NE(store.status().message().find(path + "-writer"), std::string::npos)
+      << store.status().message();
+}
+
+TEST(SqliteWriterTurn, WithoutTheTurnNoTurnFileIsMade) {
+  TempDir dir;
+  const std::string path = dir.File("votes.db");
+  SqliteOptions options;
+  options.writer_turn = false;
+  std::unique_ptr<SqliteVoteStore> store = OpenOrDie(path, options);
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(store->CreatePoll("q", kOptions, "", 1).ok());
+  EXPECT_FALSE(std::filesystem::exists(path + "-writer"));
 }
 
 TEST(SqliteCheckpoints, CommitsNeverCheckpoint) {
