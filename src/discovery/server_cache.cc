@@ -241,6 +241,12 @@ ServerCache::~ServerCache() {
 
 Result<PickedServer> ServerCache::PickServer(const std::string& service,
                                              const std::vector<std::string>& exclude) {
+  return PickServer(service, exclude, clock_.NowMicros());
+}
+
+Result<PickedServer> ServerCache::PickServer(const std::string& service,
+                                             const std::vector<std::string>& exclude,
+                                             int64_t now_us) {
   Result<Service*> found = FindOrAddService(service);
   if (!found.ok()) return found.status();
   Service& s = **found;
@@ -248,6 +254,7 @@ Result<PickedServer> ServerCache::PickServer(const std::string& service,
   Observed seen = Observe(s);
   // The synchronous Lookup this Pick made or shared, if any.
   std::optional<Status> lookup = EnsureListed(s, seen);
+  if (lookup) now_us = clock_.NowMicros();  // the Lookup took time
 
   // A handle on instance `i` of the list `seen` holds.
   const auto picked = [&](size_t i, bool from_balancer) {
@@ -263,8 +270,8 @@ Result<PickedServer> ServerCache::PickServer(const std::string& service,
 
   const Snapshot* snap = seen.snapshot.get();
   if (snap->has_list) {
-    const size_t chosen = ChooseUsable(*s.balancer, snap->instances, snap->states,
-                                       exclude, clock_.NowMicros());
+    const size_t chosen =
+        ChooseUsable(*s.balancer, snap->instances, snap->states, exclude, now_us);
     if (chosen != kNone) return picked(chosen, /*from_balancer=*/true);
   }
   bool lookup_allowed = true;
