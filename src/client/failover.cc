@@ -134,21 +134,45 @@ Status Failover::Run(const std::string& service, ServerCall& call,
     delay = &DelayFor(service);
     budget_.OnCall();
   }
+  Copy first_copy = StartCopy(call, std::move(first).value(), /*hedge=*/false, start_us);
+  const int64_t call_deadline = start_us + options_.call_timeout_us;
+  // With the budget empty no hedge can go out: read as an unhedged call.
+  bool hedge_pending = hedging && budget_.tokens() >= 1;
+  int64_t hedge_at = start_us + (hedging ? delay->delay_us() : 0);
+  // The first wait: with a hedge to come, a read bounded at the hedge delay
+  // (as cheap as an unhedged read; waiting on several copies comes after
+  // it), else a plain read that the transport's call timeout bounds. The
+  // bound is measured from the copy's start, read just before it was sent:
+  // the wait may end later by the time the send took (microseconds), well
+  // within the transport's own timer granularity.
+  std::optional<AttemptOutcome> read =
+      hedge_pending
+          ? first_copy.attempt->FinishWithin(std::min(hedge_at, call_deadline) - start_us)
+          : first_copy.attempt->Finish();
+  // The common call: the first copy answered (a reply or a typed error other
+  // than busy) and nothing else is in flight. Everything else goes on below,
+  // with this read as the loop's first wait.
+  if (read.has_value() && !read->transport_failure &&
+      read->status.code() != StatusCode::kUnavailable) {
+    const int64_t latency = clock_.NowMicros() - start_us;
+    cache_.ReportSuccess(first_copy.server, latency);
+    if (delay != nullptr) delay->Record(latency);
+    if (read->status.ok()) call.Accept(*first_copy.attempt);
+    if (served_by != nullptr) *served_by = first_copy.server->id;
+    return std::move(read->status);
+  }
+
   std::vector<Copy>& flying = flying_;  // at most kMaxCopies
   flying.clear();
-  flying.push_back(StartCopy(call, std::move(first).value(), /*hedge=*/false, start_us));
-  const int64_t call_deadline = flying[0].start_us + options_.call_timeout_us;
+  flying.push_back(std::move(first_copy));
+  bool first_read = true;  // `read` holds flying[0]'s first wait
   // The first round's copies wait their own call timeout; a busy retry's,
   // only until call_deadline.
   int64_t round_deadline = INT64_MAX;
   int copies = 1;  // in this round
   int busy_retries = 0;
-  // With the budget empty no hedge can go out: read as an unhedged call.
-  bool hedge_pending = hedging && budget_.tokens() >= 1;
-  // The first wait reads the one copy with a bound at the hedge delay, as
-  // cheap as an unhedged read; waiting on several copies comes after it.
-  bool first_wait = hedge_pending;
-  int64_t hedge_at = flying[0].start_us + (hedging ? delay->delay_us() : 0);
+  // A busy retry's round starts with a bounded first wait, as above.
+  bool first_wait = false;
   // The latest transport failure; a copy that failed always sets it before
   // it is returned.
   Status last;
@@ -164,24 +188,26 @@ Status Failover::Run(const std::string& service, ServerCall& call,
     // One copy and no hedge to come: its Finish waits (the transport's call
     // timeout bounds it), exactly as an unhedged call.
     int ready = 0;
-    std::optional<AttemptOutcome> read;  // the first wait's answer
-    if (first_wait) {
-      first_wait = false;
-      // Measured from the copy's start, read just before it was sent: the
-      // wait may end later by the time the send took (microseconds), well
-      // within the transport's own timer granularity.
-      const int64_t until = std::min(
-          {hedge_at, flying[0].start_us + options_.call_timeout_us, round_deadline});
-      read = flying[0].attempt->FinishWithin(until - flying[0].start_us);
+    if (first_read) {
+      first_read = false;
       if (!read.has_value()) ready = -1;
-    } else if (flying.size() > 1 || hedge_pending || round_deadline != INT64_MAX) {
-      int64_t deadline = std::min(hedge_pending ? hedge_at : INT64_MAX, round_deadline);
-      waiting.clear();
-      for (const Copy& c : flying) {
-        waiting.push_back(c.attempt.get());
-        deadline = std::min(deadline, c.start_us + options_.call_timeout_us);
+    } else {
+      read.reset();
+      if (first_wait) {
+        first_wait = false;
+        const int64_t until = std::min(
+            {hedge_at, flying[0].start_us + options_.call_timeout_us, round_deadline});
+        read = flying[0].attempt->FinishWithin(until - flying[0].start_us);
+        if (!read.has_value()) ready = -1;
+      } else if (flying.size() > 1 || hedge_pending || round_deadline != INT64_MAX) {
+        int64_t deadline = std::min(hedge_pending ? hedge_at : INT64_MAX, round_deadline);
+        waiting.clear();
+        for (const Copy& c : flying) {
+          waiting.push_back(c.attempt.get());
+          deadline = std::min(deadline, c.start_us + options_.call_timeout_us);
+        }
+        ready = waiter_.WaitAny(waiting, deadline);
       }
-      ready = waiter_.WaitAny(waiting, deadline);
     }
     if (ready < 0) {
       const int64_t now = clock_.NowMicros();

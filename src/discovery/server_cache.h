@@ -195,6 +195,9 @@ class ServerCache {
   Result<Service*> FindOrAddService(const std::string& name);
   Service* FindService(const std::string& name) const;
   static Observed Observe(const Service& s);
+  // A handle on instance `i` of `snapshot`, a list of `s`.
+  static PickedServer Handle(Service& s, std::shared_ptr<const Snapshot> snapshot,
+                             size_t i, bool from_balancer);
 
   // First use of `s`: one blocking Lookup unless a list is cached, then the
   // background thread. Returns the Lookup's outcome when one was made.
