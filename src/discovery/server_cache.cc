@@ -129,16 +129,21 @@ size_t ChooseUsable(balance::Balancer& balancer,
                     const std::vector<InstanceInfo>& instances,
                     const std::vector<std::shared_ptr<InstanceState>>& states,
                     const std::vector<std::string>& exclude, int64_t now_us) {
+  const size_t n = instances.size();
+  if (n == 0) return kNone;
   const auto usable = [&](size_t i) {
     return !states[i]->DownAt(now_us) &&
            (exclude.empty() || !Contains(exclude, instances[i].id));
   };
   size_t first_unusable = 0;
-  while (first_unusable < instances.size() && usable(first_unusable)) ++first_unusable;
-  if (first_unusable == instances.size()) {
-    if (instances.empty()) return kNone;
-    return balancer.Pick(instances);
+  if (exclude.empty()) {  // every call's case: only the down marks to check
+    while (first_unusable < n && !states[first_unusable]->DownAt(now_us)) {
+      ++first_unusable;
+    }
+  } else {
+    while (first_unusable < n && usable(first_unusable)) ++first_unusable;
   }
+  if (first_unusable == n) return balancer.Pick(instances);
   std::vector<InstanceInfo> candidates(
       instances.begin(), instances.begin() + static_cast<long>(first_unusable));
   std::vector<size_t> index(first_unusable);
