@@ -8,13 +8,20 @@
 // and system CPU time per call of the second part. Per-call counts from
 // callgrind, strace -c or perf come from two runs with different --calls
 // (the difference cancels start-up and warm-up).
+// Both paths run in a multi-threaded process, as in bench/run (where the
+// load engine's threads and Beacon's watch threads share it): glibc skips
+// the cancellation bookkeeping of recv/send (about 140 instructions a call)
+// only while a process has one thread, which made a plain probe, alone in
+// its process, look cheaper than the same client in the benchmark.
 //   call_cost_probe --path beacon --registry 127.0.0.1:P --replicas A,B,C
 //                   [--calls N] [--warmup N] [--hedge-ms off|auto|MS]
 #include <sys/resource.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <future>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "client/load_operations.h"
@@ -97,6 +104,18 @@ int main(int argc, char** argv) {
                                                bench::SeedFor(1, 0));
     };
   }
+  // An idle second thread (see the top): the process is multi-threaded on
+  // both paths.
+  std::promise<void> done;
+  std::thread idle([ended = done.get_future()] { ended.wait(); });
+  struct Join {
+    std::promise<void>& done;
+    std::thread& idle;
+    ~Join() {
+      done.set_value();
+      idle.join();
+    }
+  } join{done, idle};
   auto worker = factory(0);
   if (!worker.ok()) return Usage(worker.status().ToString().c_str());
   long failed = 0;

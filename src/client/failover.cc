@@ -5,6 +5,15 @@
 #include <utility>
 
 namespace beacon::client {
+namespace {
+
+// PickFor's "no server to exclude besides the usual".
+const std::string& NoServer() {
+  static const std::string* const none = new std::string();
+  return *none;
+}
+
+}  // namespace
 
 Failover::Failover(discovery::ServerCache& cache, const Clock& clock,
                    AttemptWaiter& waiter, FailoverOptions options)
@@ -38,31 +47,35 @@ HedgeDelay& Failover::DelayFor(const std::string& service) {
 }
 
 Failover::Copy Failover::StartCopy(ServerCall& call, discovery::PickedServer server,
-                                   bool hedge) {
+                                   bool hedge, int64_t now_us) {
   Copy c;
-  c.start_us = clock_.NowMicros();
+  c.start_us = now_us;
   c.hedge = hedge;
-  c.attempt = call.Start(*server);
+  c.attempt = call.Start(*server, now_us);
   c.server = std::move(server);
   return c;
 }
 
 Result<discovery::PickedServer> Failover::PickFor(const std::string& service,
                                                   const std::string& also_exclude,
-                                                  bool allow_busy) {
+                                                  bool allow_busy, int64_t now_us) {
   std::vector<std::string>& exclude = exclude_;
+  if (failed_.empty() && also_exclude.empty() && draining_.empty()) {
+    exclude.clear();
+    return cache_.PickServer(service, exclude, now_us);
+  }
   exclude.assign(failed_.begin(), failed_.end());
   if (!also_exclude.empty()) exclude.push_back(also_exclude);
   const size_t own = exclude.size();
   for (const Abandoned& a : draining_) {
     if (a.service == service) exclude.push_back(a.copy.server->id);
   }
-  Result<discovery::PickedServer> picked = cache_.PickServer(service, exclude);
+  Result<discovery::PickedServer> picked = cache_.PickServer(service, exclude, now_us);
   if (picked.ok() || exclude.size() == own || !allow_busy) return picked;
   // Every other server is busy with an abandoned copy: a busy one is still
   // better than none (the call gets its own connection).
   exclude.resize(own);
-  return cache_.PickServer(service, exclude);
+  return cache_.PickServer(service, exclude, now_us);
 }
 
 void Failover::Abandon(const std::string& service, Copy copy) {
@@ -107,7 +120,12 @@ Status Failover::Run(const std::string& service, ServerCall& call,
   if (served_by != nullptr) served_by->clear();
   CollectAbandoned();
   failed_.clear();
-  Result<discovery::PickedServer> first = PickFor(service, {}, /*allow_busy=*/true);
+  // The call's one clock reading before its answer: the pick's down marks,
+  // the copy's start (and its connection's stamp) and the first wait's bound
+  // all use it.
+  const int64_t start_us = clock_.NowMicros();
+  Result<discovery::PickedServer> first =
+      PickFor(service, NoServer(), /*allow_busy=*/true, start_us);
   if (!first.ok()) return first.status();
 
   const bool hedging = options_.hedge.mode != HedgeMode::kOff;
@@ -116,22 +134,48 @@ Status Failover::Run(const std::string& service, ServerCall& call,
     delay = &DelayFor(service);
     budget_.OnCall();
   }
+  Copy first_copy = StartCopy(call, std::move(first).value(), /*hedge=*/false, start_us);
+  const int64_t call_deadline = start_us + options_.call_timeout_us;
+  // With the budget empty no hedge can go out: read as an unhedged call.
+  bool hedge_pending = hedging && budget_.tokens() >= 1;
+  int64_t hedge_at = start_us + (hedging ? delay->delay_us() : 0);
+  // The first wait: with a hedge to come, a read bounded at the hedge delay
+  // (as cheap as an unhedged read; waiting on several copies comes after
+  // it), else a plain read that the transport's call timeout bounds. The
+  // bound is measured from the copy's start, read just before it was sent:
+  // the wait may end later by the time the send took (microseconds), well
+  // within the transport's own timer granularity.
+  std::optional<AttemptOutcome> read =
+      hedge_pending
+          ? first_copy.attempt->FinishWithin(std::min(hedge_at, call_deadline) - start_us)
+          : first_copy.attempt->Finish();
+  // The common call: the first copy answered (a reply or a typed error other
+  // than busy) and nothing else is in flight. Everything else goes on below,
+  // with this read as the loop's first wait.
+  if (read.has_value() && !read->transport_failure &&
+      read->status.code() != StatusCode::kUnavailable) {
+    const int64_t latency = clock_.NowMicros() - start_us;
+    cache_.ReportSuccess(first_copy.server, latency);
+    if (delay != nullptr) delay->Record(latency);
+    if (read->status.ok()) call.Accept(*first_copy.attempt);
+    if (served_by != nullptr) *served_by = first_copy.server->id;
+    return std::move(read->status);
+  }
+
   std::vector<Copy>& flying = flying_;  // at most kMaxCopies
   flying.clear();
-  flying.push_back(StartCopy(call, std::move(first).value(), /*hedge=*/false));
-  const int64_t call_deadline = flying[0].start_us + options_.call_timeout_us;
+  flying.push_back(std::move(first_copy));
+  bool first_read = true;  // `read` holds flying[0]'s first wait
   // The first round's copies wait their own call timeout; a busy retry's,
   // only until call_deadline.
   int64_t round_deadline = INT64_MAX;
   int copies = 1;  // in this round
   int busy_retries = 0;
-  // With the budget empty no hedge can go out: read as an unhedged call.
-  bool hedge_pending = hedging && budget_.tokens() >= 1;
-  // The first wait reads the one copy with a bound at the hedge delay, as
-  // cheap as an unhedged read; waiting on several copies comes after it.
-  bool first_wait = hedge_pending;
-  int64_t hedge_at = flying[0].start_us + (hedging ? delay->delay_us() : 0);
-  Status last = Unavailable("no attempt made");
+  // A busy retry's round starts with a bounded first wait, as above.
+  bool first_wait = false;
+  // The latest transport failure; a copy that failed always sets it before
+  // it is returned.
+  Status last;
   // The latest kUnavailable answer ("nothing done, try later") and whether
   // this round got one.
   Status busy = Status::Ok();
@@ -144,21 +188,26 @@ Status Failover::Run(const std::string& service, ServerCall& call,
     // One copy and no hedge to come: its Finish waits (the transport's call
     // timeout bounds it), exactly as an unhedged call.
     int ready = 0;
-    std::optional<AttemptOutcome> read;  // the first wait's answer
-    if (first_wait) {
-      first_wait = false;
-      const int64_t until = std::min(
-          {hedge_at, flying[0].start_us + options_.call_timeout_us, round_deadline});
-      read = flying[0].attempt->FinishWithin(until - clock_.NowMicros());
+    if (first_read) {
+      first_read = false;
       if (!read.has_value()) ready = -1;
-    } else if (flying.size() > 1 || hedge_pending || round_deadline != INT64_MAX) {
-      int64_t deadline = std::min(hedge_pending ? hedge_at : INT64_MAX, round_deadline);
-      waiting.clear();
-      for (const Copy& c : flying) {
-        waiting.push_back(c.attempt.get());
-        deadline = std::min(deadline, c.start_us + options_.call_timeout_us);
+    } else {
+      read.reset();
+      if (first_wait) {
+        first_wait = false;
+        const int64_t until = std::min(
+            {hedge_at, flying[0].start_us + options_.call_timeout_us, round_deadline});
+        read = flying[0].attempt->FinishWithin(until - flying[0].start_us);
+        if (!read.has_value()) ready = -1;
+      } else if (flying.size() > 1 || hedge_pending || round_deadline != INT64_MAX) {
+        int64_t deadline = std::min(hedge_pending ? hedge_at : INT64_MAX, round_deadline);
+        waiting.clear();
+        for (const Copy& c : flying) {
+          waiting.push_back(c.attempt.get());
+          deadline = std::min(deadline, c.start_us + options_.call_timeout_us);
+        }
+        ready = waiter_.WaitAny(waiting, deadline);
       }
-      ready = waiter_.WaitAny(waiting, deadline);
     }
     if (ready < 0) {
       const int64_t now = clock_.NowMicros();
@@ -166,9 +215,10 @@ Status Failover::Run(const std::string& service, ServerCall& call,
         hedge_pending = false;
         if (budget_.TryWithdraw()) {
           Result<discovery::PickedServer> other =
-              PickFor(service, flying[0].server->id, /*allow_busy=*/false);
+              PickFor(service, flying[0].server->id, /*allow_busy=*/false, now);
           if (other.ok()) {
-            flying.push_back(StartCopy(call, std::move(other).value(), /*hedge=*/true));
+            flying.push_back(
+                StartCopy(call, std::move(other).value(), /*hedge=*/true, now));
             ++copies;
             ++hedges_sent_;
           } else {
@@ -243,14 +293,18 @@ Status Failover::Run(const std::string& service, ServerCall& call,
               call_deadline) {
         waiting.clear();
         (void)waiter_.WaitAny(waiting, now + backoff_us);  // the backoff
+        const int64_t retry_us = clock_.NowMicros();
         Result<discovery::PickedServer> server =
-            PickFor(service, busy_by, /*allow_busy=*/true);
-        if (!server.ok()) server = PickFor(service, {}, /*allow_busy=*/true);
+            PickFor(service, busy_by, /*allow_busy=*/true, retry_us);
+        if (!server.ok()) {
+          server = PickFor(service, NoServer(), /*allow_busy=*/true, retry_us);
+        }
         if (server.ok()) {
           ++busy_retries;
           ++busy_retries_;
           ++retries_;
-          flying.push_back(StartCopy(call, std::move(server).value(), /*hedge=*/false));
+          flying.push_back(
+              StartCopy(call, std::move(server).value(), /*hedge=*/false, retry_us));
           copies = 1;
           round_busy = false;
           round_deadline = call_deadline;
@@ -262,14 +316,18 @@ Status Failover::Run(const std::string& service, ServerCall& call,
       if (served_by != nullptr) *served_by = busy_by;
       return busy;
     }
+    if (last.ok()) last = Unavailable("no attempt made");  // defensive: never ok here
     if (copies >= kMaxCopies) return last;
     // The retry is the second copy: no hedge after it.
     hedge_pending = false;
     ++retries_;
-    Result<discovery::PickedServer> server = PickFor(service, {}, /*allow_busy=*/true);
+    const int64_t retry_us = clock_.NowMicros();
+    Result<discovery::PickedServer> server =
+        PickFor(service, NoServer(), /*allow_busy=*/true, retry_us);
     // "No other server" reports the failure that caused the retry.
     if (!server.ok()) return last;
-    flying.push_back(StartCopy(call, std::move(server).value(), /*hedge=*/false));
+    flying.push_back(
+        StartCopy(call, std::move(server).value(), /*hedge=*/false, retry_us));
     ++copies;
   }
 }

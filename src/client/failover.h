@@ -98,10 +98,12 @@ class ServerCall {
  public:
   virtual ~ServerCall() = default;
   // Sends the call to `server` and returns the copy in flight; it must not
-  // refer to this ServerCall (it may outlive it while drained). Never
-  // throws: a copy that could not be sent is returned anyway and its Finish
-  // reports the transport failure.
-  virtual std::unique_ptr<Attempt> Start(const InstanceInfo& server) = 0;
+  // refer to this ServerCall (it may outlive it while drained). `now_us` is
+  // the session clock's reading as the copy starts (read once per copy by
+  // the caller, for the transport's own time stamps). Never throws: a copy
+  // that could not be sent is returned anyway and its Finish reports the
+  // transport failure.
+  virtual std::unique_ptr<Attempt> Start(const InstanceInfo& server, int64_t now_us) = 0;
   // Keeps the reply of `winner`, a copy this call started whose Finish
   // returned an ok status.
   virtual void Accept(Attempt& winner) = 0;
@@ -188,13 +190,16 @@ class Failover {
     Copy copy;
   };
 
-  Copy StartCopy(ServerCall& call, discovery::PickedServer server, bool hedge);
-  // A server for a new copy: not in failed_, not busy with an abandoned copy
-  // of this session (unless that leaves none), not `also_exclude` ("" for
-  // none). Allocates nothing when there is nothing to exclude.
+  // A copy started at `now_us` (the clock's reading, taken before the pick).
+  Copy StartCopy(ServerCall& call, discovery::PickedServer server, bool hedge,
+                 int64_t now_us);
+  // A server for a new copy at `now_us`: not in failed_, not busy with an
+  // abandoned copy of this session (unless that leaves none), not
+  // `also_exclude` ("" for none). The common call (nothing failed, nothing
+  // draining) goes straight to the cache with nothing to exclude.
   Result<discovery::PickedServer> PickFor(const std::string& service,
                                           const std::string& also_exclude,
-                                          bool allow_busy);
+                                          bool allow_busy, int64_t now_us);
   void Abandon(const std::string& service, Copy copy);
   // Reads the answers of abandoned copies that have one, and closes those
   // past the call timeout, reporting each to the cache. Never blocks.

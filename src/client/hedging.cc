@@ -42,21 +42,16 @@ HedgeDelay::HedgeDelay(const HedgeOptions& options)
     : mode_(options.mode),
       delay_us_(options.mode == HedgeMode::kOff     ? 0
                 : options.mode == HedgeMode::kFixed ? options.fixed_delay_us
-                                                    : kColdUs) {
-  if (mode_ == HedgeMode::kAuto) window_.reserve(kWindow);
-}
+                                                    : kColdUs) {}
 
 void HedgeDelay::Record(int64_t latency_us) {
   if (mode_ != HedgeMode::kAuto) return;
-  if (window_.size() < kWindow) {
-    window_.push_back(latency_us);
-  } else {
-    window_[next_] = latency_us;
-  }
-  next_ = (next_ + 1) % kWindow;
-  if (window_.size() < kMinSamples) return;
+  window_[next_] = latency_us;
+  next_ = (next_ + 1) & (kWindow - 1);
+  if (count_ < kWindow) ++count_;
+  if (count_ < kMinSamples) return;
   // Every sample until the window is warm, then every kRecomputeEvery.
-  if (window_.size() == kMinSamples || ++since_recompute_ >= kRecomputeEvery) {
+  if (count_ == kMinSamples || ++since_recompute_ >= kRecomputeEvery) {
     since_recompute_ = 0;
     Recompute();
   }
@@ -67,13 +62,14 @@ void HedgeDelay::Recompute() {
   // kMaxTop: one pass keeping the k largest costs about a comparison per
   // sample, a third of a full selection (this runs every kRecomputeEvery
   // calls, so it is a visible part of a call's CPU).
-  const size_t n = window_.size();
+  const size_t n = count_;
   const size_t rank = std::min(n - 1, n * 99 / 100);
   const size_t k = n - rank;
   assert(k >= 1 && k <= kMaxTop);    // n <= kWindow
   std::array<int64_t, kMaxTop> top;  // the `have` largest so far, descending
   size_t have = 0;
-  for (const int64_t v : window_) {
+  for (size_t j = 0; j < n; ++j) {
+    const int64_t v = window_[j];
     if (have == k && v <= top[k - 1]) continue;
     size_t i = have < k ? have++ : k - 1;
     for (; i > 0 && top[i - 1] < v; --i) top[i] = top[i - 1];

@@ -7,9 +7,9 @@
 // Safe only because every Beacon call is idempotent.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
-#include <vector>
 
 #include "core/status.h"
 
@@ -79,8 +79,10 @@ class HedgeDelay {
   // largest (512 - 512 * 99 / 100).
   static constexpr size_t kMaxTop = kWindow - kWindow * 99 / 100;
 
-  std::vector<int64_t> window_;  // ring of the latest latencies
-  size_t next_ = 0;              // ring position of the next sample
+  static_assert((kWindow & (kWindow - 1)) == 0, "the ring wraps with a mask");
+  std::array<int64_t, kWindow> window_;  // ring of the latest latencies
+  size_t count_ = 0;                     // samples in window_, up to kWindow
+  size_t next_ = 0;                      // ring position of the next sample
   size_t since_recompute_ = 0;
   int64_t delay_us_;
 };

@@ -90,26 +90,21 @@ Result<T> Session::Invoke(const std::string& service, Send send, Recv recv) {
 }
 
 // Each call is sent with the generated client's send_ half and read with its
-// recv_ half, so that a hedged copy can be sent while another is in flight.
+// recv_ half (straight into the copy's reply), so that a hedged copy can be
+// sent while another is in flight.
 
 Result<idl::PrimeReply> Session::IsPrime(int64_t n) {
   return Invoke<idl::PrimeReply, idl::PrimeError>(
       PrimeService(), [&](rpc::ReplicaConnection& c) { c.prime().send_isPrime(n); },
-      [](rpc::ReplicaConnection& c) {
-        idl::PrimeReply r;
-        c.prime().recv_isPrime(r);
-        return r;
-      });
+      [](rpc::ReplicaConnection& c, idl::PrimeReply& r) { c.prime().recv_isPrime(r); });
 }
 
 Result<idl::CountReply> Session::CountPrimes(int64_t lo, int64_t hi) {
   return Invoke<idl::CountReply, idl::PrimeError>(
       PrimeService(),
       [&](rpc::ReplicaConnection& c) { c.prime().send_countPrimes(lo, hi); },
-      [](rpc::ReplicaConnection& c) {
-        idl::CountReply r;
+      [](rpc::ReplicaConnection& c, idl::CountReply& r) {
         c.prime().recv_countPrimes(r);
-        return r;
       });
 }
 
@@ -121,10 +116,8 @@ Result<idl::CreatePollReply> Session::CreatePoll(const std::string& question,
       [&](rpc::ReplicaConnection& c) {
         c.voting().send_createPoll(question, options, request_id);
       },
-      [](rpc::ReplicaConnection& c) {
-        idl::CreatePollReply r;
+      [](rpc::ReplicaConnection& c, idl::CreatePollReply& r) {
         c.voting().recv_createPoll(r);
-        return r;
       });
 }
 
@@ -135,10 +128,8 @@ Result<idl::VoteReceipt> Session::CastVote(int64_t poll_id, const std::string& v
       [&](rpc::ReplicaConnection& c) {
         c.voting().send_castVote(poll_id, voter_id, option);
       },
-      [](rpc::ReplicaConnection& c) {
-        idl::VoteReceipt r;
+      [](rpc::ReplicaConnection& c, idl::VoteReceipt& r) {
         c.voting().recv_castVote(r);
-        return r;
       });
 }
 
@@ -146,32 +137,22 @@ Result<idl::PollResults> Session::Results(int64_t poll_id) {
   return Invoke<idl::PollResults, idl::VotingError>(
       VotingService(),
       [&](rpc::ReplicaConnection& c) { c.voting().send_results(poll_id); },
-      [](rpc::ReplicaConnection& c) {
-        idl::PollResults r;
-        c.voting().recv_results(r);
-        return r;
-      });
+      [](rpc::ReplicaConnection& c, idl::PollResults& r) { c.voting().recv_results(r); });
 }
 
 Result<idl::PollList> Session::ListPolls(int32_t limit) {
   return Invoke<idl::PollList, idl::VotingError>(
       VotingService(),
       [&](rpc::ReplicaConnection& c) { c.voting().send_listPolls(limit); },
-      [](rpc::ReplicaConnection& c) {
-        idl::PollList r;
-        c.voting().recv_listPolls(r);
-        return r;
-      });
+      [](rpc::ReplicaConnection& c, idl::PollList& r) { c.voting().recv_listPolls(r); });
 }
 
 Result<idl::ClosePollReply> Session::ClosePoll(int64_t poll_id) {
   return Invoke<idl::ClosePollReply, idl::VotingError>(
       VotingService(),
       [&](rpc::ReplicaConnection& c) { c.voting().send_closePoll(poll_id); },
-      [](rpc::ReplicaConnection& c) {
-        idl::ClosePollReply r;
+      [](rpc::ReplicaConnection& c, idl::ClosePollReply& r) {
         c.voting().recv_closePoll(r);
-        return r;
       });
 }
 

@@ -93,9 +93,9 @@ class Session {
   Session() = default;
 
   // Runs one call through the failover rule: send(ReplicaConnection&) sends
-  // the request, recv(ReplicaConnection&) -> T reads the reply (stateless: a
-  // hedged copy may be read after the call returned); E is the service's IDL
-  // exception.
+  // the request, recv(ReplicaConnection&, T&) reads the reply into the T
+  // (stateless: a hedged copy may be read after the call returned); E is the
+  // service's IDL exception.
   template <class T, class E, class Send, class Recv>
   Result<T> Invoke(const std::string& service, Send send, Recv recv);
 

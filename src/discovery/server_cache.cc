@@ -111,6 +111,7 @@ struct ServerCache::Service {
   Mutex lookup_mu;
   std::once_flag worker_once;
   std::thread worker;  // set once under worker_once; joined by ~ServerCache
+  std::atomic<bool> worker_started{false};  // set once worker_once has run
 };
 
 // What a Pick saw of a service at one instant.
@@ -128,16 +129,21 @@ size_t ChooseUsable(balance::Balancer& balancer,
                     const std::vector<InstanceInfo>& instances,
                     const std::vector<std::shared_ptr<InstanceState>>& states,
                     const std::vector<std::string>& exclude, int64_t now_us) {
+  const size_t n = instances.size();
+  if (n == 0) return kNone;
   const auto usable = [&](size_t i) {
     return !states[i]->DownAt(now_us) &&
            (exclude.empty() || !Contains(exclude, instances[i].id));
   };
   size_t first_unusable = 0;
-  while (first_unusable < instances.size() && usable(first_unusable)) ++first_unusable;
-  if (first_unusable == instances.size()) {
-    if (instances.empty()) return kNone;
-    return balancer.Pick(instances);
+  if (exclude.empty()) {  // every call's case: only the down marks to check
+    while (first_unusable < n && !states[first_unusable]->DownAt(now_us)) {
+      ++first_unusable;
+    }
+  } else {
+    while (first_unusable < n && usable(first_unusable)) ++first_unusable;
   }
+  if (first_unusable == n) return balancer.Pick(instances);
   std::vector<InstanceInfo> candidates(
       instances.begin(), instances.begin() + static_cast<long>(first_unusable));
   std::vector<size_t> index(first_unusable);
@@ -241,6 +247,26 @@ ServerCache::~ServerCache() {
 
 Result<PickedServer> ServerCache::PickServer(const std::string& service,
                                              const std::vector<std::string>& exclude) {
+  return PickServer(service, exclude, clock_.NowMicros());
+}
+
+Result<PickedServer> ServerCache::PickServer(const std::string& service,
+                                             const std::vector<std::string>& exclude,
+                                             int64_t now_us) {
+  // The common Pick: a service in use (listed, its worker started) with a
+  // usable server cached.
+  if (Service* known = FindService(service);
+      known != nullptr && known->worker_started.load(std::memory_order_acquire)) {
+    Observed seen = Observe(*known);
+    const Snapshot* snap = seen.snapshot.get();
+    if (snap->has_list) {
+      const size_t chosen =
+          ChooseUsable(*known->balancer, snap->instances, snap->states, exclude, now_us);
+      if (chosen != kNone) {
+        return Handle(*known, std::move(seen.snapshot), chosen, /*from_balancer=*/true);
+      }
+    }
+  }
   Result<Service*> found = FindOrAddService(service);
   if (!found.ok()) return found.status();
   Service& s = **found;
@@ -248,23 +274,17 @@ Result<PickedServer> ServerCache::PickServer(const std::string& service,
   Observed seen = Observe(s);
   // The synchronous Lookup this Pick made or shared, if any.
   std::optional<Status> lookup = EnsureListed(s, seen);
+  if (lookup) now_us = clock_.NowMicros();  // the Lookup took time
 
   // A handle on instance `i` of the list `seen` holds.
   const auto picked = [&](size_t i, bool from_balancer) {
-    PickedServer p;
-    const Snapshot* snap = seen.snapshot.get();
-    p.state_ = snap->states[i].get();
-    p.service_ = &s;
-    p.from_balancer_ = from_balancer;
-    p.instance_ = std::shared_ptr<const InstanceInfo>(std::move(seen.snapshot),
-                                                      &snap->instances[i]);
-    return p;
+    return Handle(s, std::move(seen.snapshot), i, from_balancer);
   };
 
   const Snapshot* snap = seen.snapshot.get();
   if (snap->has_list) {
-    const size_t chosen = ChooseUsable(*s.balancer, snap->instances, snap->states,
-                                       exclude, clock_.NowMicros());
+    const size_t chosen =
+        ChooseUsable(*s.balancer, snap->instances, snap->states, exclude, now_us);
     if (chosen != kNone) return picked(chosen, /*from_balancer=*/true);
   }
   bool lookup_allowed = true;
@@ -451,6 +471,18 @@ ServerCache::Service* ServerCache::FindService(const std::string& name) const {
   return nullptr;
 }
 
+PickedServer ServerCache::Handle(Service& s, std::shared_ptr<const Snapshot> snapshot,
+                                 size_t i, bool from_balancer) {
+  PickedServer p;
+  const Snapshot* snap = snapshot.get();
+  p.state_ = snap->states[i].get();
+  p.service_ = &s;
+  p.from_balancer_ = from_balancer;
+  p.instance_ =
+      std::shared_ptr<const InstanceInfo>(std::move(snapshot), &snap->instances[i]);
+  return p;
+}
+
 ServerCache::Observed ServerCache::Observe(const Service& s) {
   MutexLock lock(s.mu);
   return Observed{s.snapshot, s.lookups_done};
@@ -587,6 +619,9 @@ bool ServerCache::AdoptSnapshot(Service& s) {
 }
 
 void ServerCache::StartWorker(Service& s) {
+  // Every Pick passes here: after the first, one load instead of call_once
+  // (which sets thread-locals before it checks).
+  if (s.worker_started.load(std::memory_order_acquire)) return;
   std::call_once(s.worker_once, [this, &s] {
     {
       MutexLock lock(workers_mu_);
@@ -598,6 +633,7 @@ void ServerCache::StartWorker(Service& s) {
       --running_workers_;
       workers_done_.NotifyAll();
     });
+    s.worker_started.store(true, std::memory_order_release);
   });
 }
 

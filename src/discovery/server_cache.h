@@ -135,6 +135,11 @@ class ServerCache {
   // other registry errors on first use are returned as they are.
   Result<PickedServer> PickServer(const std::string& service,
                                   const std::vector<std::string>& exclude = {});
+  // As above, with down marks judged at `now_us`, the cache clock's reading
+  // the caller already took (a call reads the clock once).
+  Result<PickedServer> PickServer(const std::string& service,
+                                  const std::vector<std::string>& exclude,
+                                  int64_t now_us);
 
   // PickServer, returning a copy of the instance: for tools and tests that
   // look at the choice. Same errors. The pick is reported like any other
@@ -190,6 +195,9 @@ class ServerCache {
   Result<Service*> FindOrAddService(const std::string& name);
   Service* FindService(const std::string& name) const;
   static Observed Observe(const Service& s);
+  // A handle on instance `i` of `snapshot`, a list of `s`.
+  static PickedServer Handle(Service& s, std::shared_ptr<const Snapshot> snapshot,
+                             size_t i, bool from_balancer);
 
   // First use of `s`: one blocking Lookup unless a list is cached, then the
   // background thread. Returns the Lookup's outcome when one was made.

@@ -89,9 +89,11 @@ class RecycledBlocks {
   }
 };
 
-// T: the reply type; E: the service's IDL exception; Recv: T(ReplicaConnection&)
-// reading the reply (the generated recv_ method); it is copied into the
-// attempt, so it must not refer to the caller's stack.
+// T: the reply type; E: the service's IDL exception; Recv:
+// void(ReplicaConnection&, T&) reading the reply into the given T (the
+// generated recv_ method); it is copied into the attempt, so it must not
+// refer to the caller's stack. The reply is read straight into the attempt
+// and moved once more, to the call, by Accept.
 template <class T, class E, class Recv>
 class PooledAttempt final : public SocketAttempt {
  public:
@@ -128,7 +130,7 @@ class PooledAttempt final : public SocketAttempt {
   int socket_fd() const override { return conn_ ? conn_->channel().socket_fd() : -1; }
 
   // The reply read by a Finish that returned ok (moved from by the caller).
-  T&& TakeReply() { return std::move(*reply_); }
+  T&& TakeReply() { return std::move(reply_); }
 
  private:
   ReplicaConnectionPool& pool_;
@@ -136,7 +138,7 @@ class PooledAttempt final : public SocketAttempt {
   std::unique_ptr<ReplicaConnection> conn_;  // while the answer is unread
   std::optional<Recv> recv_;
   client::AttemptOutcome failure_;
-  std::optional<T> reply_;
+  T reply_;  // valid after a Finish that returned ok
 
   // Reads the answer (waiting at most about `bound_us` for its first bytes
   // when > 0; nullopt when that passed with nothing read, the connection
@@ -144,9 +146,10 @@ class PooledAttempt final : public SocketAttempt {
   std::optional<client::AttemptOutcome> Read(int64_t bound_us) {
     if (!conn_) return failure_;
     Channel& channel = conn_->channel();
-    RpcResult<T> out = InvokeRpc<T, E>(channel.endpoint(), [&] {
+    RpcResult<bool> out = InvokeRpc<bool, E>(channel.endpoint(), [&] {
       if (bound_us > 0) channel.ExpectReplyWithin(bound_us);
-      return (*recv_)(*conn_);
+      (*recv_)(*conn_, reply_);
+      return true;
     });
     if (out.transport_failure && channel.TakeReplyExpired()) return std::nullopt;
     std::unique_ptr<ReplicaConnection> conn = std::move(conn_);
@@ -158,7 +161,6 @@ class PooledAttempt final : public SocketAttempt {
     if (!out.result.ok()) {
       return client::AttemptOutcome{out.result.status(), out.transport_failure};
     }
-    reply_ = std::move(out.result).value();
     return client::AttemptOutcome{Status::Ok(), false};
   }
 };
@@ -175,11 +177,12 @@ class PooledCall final : public client::ServerCall {
   PooledCall(ReplicaConnectionPool& pool, Send& send, Recv recv)
       : pool_(pool), send_(send), recv_(std::move(recv)) {}
 
-  std::unique_ptr<client::Attempt> Start(const InstanceInfo& picked) override {
+  std::unique_ptr<client::Attempt> Start(const InstanceInfo& picked,
+                                         int64_t now_us) override {
     // The copy gives its connection back to the slot: nothing of `picked`
     // is copied.
     ReplicaConnectionPool::Slot& slot = pool_.Find(picked.id);
-    auto conn = pool_.Acquire(slot, picked);
+    auto conn = pool_.Acquire(slot, picked, now_us);
     if (!conn.ok()) {
       return std::make_unique<Copy>(pool_, slot,
                                     client::AttemptOutcome{conn.status(), true});

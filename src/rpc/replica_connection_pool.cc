@@ -48,14 +48,14 @@ ReplicaConnectionPool::Slot& ReplicaConnectionPool::Find(const std::string& inst
 }
 
 Result<std::unique_ptr<ReplicaConnection>> ReplicaConnectionPool::Acquire(
-    Slot& slot, const InstanceInfo& instance) {
-  const int64_t now = clock_.NowMicros();
+    Slot& slot, const InstanceInfo& instance, int64_t now) {
   // An id that moved to another address is another process, and a
   // connection idle too long may be closed by the server under a call:
   // neither is reused.
   std::unique_ptr<ReplicaConnection> first(
       slot.first_.exchange(nullptr, std::memory_order_acq_rel));
   if (first != nullptr && SameAddress(*first, instance) && Fresh(*first, now)) {
+    first->channel().Touch(now);
     return first;
   }
   std::vector<std::unique_ptr<ReplicaConnection>> stale;  // closed outside the lock
@@ -66,19 +66,23 @@ Result<std::unique_ptr<ReplicaConnection>> ReplicaConnectionPool::Acquire(
     while (!conns.empty()) {
       std::unique_ptr<ReplicaConnection> conn = std::move(conns.back());
       conns.pop_back();
-      if (SameAddress(*conn, instance) && Fresh(*conn, now)) return conn;
+      if (SameAddress(*conn, instance) && Fresh(*conn, now)) {
+        conn->channel().Touch(now);
+        return conn;
+      }
       stale.push_back(std::move(conn));
     }
   }
   auto ch = Channel::Open(Endpoint{instance.host, instance.port}, options_.client);
   if (!ch.ok()) return ch.status();
   opened_.fetch_add(1, std::memory_order_relaxed);
-  return std::make_unique<ReplicaConnection>(std::move(ch).value());
+  auto conn = std::make_unique<ReplicaConnection>(std::move(ch).value());
+  conn->channel().Touch(now);
+  return conn;
 }
 
 void ReplicaConnectionPool::Release(Slot& slot, std::unique_ptr<ReplicaConnection> conn) {
   if (options_.max_idle_per_instance == 0) return;  // closed
-  conn->channel().Touch(clock_.NowMicros());
   ReplicaConnection* empty = nullptr;
   if (slot.first_.compare_exchange_strong(empty, conn.get(), std::memory_order_acq_rel)) {
     conn.release();  // owned by the slot now

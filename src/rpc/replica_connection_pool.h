@@ -82,17 +82,28 @@ class ReplicaConnectionPool {
   Slot& Find(const std::string& instance_id);
 
   // An idle connection to `instance` (its slot: Find(instance.id)), or a new
-  // one. kUnavailable (a transport failure: the server is unreachable) when
-  // it cannot connect.
+  // one, for a call starting at `now_us` on the pool's clock (the caller's
+  // reading, so a call reads the clock once): a connection idle for more
+  // than max_idle_ms since the start of its last call is closed, not reused.
+  // kUnavailable (a transport failure: the server is unreachable) when it
+  // cannot connect.
   Result<std::unique_ptr<ReplicaConnection>> Acquire(Slot& slot,
-                                                     const InstanceInfo& instance);
+                                                     const InstanceInfo& instance,
+                                                     int64_t now_us);
+  Result<std::unique_ptr<ReplicaConnection>> Acquire(Slot& slot,
+                                                     const InstanceInfo& instance) {
+    return Acquire(slot, instance, clock_.NowMicros());
+  }
   Result<std::unique_ptr<ReplicaConnection>> Acquire(const InstanceInfo& instance) {
     return Acquire(Find(instance.id), instance);
   }
 
   // Returns a connection whose last call completed (ok or a typed error),
   // acquired from `slot`. Connections whose call failed in the transport
-  // must be dropped instead. Past max_idle_per_instance it is closed.
+  // must be dropped instead. Past max_idle_per_instance it is closed. Reads
+  // no clock: idle time counts from the start of the connection's last call
+  // (stamped by Acquire), which is never later than its end, so a
+  // connection is retired early rather than late.
   void Release(Slot& slot, std::unique_ptr<ReplicaConnection> conn);
   // As above for a connection acquired for `instance`; one that is not a
   // connection to `instance`'s address is closed.

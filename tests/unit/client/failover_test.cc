@@ -94,7 +94,7 @@ class FakeCall final : public ServerCall {
   FakeCall(std::shared_ptr<FakeServers> servers, FakeClock& clock, int64_t timeout_us)
       : servers_(std::move(servers)), clock_(clock), timeout_us_(timeout_us) {}
 
-  std::unique_ptr<Attempt> Start(const InstanceInfo& server) override {
+  std::unique_ptr<Attempt> Start(const InstanceInfo& server, int64_t now_us) override {
     FakeServers& s = *servers_;
     const size_t index = s.called.size();
     s.called.push_back(server.id);
@@ -106,6 +106,7 @@ class FakeCall final : public ServerCall {
       latency = it->second;
     }
     const int64_t now = clock_.NowMicros();
+    EXPECT_EQ(now_us, now) << "a copy starts at the clock's current reading";
     return std::make_unique<FakeAttempt>(servers_, clock_, server.id, now + latency,
                                          now + timeout_us_);
   }

@@ -201,6 +201,29 @@ TEST_F(ServerCacheTest, FailedInstanceIsSkippedUntilCooloffPasses) {
   EXPECT_EQ(counts["p2"], 10);
 }
 
+// A caller that already read the clock passes its reading: down marks are
+// judged at that time, not at the cache clock's.
+TEST_F(ServerCacheTest, PickJudgesDownMarksAtTheCallersReading) {
+  registry_->SetInstances("prime", {Server("p1", 7001), Server("p2", 7002)});
+  auto cache = Make();
+  PickId(*cache);
+  cache->ReportTransportFailure("prime", "p2");  // down for 5000 ms from now
+  const int64_t now = clock_.NowMicros();
+  std::map<std::string, int> before, after;
+  for (int i = 0; i < 10; ++i) {
+    auto picked = cache->PickServer("prime", {}, now + 4'999'999);
+    ASSERT_TRUE(picked.ok()) << picked.status().ToString();
+    ++before[(*picked)->id];
+  }
+  for (int i = 0; i < 10; ++i) {
+    auto picked = cache->PickServer("prime", {}, now + 5'000'000);
+    ASSERT_TRUE(picked.ok()) << picked.status().ToString();
+    ++after[(*picked)->id];
+  }
+  EXPECT_EQ(before["p2"], 0) << "still inside its cool-off at that reading";
+  EXPECT_EQ(after["p2"], 5) << "cool-off over at that reading, whatever the cache clock";
+}
+
 TEST_F(ServerCacheTest, ZeroCooloffNeverMarksDown) {
   registry_->SetInstances("prime", {Server("p1", 7001)});
   ServerCacheOptions options = FastOptions();

@@ -52,12 +52,10 @@ class PooledCallTest : public ::testing::Test {
   static auto Send(int64_t n) {
     return [n](ReplicaConnection& c) { c.prime().send_isPrime(n); };
   }
-  static idl::PrimeReply Recv(ReplicaConnection& c) {
-    idl::PrimeReply r;
+  static void Recv(ReplicaConnection& c, idl::PrimeReply& r) {
     c.prime().recv_isPrime(r);
-    return r;
   }
-  using RecvFn = idl::PrimeReply (*)(ReplicaConnection&);
+  using RecvFn = void (*)(ReplicaConnection&, idl::PrimeReply&);
 
   std::atomic<int> delay_ms_{0};
   std::unique_ptr<ThriftServer> server_;
@@ -70,7 +68,7 @@ TEST_F(PooledCallTest, ReplyWithinTheBoundIsReadByTheBoundedWait) {
   auto send = Send(7);
   PooledCall<idl::PrimeReply, idl::PrimeError, decltype(send), RecvFn> call(pool_, send,
                                                                             &Recv);
-  auto copy = call.Start(replica_);
+  auto copy = call.Start(replica_, clock_.NowMicros());
   std::optional<client::AttemptOutcome> out = copy->FinishWithin(2'000'000);
   ASSERT_TRUE(out.has_value());
   ASSERT_TRUE(out->status.ok()) << out->status.ToString();
@@ -83,7 +81,7 @@ TEST_F(PooledCallTest, ExpiredBoundedWaitReadsNothingSoTheReplyIsReadLater) {
   auto send = Send(11);
   PooledCall<idl::PrimeReply, idl::PrimeError, decltype(send), RecvFn> call(pool_, send,
                                                                             &Recv);
-  auto copy = call.Start(replica_);
+  auto copy = call.Start(replica_, clock_.NowMicros());
   const auto start = std::chrono::steady_clock::now();
   EXPECT_FALSE(copy->FinishWithin(10'000).has_value()) << "no reply within 10 ms";
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(150))
@@ -102,7 +100,7 @@ TEST_F(PooledCallTest, ExpiredBoundedWaitReadsNothingSoTheReplyIsReadLater) {
   auto send2 = Send(13);
   PooledCall<idl::PrimeReply, idl::PrimeError, decltype(send2), RecvFn> next(pool_, send2,
                                                                              &Recv);
-  auto copy2 = next.Start(replica_);
+  auto copy2 = next.Start(replica_, clock_.NowMicros());
   std::optional<client::AttemptOutcome> out = copy2->FinishWithin(2'000'000);
   ASSERT_TRUE(out.has_value());
   ASSERT_TRUE(out->status.ok()) << out->status.ToString();
@@ -116,7 +114,7 @@ TEST_F(PooledCallTest, AfterAnExpiredBoundAPlainFinishWaitsForTheReply) {
   auto send = Send(17);
   PooledCall<idl::PrimeReply, idl::PrimeError, decltype(send), RecvFn> call(pool_, send,
                                                                             &Recv);
-  auto copy = call.Start(replica_);
+  auto copy = call.Start(replica_, clock_.NowMicros());
   EXPECT_FALSE(copy->FinishWithin(5'000).has_value());
   // The socket still has the short receive timeout: a Finish must not fail
   // after it but wait up to the call timeout.
@@ -131,7 +129,7 @@ TEST_F(PooledCallTest, BoundOfZeroReturnsAtOnceWithoutReading) {
   auto send = Send(19);
   PooledCall<idl::PrimeReply, idl::PrimeError, decltype(send), RecvFn> call(pool_, send,
                                                                             &Recv);
-  auto copy = call.Start(replica_);
+  auto copy = call.Start(replica_, clock_.NowMicros());
   EXPECT_FALSE(copy->FinishWithin(0).has_value());
   const client::AttemptOutcome out = copy->Finish();
   ASSERT_TRUE(out.status.ok()) << out.status.ToString();
@@ -143,8 +141,8 @@ TEST_F(PooledCallTest, TwoCopiesInFlightTakeTwoConnectionsAndGiveBothBack) {
   auto send = Send(23);
   PooledCall<idl::PrimeReply, idl::PrimeError, decltype(send), RecvFn> call(pool_, send,
                                                                             &Recv);
-  auto first = call.Start(replica_);
-  auto hedge = call.Start(replica_);
+  auto first = call.Start(replica_, clock_.NowMicros());
+  auto hedge = call.Start(replica_, clock_.NowMicros());
   EXPECT_NE(static_cast<SocketAttempt&>(*first).socket_fd(),
             static_cast<SocketAttempt&>(*hedge).socket_fd())
       << "copies never share a connection";
@@ -155,8 +153,8 @@ TEST_F(PooledCallTest, TwoCopiesInFlightTakeTwoConnectionsAndGiveBothBack) {
   auto send2 = Send(29);
   PooledCall<idl::PrimeReply, idl::PrimeError, decltype(send2), RecvFn> next(pool_, send2,
                                                                              &Recv);
-  auto a = next.Start(replica_);
-  auto b = next.Start(replica_);
+  auto a = next.Start(replica_, clock_.NowMicros());
+  auto b = next.Start(replica_, clock_.NowMicros());
   ASSERT_TRUE(a->Finish().status.ok());
   ASSERT_TRUE(b->Finish().status.ok());
   next.Accept(*b);
@@ -171,8 +169,8 @@ TEST_F(PooledCallTest, CopyDestroyedUnreadDoesNotReturnItsConnection) {
   auto send = Send(31);
   PooledCall<idl::PrimeReply, idl::PrimeError, decltype(send), RecvFn> call(pool_, send,
                                                                             &Recv);
-  call.Start(replica_).reset();  // sent, never read
-  auto copy = call.Start(replica_);
+  call.Start(replica_, clock_.NowMicros()).reset();  // sent, never read
+  auto copy = call.Start(replica_, clock_.NowMicros());
   ASSERT_TRUE(copy->Finish().status.ok());
   call.Accept(*copy);
   EXPECT_EQ(call.TakeReply().n, 31);
@@ -187,7 +185,7 @@ TEST_F(PooledCallTest, CopyMadeInARecycledBlockReadsItsOwnReply) {
     auto send = Send(n);
     PooledCall<idl::PrimeReply, idl::PrimeError, decltype(send), RecvFn> call(pool_, send,
                                                                               &Recv);
-    auto copy = call.Start(replica_);
+    auto copy = call.Start(replica_, clock_.NowMicros());
     ASSERT_TRUE(copy->Finish().status.ok());
     call.Accept(*copy);
     EXPECT_EQ(call.TakeReply().n, n);

@@ -136,6 +136,30 @@ TEST_F(ReplicaConnectionPoolTest, IdleConnectionIsReusedUpToMaxIdleAndReplacedAf
   EXPECT_EQ(pool.connections_opened(), 2);
 }
 
+// A connection's idle time counts from the start of its last call (Acquire's
+// reading), not from its release: a long call followed by a pause retires it
+// early rather than late, and Release reads no clock.
+TEST_F(ReplicaConnectionPoolTest, IdleTimeCountsFromTheStartOfTheLastCall) {
+  options_.max_idle_ms = 1000;
+  ReplicaConnectionPool pool(options_, clock_);
+  ReplicaConnectionPool::Slot& slot = pool.Find(replica_.id);
+  auto conn = pool.Acquire(slot, replica_, clock_.NowMicros());
+  ASSERT_TRUE(conn.ok()) << conn.status().ToString();
+  clock_.AdvanceMillis(600);  // the call takes 600 ms
+  pool.Release(slot, std::move(conn).value());
+  clock_.AdvanceMillis(400);  // 1000 ms since the call started: still fresh
+  conn = pool.Acquire(slot, replica_, clock_.NowMicros());
+  ASSERT_TRUE(conn.ok()) << conn.status().ToString();
+  EXPECT_EQ(pool.connections_opened(), 1);
+  clock_.AdvanceMillis(600);
+  pool.Release(slot, std::move(conn).value());
+  clock_.AdvanceMillis(401);  // 1001 ms since that call started: replaced
+  conn = pool.Acquire(slot, replica_, clock_.NowMicros());
+  ASSERT_TRUE(conn.ok()) << conn.status().ToString();
+  EXPECT_EQ(Ping(**conn), "pong");
+  EXPECT_EQ(pool.connections_opened(), 2);
+}
+
 TEST_F(ReplicaConnectionPoolTest, InstanceAtANewAddressGetsANewConnection) {
   auto second_server = StartReplica();
   ASSERT_NE(second_server, nullptr);
