@@ -83,7 +83,8 @@ TEST_F(EventLogTest, ExpiryGivesTheReasonWithTheSilenceAndHeartbeats) {
   EXPECT_EQ(events[1].kind, "expired");
   EXPECT_NE(events[1].reason.find("no heartbeat for 3000 ms"), std::string::npos)
       << events[1].reason;
-  EXPECT_NE(events[1].reason.find("1 heartbeat since"), std::string::npos) << events[1].reason;
+  EXPECT_NE(events[1].reason.find("1 heartbeat since"), std::string::npos)
+      << events[1].reason;
 }
 
 TEST_F(EventLogTest, RegistrationAfterExpiryReadsRenewedAfterExpiry) {
