@@ -43,8 +43,11 @@ TEST_P(WatchFanout, EveryWatcherIsNotifiedOnceAndLookupsAreAnsweredMeanwhile) {
   const int watchers = WatchersThatFit();
   if (watchers < 1000) GTEST_SKIP() << "open-file limit too low for 1000 watchers";
   TempDir dir;
+  // No heartbeats here: a lease long enough that r1 cannot expire while a
+  // loaded machine parks the watchers (with the 3 s default it once did, and
+  // its expiry, not the registrations below, woke every watcher).
   RegistryProcess reg(dir, {"--server", GetParam(), "--max-watchers", "10000",
-                            "--max-connections", "10000"});
+                            "--max-connections", "10000", "--lease-ttl-ms", "600000"});
   ASSERT_TRUE(reg.ok());
   const Endpoint endpoint{"127.0.0.1", reg.port()};
   rpc::ThriftRegistryClient client(endpoint, rpc::ClientOptions{});
