@@ -5,8 +5,10 @@
 
 #include <chrono>
 #include <optional>
+#include <stdexcept>
 #include <utility>
 
+#include "core/mutex.h"
 #include "core/validation.h"
 #include "votes/schema_migrations.h"
 #include "votes/sqlite_connection.h"
@@ -46,15 +48,14 @@ struct Statements final : sqlite::ConnectionState {
         // open and has the option (so that a new vote is one statement): no
         // faster, 38-40 against 41-48 us of CPU per vote in a standalone
         // program with this schema. So the poll is checked first.
-        // One statement: the id comes from vote_ids and the trigger
-        // votes_take_id (db/002_votes_one_btree.sql) moves vote_ids on, so
-        // only a row really inserted takes an id, and a failed statement
-        // undoes both.
+        // ?6 is the vote_id, from this process's block of vote_ids (below).
         insert_vote(db,
                     "INSERT INTO votes (poll_id, voter_id, vote_id, option_text,"
-                    " cast_at_ms, recorded_by) VALUES (?1, ?2,"
-                    " (SELECT last + 1 FROM vote_ids), ?3, ?4, ?5)"
+                    " cast_at_ms, recorded_by) VALUES (?1, ?2, ?6, ?3, ?4, ?5)"
                     " ON CONFLICT (poll_id, voter_id) DO NOTHING RETURNING vote_id"),
+        reserve_vote_ids(db,
+                         "UPDATE vote_ids SET last = last + ?1 WHERE only_row = 1"
+                         " RETURNING last"),
         find_vote(db,
                   "SELECT vote_id, option_text, cast_at_ms, recorded_by FROM votes"
                   " WHERE poll_id = ?1 AND voter_id = ?2"),
@@ -80,6 +81,7 @@ struct Statements final : sqlite::ConnectionState {
   SQLite::Statement insert_option;
   SQLite::Statement vote_target;
   SQLite::Statement insert_vote;
+  SQLite::Statement reserve_vote_ids;
   SQLite::Statement find_vote;
   SQLite::Statement count_votes;
   SQLite::Statement list_polls;
@@ -128,6 +130,55 @@ Result<Poll> ReadPoll(Statements& st, int64_t poll_id) {
   return poll;
 }
 
+// The vote_ids this process may give out, reserved a block at a time from
+// the table vote_ids (db/002_votes_one_btree.sql): moving vote_ids.last once
+// per block instead of once per batch spares every batch a second page
+// (written to the WAL, and read again after another process's commit). A
+// block is reserved inside a batch's transaction, so it is this process's
+// only once that batch commits: EndBatch drops a block whose batch failed,
+// before the next batch can use it (another process may reserve the same
+// ids then). Ids are unique forever but not in commit order, and a process
+// that stops leaves the rest of its block unused.
+// Used only by the writer queue's leader (one batch at a time); the mutex
+// makes that hand-over between leader threads explicit.
+class VoteIdBlock {
+ public:
+  static constexpr int64_t kSize = 1024;
+
+  // The id the next new vote takes, reserving a block (a write in the
+  // current transaction) when none is left. Throws SQLite::Exception.
+  int64_t Peek(Statements& st) EXCLUDES(mu_) {
+    MutexLock lock(mu_);
+    if (next_ == end_) {
+      StatementUse reserve(st.reserve_vote_ids);
+      reserve->bind(1, kSize);
+      if (!reserve->executeStep()) throw std::runtime_error("vote_ids has no row");
+      end_ = reserve->getColumn(0).getInt64() + 1;
+      next_ = end_ - kSize;
+      reserved_in_batch_ = true;
+    }
+    return next_;
+  }
+  // The id from Peek was stored (in the current batch).
+  void Take() EXCLUDES(mu_) {
+    MutexLock lock(mu_);
+    ++next_;
+  }
+  // The current batch committed (its reservation is this process's) or
+  // failed (a reservation it made is undone, so the block is dropped).
+  void EndBatch(bool committed) EXCLUDES(mu_) {
+    MutexLock lock(mu_);
+    if (!committed && reserved_in_batch_) next_ = end_ = 0;
+    reserved_in_batch_ = false;
+  }
+
+ private:
+  Mutex mu_;
+  int64_t next_ GUARDED_BY(mu_) = 0;  // [next_, end_): ids not given out yet
+  int64_t end_ GUARDED_BY(mu_) = 0;
+  bool reserved_in_batch_ GUARDED_BY(mu_) = false;
+};
+
 }  // namespace
 
 // The store's concurrency machinery. Declaration order is destruction
@@ -142,6 +193,8 @@ struct SqliteVoteStore::Machinery {
               [this](WriterQueue::Job& leader, const WriterQueue::TakeBatch& take) {
                 checkpointer.PaceWriter();
                 sqlite::RunWriteBatch(pool, batch_options, leader, take);
+                // The leader is in every batch; all of it committed or none.
+                vote_ids.EndBatch(static_cast<sqlite::WriteJob&>(leader).committed);
               }) {}
 
   static sqlite::CheckpointOptions CheckpointOptionsOf(const SqliteOptions& options) {
@@ -162,6 +215,7 @@ struct SqliteVoteStore::Machinery {
   sqlite::ConnectionPool pool;
   std::unique_ptr<WriterTurn> turn;    // set by Open, before any write; may stay null
   sqlite::BatchOptions batch_options;  // its turn is set with `turn`
+  VoteIdBlock vote_ids;                // used by the queue's batches
   WriterQueue queue;
 };
 
@@ -357,6 +411,8 @@ Result<Receipt> SqliteVoteStore::CastVote(int64_t poll_id, const std::string& vo
                                           int64_t now_ms) {
   // Not isolated: its one write is a single statement that either inserts
   // the vote (and nothing after it can fail the call) or changes nothing.
+  // (Reserving a block of ids, when one is due, is a write too, but one
+  // that is harmless to keep when the vote then fails: ids are skipped.)
   return Write<Receipt>(
       RequestBytes({voter_id, option, recorded_by}),
       /*isolated=*/false, [&](Statements& st) -> Result<Receipt> {
@@ -374,14 +430,17 @@ Result<Receipt> SqliteVoteStore::CastVote(int64_t poll_id, const std::string& vo
           }
         }
         if (!closed) {
+          const int64_t vote_id = machinery_->vote_ids.Peek(st);
           StatementUse insert(st.insert_vote);
           insert->bind(1, poll_id);
           insert->bind(2, voter_id);
           insert->bind(3, option);
           insert->bind(4, now_ms);
           insert->bind(5, recorded_by);
+          insert->bind(6, vote_id);
           if (insert->executeStep()) {  // a row came back: newly recorded
-            return Receipt{insert->getColumn(0).getInt64(),
+            machinery_->vote_ids.Take();
+            return Receipt{vote_id,
                            poll_id,
                            voter_id,
                            option,

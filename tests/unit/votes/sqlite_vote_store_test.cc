@@ -173,6 +173,28 @@ TEST_F(SqliteVoteStoreTest, RepeatsAndConflictsTakeNoVoteId) {
   EXPECT_EQ(VoteOrDie(poll.poll_id, "bob", "red").vote_id, first + 1);
 }
 
+TEST_F(SqliteVoteStoreTest, FailedBatchGivesUpTheIdsItReserved) {
+  Poll poll = MakePoll();
+  RawConnection raw(path_);
+  // The first vote reserves a block of ids, then its batch is rolled back.
+  ASSERT_EQ(raw.Exec("CREATE TRIGGER doom AFTER INSERT ON votes"
+                     " WHEN NEW.voter_id = 'doomed' BEGIN SELECT RAISE(ROLLBACK, 'boom');"
+                     " END"),
+            SQLITE_OK);
+  EXPECT_FALSE(store_->CastVote(poll.poll_id, "doomed", "red", "r", kT0).ok());
+  ASSERT_EQ(raw.Exec("DROP TRIGGER doom"), SQLITE_OK);
+  // Another process now takes the ids that reservation would have had.
+  ASSERT_EQ(raw.Exec("UPDATE vote_ids SET last = last + 1;"
+                     "INSERT INTO votes (poll_id, voter_id, vote_id, option_text,"
+                     " cast_at_ms, recorded_by) VALUES (" +
+                     std::to_string(poll.poll_id) +
+                     ", 'carol', (SELECT last FROM vote_ids), 'red', 1, 'raw')"),
+            SQLITE_OK);
+  const int64_t carol = raw.QueryInt("SELECT vote_id FROM votes WHERE voter_id = 'carol'");
+  EXPECT_GT(VoteOrDie(poll.poll_id, "alice", "red").vote_id, carol);
+  EXPECT_EQ(raw.QueryInt("SELECT COUNT(DISTINCT vote_id) FROM votes"), 2);
+}
+
 TEST(SqliteVoteStoreOpen, PathUnderARegularFileFailsAtOpenWithUnavailable) {
   TempDir dir;
   const std::string not_a_dir = dir.File("plain_file");
@@ -300,10 +322,11 @@ TEST_F(LockedDatabaseTest, ReadsProceedWhileAnotherConnectionHoldsTheWriteLock) 
   VoteOrDie(poll_.poll_id, "alice", "red");
   RawConnection other(path_);
   ASSERT_EQ(other.Exec("BEGIN IMMEDIATE"), SQLITE_OK);
-  ASSERT_EQ(other.Exec("INSERT INTO votes (poll_id, voter_id, vote_id, option_text,"
+  ASSERT_EQ(other.Exec("UPDATE vote_ids SET last = last + 1;"
+                       "INSERT INTO votes (poll_id, voter_id, vote_id, option_text,"
                        " cast_at_ms, recorded_by) VALUES (" +
                        std::to_string(poll_.poll_id) +
-                       ", 'bob', (SELECT last + 1 FROM vote_ids), 'red', 1, 'raw')"),
+                       ", 'bob', (SELECT last FROM vote_ids), 'red', 1, 'raw')"),
             SQLITE_OK);
   EXPECT_THAT(Counts(poll_.poll_id), ElementsAre(1, 0, 0));  // bob not committed yet
   EXPECT_EQ(store_->ListPolls(5)->size(), 1u);
