@@ -440,11 +440,7 @@ Result<Receipt> SqliteVoteStore::CastVote(int64_t poll_id, const std::string& vo
           insert->bind(6, vote_id);
           if (insert->executeStep()) {  // a row came back: newly recorded
             machinery_->vote_ids.Take();
-            return Receipt{vote_id,
-                           poll_id,
-                           voter_id,
-                           option,
-                           now_ms,
+            return Receipt{vote_id,           poll_id, voter_id, option, now_ms,
                            recorded_by,
                            /*repeated=*/false};
           }

@@ -190,7 +190,8 @@ TEST_F(SqliteVoteStoreTest, FailedBatchGivesUpTheIdsItReserved) {
                      std::to_string(poll.poll_id) +
                      ", 'carol', (SELECT last FROM vote_ids), 'red', 1, 'raw')"),
             SQLITE_OK);
-  const int64_t carol = raw.QueryInt("SELECT vote_id FROM votes WHERE voter_id = 'carol'");
+  const int64_t carol =
+      raw.QueryInt("SELECT vote_id FROM votes WHERE voter_id = 'carol'");
   EXPECT_GT(VoteOrDie(poll.poll_id, "alice", "red").vote_id, carol);
   EXPECT_EQ(raw.QueryInt("SELECT COUNT(DISTINCT vote_id) FROM votes"), 2);
 }
