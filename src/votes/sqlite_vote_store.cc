@@ -148,15 +148,19 @@ class VoteIdBlock {
   // The id the next new vote takes, reserving a block (a write in the
   // current transaction) when none is left. Throws SQLite::Exception.
   int64_t Peek(Statements& st) EXCLUDES(mu_) {
-    MutexLock lock(mu_);
-    if (next_ == end_) {
-      StatementUse reserve(st.reserve_vote_ids);
-      reserve->bind(1, kSize);
-      if (!reserve->executeStep()) throw std::runtime_error("vote_ids has no row");
-      end_ = reserve->getColumn(0).getInt64() + 1;
-      next_ = end_ - kSize;
-      reserved_in_batch_ = true;
+    {
+      MutexLock lock(mu_);
+      if (next_ != end_) return next_;
     }
+    // No lock held across the statement; only the leader gets here.
+    StatementUse reserve(st.reserve_vote_ids);
+    reserve->bind(1, kSize);
+    if (!reserve->executeStep()) throw std::runtime_error("vote_ids has no row");
+    const int64_t last = reserve->getColumn(0).getInt64();
+    MutexLock lock(mu_);
+    end_ = last + 1;
+    next_ = end_ - kSize;
+    reserved_in_batch_ = true;
     return next_;
   }
   // The id from Peek was stored (in the current batch).
