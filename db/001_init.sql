@@ -6,6 +6,9 @@
 -- vote_id names one vote forever. votes skips AUTOINCREMENT on purpose: it
 -- would add a fourth page write (sqlite_sequence) to every vote, about a
 -- quarter of a vote's cost here.
+-- 002_votes_one_btree.sql replaces votes and its indexes by one WITHOUT
+-- ROWID table (a vote then writes one B-tree); this file stays as it was, so
+-- version-1 databases and new ones are built alike.
 
 CREATE TABLE polls (
   poll_id        INTEGER PRIMARY KEY AUTOINCREMENT,

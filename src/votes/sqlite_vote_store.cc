@@ -4,9 +4,14 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <functional>
+#include <map>
 #include <optional>
+#include <stdexcept>
+#include <string_view>
 #include <utility>
 
+#include "core/mutex.h"
 #include "core/validation.h"
 #include "votes/schema_migrations.h"
 #include "votes/sqlite_connection.h"
@@ -46,17 +51,22 @@ struct Statements final : sqlite::ConnectionState {
         // open and has the option (so that a new vote is one statement): no
         // faster, 38-40 against 41-48 us of CPU per vote in a standalone
         // program with this schema. So the poll is checked first.
+        // ?6 is the vote_id, from this process's block of vote_ids (below).
         insert_vote(db,
-                    "INSERT INTO votes (poll_id, voter_id, option_text, cast_at_ms,"
-                    " recorded_by) VALUES (?1, ?2, ?3, ?4, ?5)"
+                    "INSERT INTO votes (poll_id, voter_id, vote_id, option_text,"
+                    " cast_at_ms, recorded_by) VALUES (?1, ?2, ?6, ?3, ?4, ?5)"
                     " ON CONFLICT (poll_id, voter_id) DO NOTHING RETURNING vote_id"),
+        reserve_vote_ids(db,
+                         "UPDATE vote_ids SET last = last + ?1 WHERE only_row = 1"
+                         " RETURNING last"),
         find_vote(db,
                   "SELECT vote_id, option_text, cast_at_ms, recorded_by FROM votes"
                   " WHERE poll_id = ?1 AND voter_id = ?2"),
-        count_votes(db,
-                    "SELECT o.option_text, (SELECT COUNT(*) FROM votes v"
-                    " WHERE v.poll_id = o.poll_id AND v.option_text = o.option_text)"
-                    " FROM poll_options o WHERE o.poll_id = ?1 ORDER BY o.position"),
+        // The poll's key range of votes, counted by Results (there is no
+        // index by option: a vote writes one B-tree). Counting here rather
+        // than with GROUP BY spares SQLite a sort of every row: 100,000
+        // votes in 31 ms with GROUP BY, 11 ms for the scan alone.
+        poll_vote_options(db, "SELECT option_text FROM votes WHERE poll_id = ?1"),
         list_polls(db,
                    "SELECT p.poll_id, p.question, p.closed, p.created_at_ms,"
                    " o.option_text FROM (SELECT * FROM polls ORDER BY poll_id DESC"
@@ -71,8 +81,9 @@ struct Statements final : sqlite::ConnectionState {
   SQLite::Statement insert_option;
   SQLite::Statement vote_target;
   SQLite::Statement insert_vote;
+  SQLite::Statement reserve_vote_ids;
   SQLite::Statement find_vote;
-  SQLite::Statement count_votes;
+  SQLite::Statement poll_vote_options;
   SQLite::Statement list_polls;
   SQLite::Statement close_poll;
 };
@@ -119,6 +130,59 @@ Result<Poll> ReadPoll(Statements& st, int64_t poll_id) {
   return poll;
 }
 
+// The vote_ids this process may give out, reserved a block at a time from
+// the table vote_ids (db/002_votes_one_btree.sql): moving vote_ids.last once
+// per block instead of once per batch spares every batch a second page
+// (written to the WAL, and read again after another process's commit). A
+// block is reserved inside a batch's transaction, so it is this process's
+// only once that batch commits: EndBatch drops a block whose batch failed,
+// before the next batch can use it (another process may reserve the same
+// ids then). Ids are unique forever but not in commit order, and a process
+// that stops leaves the rest of its block unused.
+// Used only by the writer queue's leader (one batch at a time); the mutex
+// makes that hand-over between leader threads explicit.
+class VoteIdBlock {
+ public:
+  static constexpr int64_t kSize = 1024;
+
+  // The id the next new vote takes, reserving a block (a write in the
+  // current transaction) when none is left. Throws SQLite::Exception.
+  int64_t Peek(Statements& st) EXCLUDES(mu_) {
+    {
+      MutexLock lock(mu_);
+      if (next_ != end_) return next_;
+    }
+    // No lock held across the statement; only the leader gets here.
+    StatementUse reserve(st.reserve_vote_ids);
+    reserve->bind(1, kSize);
+    if (!reserve->executeStep()) throw std::runtime_error("vote_ids has no row");
+    const int64_t last = reserve->getColumn(0).getInt64();
+    MutexLock lock(mu_);
+    end_ = last + 1;
+    next_ = end_ - kSize;
+    reserved_in_batch_ = true;
+    return next_;
+  }
+  // The id from Peek was stored (in the current batch).
+  void Take() EXCLUDES(mu_) {
+    MutexLock lock(mu_);
+    ++next_;
+  }
+  // The current batch committed (its reservation is this process's) or
+  // failed (a reservation it made is undone, so the block is dropped).
+  void EndBatch(bool committed) EXCLUDES(mu_) {
+    MutexLock lock(mu_);
+    if (!committed && reserved_in_batch_) next_ = end_ = 0;
+    reserved_in_batch_ = false;
+  }
+
+ private:
+  Mutex mu_;
+  int64_t next_ GUARDED_BY(mu_) = 0;  // [next_, end_): ids not given out yet
+  int64_t end_ GUARDED_BY(mu_) = 0;
+  bool reserved_in_batch_ GUARDED_BY(mu_) = false;
+};
+
 }  // namespace
 
 // The store's concurrency machinery. Declaration order is destruction
@@ -133,6 +197,8 @@ struct SqliteVoteStore::Machinery {
               [this](WriterQueue::Job& leader, const WriterQueue::TakeBatch& take) {
                 checkpointer.PaceWriter();
                 sqlite::RunWriteBatch(pool, batch_options, leader, take);
+                // The leader is in every batch; all of it committed or none.
+                vote_ids.EndBatch(static_cast<sqlite::WriteJob&>(leader).committed);
               }) {}
 
   static sqlite::CheckpointOptions CheckpointOptionsOf(const SqliteOptions& options) {
@@ -153,6 +219,7 @@ struct SqliteVoteStore::Machinery {
   sqlite::ConnectionPool pool;
   std::unique_ptr<WriterTurn> turn;    // set by Open, before any write; may stay null
   sqlite::BatchOptions batch_options;  // its turn is set with `turn`
+  VoteIdBlock vote_ids;                // used by the queue's batches
   WriterQueue queue;
 };
 
@@ -348,6 +415,8 @@ Result<Receipt> SqliteVoteStore::CastVote(int64_t poll_id, const std::string& vo
                                           int64_t now_ms) {
   // Not isolated: its one write is a single statement that either inserts
   // the vote (and nothing after it can fail the call) or changes nothing.
+  // (Reserving a block of ids, when one is due, is a write too, but one
+  // that is harmless to keep when the vote then fails: ids are skipped.)
   return Write<Receipt>(
       RequestBytes({voter_id, option, recorded_by}),
       /*isolated=*/false, [&](Statements& st) -> Result<Receipt> {
@@ -365,18 +434,17 @@ Result<Receipt> SqliteVoteStore::CastVote(int64_t poll_id, const std::string& vo
           }
         }
         if (!closed) {
+          const int64_t vote_id = machinery_->vote_ids.Peek(st);
           StatementUse insert(st.insert_vote);
           insert->bind(1, poll_id);
           insert->bind(2, voter_id);
           insert->bind(3, option);
           insert->bind(4, now_ms);
           insert->bind(5, recorded_by);
+          insert->bind(6, vote_id);
           if (insert->executeStep()) {  // a row came back: newly recorded
-            return Receipt{insert->getColumn(0).getInt64(),
-                           poll_id,
-                           voter_id,
-                           option,
-                           now_ms,
+            machinery_->vote_ids.Take();
+            return Receipt{vote_id,           poll_id, voter_id, option, now_ms,
                            recorded_by,
                            /*repeated=*/false};
           }
@@ -413,13 +481,25 @@ Result<PollResults> SqliteVoteStore::Results(int64_t poll_id) {
     if (!poll.ok()) return poll.status();
     PollResults results;
     results.poll = std::move(poll).value();
-    StatementUse q(st.count_votes);
+    std::map<std::string, int64_t, std::less<>> votes_of;  // option -> votes
+    for (const std::string& option : results.poll.options) votes_of[option] = 0;
+    StatementUse q(st.poll_vote_options);
     q->bind(1, poll_id);
     while (q->executeStep()) {
-      const int64_t votes = q->getColumn(1).getInt64();
-      results.counts.push_back(OptionCount{q->getColumn(0).getString(), votes});
-      results.total += votes;
+      const SQLite::Column option = q->getColumn(0);
+      const std::string_view text(static_cast<const char*>(option.getBlob()),
+                                  static_cast<size_t>(option.getBytes()));
+      auto it = votes_of.find(text);
+      // The foreign key to poll_options keeps every vote's option listed.
+      if (it == votes_of.end()) {
+        return Internal("vote in poll " + std::to_string(poll_id) + " for " +
+                        QuoteForMessage(std::string(text)) + ", not an option");
+      }
+      ++it->second;
+      ++results.total;
     }
+    for (const std::string& option : results.poll.options)
+      results.counts.push_back(OptionCount{option, votes_of[option]});
     return results;
   });
 }

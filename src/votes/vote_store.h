@@ -22,7 +22,7 @@ struct Poll {
 };
 
 struct Receipt {
-  int64_t vote_id = 0;
+  int64_t vote_id = 0;  // names this vote forever; need not follow casting order
   int64_t poll_id = 0;
   std::string voter_id;
   std::string option;

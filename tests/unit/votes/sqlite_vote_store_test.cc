@@ -15,6 +15,7 @@
 
 #include "temp_dir.h"
 #include "vote_store_helpers.h"
+#include "votes/schema_migrations.h"
 
 namespace beacon::votes {
 namespace {
@@ -106,6 +107,93 @@ TEST_F(SqliteVoteStoreTest, OpenFailsWhenSchemaIsNewerThanThisBuild) {
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), StatusCode::kInternal);
   EXPECT_THAT(store.status().message(), HasSubstr("schema version 99"));
+}
+
+// A database written by a version-1 build (db/001_init.sql as shipped):
+// poll 1 with options red, green, blue and three votes, the last one with
+// vote_id 7 (ids need not be dense).
+void WriteVersionOneDatabase(const std::string& path) {
+  RawConnection raw(path);
+  ASSERT_EQ(raw.Exec(SchemaMigrations().front().sql), SQLITE_OK);
+  ASSERT_EQ(raw.Exec("PRAGMA user_version = 1"), SQLITE_OK);
+  ASSERT_EQ(raw.Exec("INSERT INTO polls (question, created_at_ms) VALUES ('Colour?', 1);"
+                     "INSERT INTO poll_options VALUES (1, 0, 'red'), (1, 1, 'green'),"
+                     " (1, 2, 'blue');"
+                     "INSERT INTO votes VALUES (1, 1, 'alice', 'red', 10, 'replica-a'),"
+                     " (2, 1, 'bob', 'blue', 11, 'replica-b'),"
+                     " (7, 1, 'carol', 'red', 12, 'replica-a');"),
+            SQLITE_OK);
+}
+
+TEST(SqliteVoteStoreMigration, VersionOneDatabaseKeepsEveryVoteAndItsId) {
+  TempDir dir;
+  const std::string path = dir.File("v1.db");
+  WriteVersionOneDatabase(path);
+  Result<std::unique_ptr<SqliteVoteStore>> store = SqliteVoteStore::Open(path);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  SqliteVoteStore& s = **store;
+  EXPECT_THAT(store_testing::Counts(s, 1), ElementsAre(2, 0, 1));
+  // Each voter's original receipt, with its version-1 id.
+  Result<Receipt> alice = s.CastVote(1, "alice", "red", "replica-c", kT0);
+  ASSERT_TRUE(alice.ok()) << alice.status().ToString();
+  EXPECT_EQ(alice->vote_id, 1);
+  EXPECT_TRUE(alice->repeated);
+  EXPECT_EQ(alice->recorded_by, "replica-a");
+  EXPECT_EQ(alice->cast_at_ms, 10);
+  EXPECT_EQ(s.CastVote(1, "bob", "blue", "replica-c", kT0)->vote_id, 2);
+  EXPECT_EQ(s.CastVote(1, "carol", "red", "replica-c", kT0)->vote_id, 7);
+  EXPECT_EQ(s.CastVote(1, "bob", "red", "replica-c", kT0).status().code(),
+            StatusCode::kAlreadyVoted);
+  RawConnection raw(path);
+  EXPECT_EQ(raw.QueryInt("PRAGMA user_version"), SqliteVoteStore::LatestSchemaVersion());
+  EXPECT_EQ(raw.QueryInt("SELECT COUNT(*) FROM sqlite_master WHERE tbl_name = 'votes'"
+                         " AND type = 'index'"),
+            0);  // one B-tree per vote: no index beside the table
+}
+
+TEST(SqliteVoteStoreMigration, NewIdsAfterMigrationAreAboveEveryOldOne) {
+  TempDir dir;
+  const std::string path = dir.File("v1.db");
+  WriteVersionOneDatabase(path);
+  Result<std::unique_ptr<SqliteVoteStore>> store = SqliteVoteStore::Open(path);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_EQ(store_testing::VoteOrDie(**store, 1, "dave", "green").vote_id, 8);
+  EXPECT_EQ(store_testing::VoteOrDie(**store, 1, "erin", "green").vote_id, 9);
+  EXPECT_THAT(store_testing::Counts(**store, 1), ElementsAre(2, 2, 1));
+}
+
+TEST_F(SqliteVoteStoreTest, RepeatsAndConflictsTakeNoVoteId) {
+  Poll poll = MakePoll();
+  const int64_t first = VoteOrDie(poll.poll_id, "alice", "red").vote_id;
+  EXPECT_EQ(VoteOrDie(poll.poll_id, "alice", "red").vote_id, first);
+  EXPECT_EQ(store_->CastVote(poll.poll_id, "alice", "blue", "r", kT0).status().code(),
+            StatusCode::kAlreadyVoted);
+  EXPECT_EQ(store_->CastVote(poll.poll_id, "bob", "mauve", "r", kT0).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(VoteOrDie(poll.poll_id, "bob", "red").vote_id, first + 1);
+}
+
+TEST_F(SqliteVoteStoreTest, FailedBatchGivesUpTheIdsItReserved) {
+  Poll poll = MakePoll();
+  RawConnection raw(path_);
+  // The first vote reserves a block of ids, then its batch is rolled back.
+  ASSERT_EQ(raw.Exec("CREATE TRIGGER doom AFTER INSERT ON votes"
+                     " WHEN NEW.voter_id = 'doomed' BEGIN SELECT RAISE(ROLLBACK, 'boom');"
+                     " END"),
+            SQLITE_OK);
+  EXPECT_FALSE(store_->CastVote(poll.poll_id, "doomed", "red", "r", kT0).ok());
+  ASSERT_EQ(raw.Exec("DROP TRIGGER doom"), SQLITE_OK);
+  // Another process now takes the ids that reservation would have had.
+  ASSERT_EQ(raw.Exec("UPDATE vote_ids SET last = last + 1;"
+                     "INSERT INTO votes (poll_id, voter_id, vote_id, option_text,"
+                     " cast_at_ms, recorded_by) VALUES (" +
+                     std::to_string(poll.poll_id) +
+                     ", 'carol', (SELECT last FROM vote_ids), 'red', 1, 'raw')"),
+            SQLITE_OK);
+  const int64_t carol =
+      raw.QueryInt("SELECT vote_id FROM votes WHERE voter_id = 'carol'");
+  EXPECT_GT(VoteOrDie(poll.poll_id, "alice", "red").vote_id, carol);
+  EXPECT_EQ(raw.QueryInt("SELECT COUNT(DISTINCT vote_id) FROM votes"), 2);
 }
 
 TEST(SqliteVoteStoreOpen, PathUnderARegularFileFailsAtOpenWithUnavailable) {
@@ -235,9 +323,11 @@ TEST_F(LockedDatabaseTest, ReadsProceedWhileAnotherConnectionHoldsTheWriteLock) 
   VoteOrDie(poll_.poll_id, "alice", "red");
   RawConnection other(path_);
   ASSERT_EQ(other.Exec("BEGIN IMMEDIATE"), SQLITE_OK);
-  ASSERT_EQ(other.Exec("INSERT INTO votes (poll_id, voter_id, option_text, cast_at_ms,"
-                       " recorded_by) VALUES (" +
-                       std::to_string(poll_.poll_id) + ", 'bob', 'red', 1, 'raw')"),
+  ASSERT_EQ(other.Exec("UPDATE vote_ids SET last = last + 1;"
+                       "INSERT INTO votes (poll_id, voter_id, vote_id, option_text,"
+                       " cast_at_ms, recorded_by) VALUES (" +
+                       std::to_string(poll_.poll_id) +
+                       ", 'bob', (SELECT last FROM vote_ids), 'red', 1, 'raw')"),
             SQLITE_OK);
   EXPECT_THAT(Counts(poll_.poll_id), ElementsAre(1, 0, 0));  // bob not committed yet
   EXPECT_EQ(store_->ListPolls(5)->size(), 1u);
