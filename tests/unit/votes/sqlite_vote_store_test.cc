@@ -38,6 +38,16 @@ class RawConnection {
   int Exec(const std::string& sql) {
     return sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr);
   }
+  // Records a vote for "red" as a tool writing by hand must: taking its id
+  // from vote_ids (db/002_votes_one_btree.sql).
+  int InsertVoteByHand(int64_t poll_id, const std::string& voter_id) {
+    return Exec(
+        "UPDATE vote_ids SET last = last + 1;"
+        "INSERT INTO votes (poll_id, voter_id, vote_id, option_text, cast_at_ms,"
+        " recorded_by) VALUES (" +
+        std::to_string(poll_id) + ", '" + voter_id +
+        "', (SELECT last FROM vote_ids), 'red', 1, 'raw')");
+  }
   int64_t QueryInt(const std::string& sql) {
     sqlite3_stmt* stmt = nullptr;
     int64_t value = -1;
@@ -184,12 +194,7 @@ TEST_F(SqliteVoteStoreTest, FailedBatchGivesUpTheIdsItReserved) {
   EXPECT_FALSE(store_->CastVote(poll.poll_id, "doomed", "red", "r", kT0).ok());
   ASSERT_EQ(raw.Exec("DROP TRIGGER doom"), SQLITE_OK);
   // Another process now takes the ids that reservation would have had.
-  ASSERT_EQ(raw.Exec("UPDATE vote_ids SET last = last + 1;"
-                     "INSERT INTO votes (poll_id, voter_id, vote_id, option_text,"
-                     " cast_at_ms, recorded_by) VALUES (" +
-                     std::to_string(poll.poll_id) +
-                     ", 'carol', (SELECT last FROM vote_ids), 'red', 1, 'raw')"),
-            SQLITE_OK);
+  ASSERT_EQ(raw.InsertVoteByHand(poll.poll_id, "carol"), SQLITE_OK);
   const int64_t carol =
       raw.QueryInt("SELECT vote_id FROM votes WHERE voter_id = 'carol'");
   EXPECT_GT(VoteOrDie(poll.poll_id, "alice", "red").vote_id, carol);
@@ -323,12 +328,7 @@ TEST_F(LockedDatabaseTest, ReadsProceedWhileAnotherConnectionHoldsTheWriteLock) 
   VoteOrDie(poll_.poll_id, "alice", "red");
   RawConnection other(path_);
   ASSERT_EQ(other.Exec("BEGIN IMMEDIATE"), SQLITE_OK);
-  ASSERT_EQ(other.Exec("UPDATE vote_ids SET last = last + 1;"
-                       "INSERT INTO votes (poll_id, voter_id, vote_id, option_text,"
-                       " cast_at_ms, recorded_by) VALUES (" +
-                       std::to_string(poll_.poll_id) +
-                       ", 'bob', (SELECT last FROM vote_ids), 'red', 1, 'raw')"),
-            SQLITE_OK);
+  ASSERT_EQ(other.InsertVoteByHand(poll_.poll_id, "bob"), SQLITE_OK);
   EXPECT_THAT(Counts(poll_.poll_id), ElementsAre(1, 0, 0));  // bob not committed yet
   EXPECT_EQ(store_->ListPolls(5)->size(), 1u);
   ASSERT_EQ(other.Exec("COMMIT"), SQLITE_OK);
