@@ -167,7 +167,8 @@ int main(int argc, char** argv) {
   if (auto* sqlite = dynamic_cast<votes::SqliteVoteStore*>(store->get())) {
     replica_metrics.SetStoreSource([sqlite]() -> std::optional<metrics::StoreCounters> {
       const votes::SqliteStats stats = sqlite->stats();
-      return metrics::StoreCounters{stats.write_batches, stats.queued_writes};
+      return metrics::StoreCounters{stats.write_batches, stats.queued_writes,
+                                    stats.turn_waits, stats.turn_failures};
     });
   }
 

@@ -142,9 +142,11 @@ Status Failover::Run(const std::string& service, ServerCall& call,
   // The first wait: with a hedge to come, a read bounded at the hedge delay
   // (as cheap as an unhedged read; waiting on several copies comes after
   // it), else a plain read that the transport's call timeout bounds. The
-  // bound is measured from the copy's start, read just before it was sent:
-  // the wait may end later by the time the send took (microseconds), well
-  // within the transport's own timer granularity.
+  // bound is measured from the copy's start, read just before it was sent
+  // (one clock read fewer per call): the wait may end later by the time
+  // the send took, microseconds on an open connection, but the whole
+  // connect time when the copy had to open one (bounded by the connect
+  // timeout); the hedge then goes out that much later.
   std::optional<AttemptOutcome> read =
       hedge_pending
           ? first_copy.attempt->FinishWithin(std::min(hedge_at, call_deadline) - start_us)

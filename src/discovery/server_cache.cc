@@ -619,8 +619,8 @@ bool ServerCache::AdoptSnapshot(Service& s) {
 }
 
 void ServerCache::StartWorker(Service& s) {
-  // Every Pick passes here: after the first, one load instead of call_once
-  // (which sets thread-locals before it checks).
+  // Picks that miss the fast path pass here: after the first, one load
+  // instead of call_once (which sets thread-locals before it checks).
   if (s.worker_started.load(std::memory_order_acquire)) return;
   std::call_once(s.worker_once, [this, &s] {
     {

@@ -41,7 +41,8 @@ ReplicaMetrics::ReplicaMetrics(const Clock& clock)
       busy_refusals_(prometheus::BuildCounter()
                          .Name("beacon_replica_store_busy_refusals_total")
                          .Help("voting calls refused UNAVAILABLE because the vote store "
-                               "stayed busy past its deadline (--busy-timeout-ms)")
+                               "stayed busy past its deadline (--busy-timeout-ms; on "
+                               "PostgreSQL also: no connection or answer in time)")
                          .Register(*registry_)
                          .Add({})) {}
 
@@ -79,8 +80,21 @@ std::vector<prometheus::MetricFamily> ReplicaMetrics::Collect() const {
           Family("beacon_replica_store_queued_writes",
                  "writes waiting for the vote store now", prometheus::MetricType::Gauge);
       AddSample(&queued, static_cast<double>(counters->queued_writes));
+      auto turn_waits = Family("beacon_replica_store_turn_waits_total",
+                               "write batches that blocked on the replicas' writer turn "
+                               "while another process held it",
+                               prometheus::MetricType::Counter);
+      AddSample(&turn_waits, static_cast<double>(counters->turn_waits));
+      auto turn_failures =
+          Family("beacon_replica_store_turn_failures_total",
+                 "write batches that ran without the writer turn because it was "
+                 "unusable (SQLite's lock alone ordered them)",
+                 prometheus::MetricType::Counter);
+      AddSample(&turn_failures, static_cast<double>(counters->turn_failures));
       out.push_back(std::move(batches));
       out.push_back(std::move(queued));
+      out.push_back(std::move(turn_waits));
+      out.push_back(std::move(turn_failures));
     }
   }
   if (registrations) {

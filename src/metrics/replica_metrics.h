@@ -8,6 +8,10 @@
 //                                                         UNAVAILABLE: the store stayed
 //                                                         busy past its deadline
 //   beacon_replica_store_queued_writes                    writes waiting for the store
+//   beacon_replica_store_turn_waits_total                 write batches that blocked on
+//                                                         the writer turn (SQLite)
+//   beacon_replica_store_turn_failures_total              write batches that ran without
+//                                                         it: the turn was unusable
 //   beacon_replica_registered_services{registry}          services holding a lease
 //                                                         there (0: not registered)
 #pragma once
@@ -36,6 +40,8 @@ namespace beacon::metrics {
 struct StoreCounters {
   int64_t write_batches = 0;
   int64_t queued_writes = 0;
+  int64_t turn_waits = 0;     // batches that blocked on the writer turn
+  int64_t turn_failures = 0;  // batches that ran without it (it was unusable)
 };
 
 // (registry address, services holding a lease there) for every registry.

@@ -416,7 +416,10 @@ Result<Receipt> SqliteVoteStore::CastVote(int64_t poll_id, const std::string& vo
   // Not isolated: its one write is a single statement that either inserts
   // the vote (and nothing after it can fail the call) or changes nothing.
   // (Reserving a block of ids, when one is due, is a write too, but one
-  // that is harmless to keep when the vote then fails: ids are skipped.)
+  // that is harmless to keep when the vote then fails: ids are skipped.
+  // It must stay outside any savepoint: were this body isolated, a rollback
+  // to its savepoint would undo a reservation VoteIdBlock still counts as
+  // made, and ids could repeat.)
   return Write<Receipt>(
       RequestBytes({voter_id, option, recorded_by}),
       /*isolated=*/false, [&](Statements& st) -> Result<Receipt> {

@@ -66,7 +66,8 @@ class WriterTurn {
   // Counters of this object since it was opened.
   struct Stats {
     int64_t acquired = 0;    // Acquire calls that got the turn
-    int64_t waited = 0;      // of those, the ones that found it taken and blocked
+    int64_t waited = 0;      // Acquire calls that found it taken and blocked (also
+                             // those that then timed out)
     int64_t timed_out = 0;   // Acquire calls that gave up at their deadline
     int64_t owner_died = 0;  // turns taken over from a holder that died
     int64_t failed = 0;      // Acquire calls that found the turn unusable
