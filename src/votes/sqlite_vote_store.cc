@@ -243,6 +243,7 @@ SqliteStats SqliteVoteStore::stats() const {
   s.restart_checkpoints = c.restart;
   s.skipped_checkpoints = c.skipped;
   s.avoided_restarts = c.restart_avoided;
+  s.blocked_restarts = c.restart_blocked;
   s.paced_batches = c.paced;
   s.longest_restart_us = c.longest_restart_us;
   s.longest_passive_us = c.longest_passive_us;

@@ -62,6 +62,7 @@ struct SqliteStats {
   int64_t restart_checkpoints = 0;
   int64_t skipped_checkpoints = 0;  // another process's checkpoint was running
   int64_t avoided_restarts = 0;     // another process had rewound the WAL already
+  int64_t blocked_restarts = 0;     // gave up waiting (e.g. for an old snapshot's reader)
   int64_t failed_checkpoints = 0;
   int64_t paced_batches = 0;
   int64_t longest_restart_us = 0;  // the longest RESTART checkpoint (writers wait)

@@ -11,6 +11,8 @@ namespace {
 // How long the thread waits before trying again when a checkpoint could not
 // run (another process's checkpoint held SQLite's checkpoint lock).
 constexpr std::chrono::milliseconds kRetryPause{5};
+// The longest pause after RESTARTs that gave up waiting (see the header).
+constexpr std::chrono::milliseconds kMaxRestartPause{2000};
 
 }  // namespace
 
@@ -52,13 +54,18 @@ void WalCheckpointer::PaceWriter() {
   const auto pace = [&] {
     mu_.AssertHeld();
     return running_ == SQLITE_CHECKPOINT_RESTART ||
-           ((running_ != SQLITE_CHECKPOINT_PASSIVE || restart_round_) &&
-            wal_frames_ >= options_.restart_after_frames) ||
-           wal_frames_ >= 2 * options_.restart_after_frames;
+           ((((running_ != SQLITE_CHECKPOINT_PASSIVE || restart_round_) &&
+              wal_frames_ >= options_.restart_after_frames) ||
+             wal_frames_ >= 2 * options_.restart_after_frames) &&
+            !RestartPausedLocked());
   };
   if (!pace()) return;
   ++stats_.paced;
   restarted_.WaitFor(mu_, kMaxPace, [&] { return !pace(); });
+}
+
+bool WalCheckpointer::RestartPausedLocked() const {
+  return restart_pause_.count() > 0 && SteadyClock::now() < restart_paused_until_;
 }
 
 CheckpointStats WalCheckpointer::stats() const {
@@ -79,7 +86,8 @@ void WalCheckpointer::Loop() {
       });
       if (stopping_) break;
       due_ = false;
-      restart_due = wal_frames_ >= options_.restart_after_frames;
+      restart_due =
+          wal_frames_ >= options_.restart_after_frames && !RestartPausedLocked();
       // A RESTART that could not run because another connection's
       // checkpoint ran is not simply tried again: that one may have been a
       // RESTART, and once a writer rewound the WAL, this process's view of
@@ -110,9 +118,24 @@ void WalCheckpointer::Loop() {
       // A PASSIVE checkpoint that ended with the WAL past the RESTART
       // trigger is followed by the RESTART at once.
       if (wal_frames_ >= options_.restart_after_frames) due_ = true;
-      // Another process's checkpoint is running: try again after a pause,
-      // not in a busy loop beside it.
-      if (!outcome.ran) {
+      if (outcome.blocked) {
+        // Waited restart_wait_ms for a lock or a reader (header): no RESTART
+        // and no pacing for a while, longer each time.
+        ++stats_.restart_blocked;
+        restart_pause_ = std::min<SteadyClock::duration>(
+            kMaxRestartPause, restart_pause_.count() > 0
+                                  ? 2 * restart_pause_
+                                  : std::chrono::milliseconds(options_.restart_wait_ms));
+        restart_paused_until_ = SteadyClock::now() + restart_pause_;
+        due_ = false;
+        while (!stopping_ && SteadyClock::now() < restart_paused_until_) {
+          wake_.WaitUntil(mu_, restart_paused_until_);
+        }
+        // The WAL is still long: the next round checks and RESTARTs.
+        if (wal_frames_ >= options_.restart_after_frames) due_ = true;
+      } else if (!outcome.ran) {
+        // Another process's checkpoint is running: try again after a pause,
+        // not in a busy loop beside it.
         wake_.WaitFor(mu_, kRetryPause, [&] {
           mu_.AssertHeld();
           return stopping_;
@@ -129,15 +152,19 @@ WalCheckpointer::Outcome WalCheckpointer::Checkpoint(int mode) {
     MutexLock lock(mu_);
     running_ = mode;
   }
+  const TimePoint start = SteadyClock::now();
   const TimePoint deadline =
-      SteadyClock::now() + std::chrono::milliseconds(options_.busy_ms);
+      start + std::chrono::milliseconds(mode == SQLITE_CHECKPOINT_RESTART
+                                            ? options_.restart_wait_ms
+                                            : options_.busy_ms);
   int rc = SQLITE_OK;
   std::string error;
   int log_frames = -1, copied = -1;
-  const TimePoint start = SteadyClock::now();
   try {
-    if (!connection_)
-      connection_ = std::make_unique<Connection>(path_, deadline, nullptr);
+    if (!connection_) {
+      connection_ = std::make_unique<Connection>(
+          path_, start + std::chrono::milliseconds(options_.busy_ms), nullptr);
+    }
     connection_->set_deadline(deadline);
     rc = sqlite3_wal_checkpoint_v2(connection_->db().getHandle(), "main", mode,
                                    &log_frames, &copied);
@@ -160,6 +187,7 @@ WalCheckpointer::Outcome WalCheckpointer::Checkpoint(int mode) {
     // the WAL as short, so writers stop pacing.
     wal_frames_ = 0;
     copied_frames_ = 0;
+    restart_pause_ = SteadyClock::duration::zero();
   }
   if (rc == SQLITE_OK) {
     ++(mode == SQLITE_CHECKPOINT_RESTART ? stats_.restart : stats_.passive);
@@ -169,7 +197,11 @@ WalCheckpointer::Outcome WalCheckpointer::Checkpoint(int mode) {
     ++stats_.failed;
     stats_.last_error = error;
   }
-  return Outcome{rc == SQLITE_OK, log_frames, copied};
+  // A RESTART that found SQLite's checkpoint lock taken returns at once;
+  // one that gives up after waiting its whole time was blocked.
+  const bool blocked = IsBusyCode(rc) && mode == SQLITE_CHECKPOINT_RESTART &&
+                       took_us >= int64_t{options_.restart_wait_ms} * 1000;
+  return Outcome{rc == SQLITE_OK, blocked, log_frames, copied};
 }
 
 }  // namespace beacon::votes::sqlite

@@ -20,6 +20,17 @@
 // keeps the WAL near restart_after_frames, and under twice that while a
 // long PASSIVE checkpoint delays the RESTART.
 //
+// A RESTART also waits for readers of older snapshots, and SQLite holds
+// new writers back all the while. A reader that keeps an old snapshot (a
+// replica stopped inside a read, an sqlite3 shell in a transaction) would
+// so stop every writer for busy_ms, again at every retry. So a RESTART
+// waits at most restart_wait_ms; one that gives up after waiting that long
+// (counted as restart_blocked) is not tried again, and writers do not pace
+// for it, until a pause that doubles with each such RESTART (from
+// restart_wait_ms up to kMaxRestartPause) has passed; a RESTART that runs
+// ends the pauses. Meanwhile the WAL grows: no checkpoint can rewind it
+// while that reader keeps its snapshot anyway.
+//
 // Several processes on one file each have one: SQLite lets one checkpoint
 // run at a time, and a PASSIVE one finding another running returns at once
 // (counted as skipped), so they never pile up. Durability is unchanged: a
@@ -40,7 +51,10 @@ struct CheckpointOptions {
   // SQLite's own automatic checkpoint runs every 1,000 frames.
   int passive_after_frames = 1000;
   int restart_after_frames = 8000;  // about 32 MB with 4 KiB pages
-  int busy_ms = 2000;               // longest wait of a RESTART checkpoint
+  int busy_ms = 2000;               // longest wait to open the checkpoint's connection
+  // Longest a RESTART waits for the write lock and for readers (holding
+  // writers back meanwhile). Must be >= 1.
+  int restart_wait_ms = 100;
 };
 
 // Counters since construction.
@@ -49,6 +63,7 @@ struct CheckpointStats {
   int64_t restart = 0;             // RESTART checkpoints run
   int64_t skipped = 0;             // found another connection's checkpoint running
   int64_t restart_avoided = 0;     // due, but a PASSIVE found the WAL rewound
+  int64_t restart_blocked = 0;     // gave up after restart_wait_ms (a lock or a reader)
   int64_t paced = 0;               // writer pauses while a RESTART was due
   int64_t failed = 0;              // any other error (the next trigger tries again)
   int largest_wal_frames = 0;      // the longest WAL any commit reported
@@ -83,12 +98,15 @@ class WalCheckpointer final : public WalObserver {
   void Loop() EXCLUDES(mu_);
   struct Outcome {
     bool ran = false;        // false when it could not run or failed
+    bool blocked = false;    // a RESTART that gave up after restart_wait_ms
     int wal_frames = -1;     // the WAL's length when it ran
     int copied_frames = -1;  // frames of it now in the database
   };
   // Runs one checkpoint (SQLITE_CHECKPOINT_PASSIVE or _RESTART), marked as
   // running meanwhile, and counts it.
   Outcome Checkpoint(int mode) EXCLUDES(mu_);
+  // A blocked RESTART's pause has not passed yet.
+  bool RestartPausedLocked() const REQUIRES(mu_);
 
   const std::string path_;
   const CheckpointOptions options_;
@@ -102,6 +120,9 @@ class WalCheckpointer final : public WalObserver {
   bool restart_round_ GUARDED_BY(mu_) = false;  // the round began with a RESTART due
   int wal_frames_ GUARDED_BY(mu_) = 0;          // as last reported
   int copied_frames_ GUARDED_BY(mu_) = 0;  // WAL frames copied by the last checkpoint
+  // No RESTART, and no pacing for one, before this (see above).
+  TimePoint restart_paused_until_ GUARDED_BY(mu_){};
+  SteadyClock::duration restart_pause_ GUARDED_BY(mu_){};  // the last pause, or 0
   CheckpointStats stats_ GUARDED_BY(mu_);
   std::unique_ptr<Connection> connection_;  // only the thread uses it
   std::thread thread_;

@@ -98,5 +98,43 @@ TEST_F(WalCheckpointerTest, NoRestartRetriedOnAWalAnotherReplicaRewound) {
   EXPECT_EQ(checkpointer.stats().failed, 0);
 }
 
+TEST_F(WalCheckpointerTest, ReaderOfAnOldSnapshotHoldsWritersBackOnlyBriefly) {
+  AppendFrames(2 * kRestartAfter);
+  // A reader keeps an old snapshot (as a replica stopped inside a read
+  // would): a RESTART cannot finish while it does, and SQLite holds new
+  // writers back while a RESTART waits.
+  Connection reader(path_, InAnHour(), nullptr);
+  reader.Begin(/*write=*/false);
+  reader.db().execAndGet("SELECT count(*) FROM t");
+  CheckpointOptions options = SmallTriggers();  // busy_ms 5 s
+  options.restart_wait_ms = 50;
+  WalCheckpointer checkpointer(path_, options);
+  checkpointer.WalFrames(2 * kRestartAfter);
+
+  // Writes go on meanwhile; none waits anywhere near busy_ms (before the
+  // RESTART's wait was bounded, each RESTART held them for all of it).
+  std::chrono::steady_clock::duration slowest{};
+  int frames = 2 * kRestartAfter;
+  const auto end_after_blocked = [&] {
+    return checkpointer.stats().restart_blocked >= 3;
+  };
+  for (int i = 0; i < 100000 && !end_after_blocked(); ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    AppendFrames(1);
+    slowest = std::max(slowest, std::chrono::steady_clock::now() - t0);
+    checkpointer.WalFrames(++frames);
+  }
+  ASSERT_TRUE(end_after_blocked()) << "restarts " << checkpointer.stats().restart;
+  EXPECT_LT(slowest, std::chrono::milliseconds(options.busy_ms / 2));
+  EXPECT_EQ(checkpointer.stats().restart, 0);
+
+  // The reader ends: after the pause the RESTART runs and the pauses end.
+  reader.Rollback();
+  ASSERT_TRUE(testing::PollUntil([&] { return checkpointer.stats().restart >= 1; }))
+      << "blocked " << checkpointer.stats().restart_blocked << ", "
+      << checkpointer.stats().last_error;
+  EXPECT_EQ(checkpointer.stats().failed, 0);
+}
+
 }  // namespace
 }  // namespace beacon::votes::sqlite
