@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "balance/balancer.h"
+#include "core/hot.h"
 
 namespace beacon::balance {
 
@@ -27,7 +28,7 @@ class RoundRobinBalancer final : public Balancer {
 
   explicit RoundRobinBalancer(uint64_t start = 0) : next_(start) {}
 
-  size_t Pick(const std::vector<InstanceInfo>& candidates) override;
+  BEACON_HOT size_t Pick(const std::vector<InstanceInfo>& candidates) override;
   std::string_view Name() const override { return kName; }
 
  private:

@@ -118,7 +118,7 @@ void Failover::CollectAbandoned() {
 Status Failover::Run(const std::string& service, ServerCall& call,
                      std::string* served_by) {
   if (served_by != nullptr) served_by->clear();
-  CollectAbandoned();
+  if (!draining_.empty()) CollectAbandoned();
   failed_.clear();
   // The call's one clock reading before its answer: the pick's down marks,
   // the copy's start (and its connection's stamp) and the first wait's bound
@@ -137,8 +137,8 @@ Status Failover::Run(const std::string& service, ServerCall& call,
   Copy first_copy = StartCopy(call, std::move(first).value(), /*hedge=*/false, start_us);
   const int64_t call_deadline = start_us + options_.call_timeout_us;
   // With the budget empty no hedge can go out: read as an unhedged call.
-  bool hedge_pending = hedging && budget_.tokens() >= 1;
-  int64_t hedge_at = start_us + (hedging ? delay->delay_us() : 0);
+  const bool hedge_pending = hedging && budget_.tokens() >= 1;
+  const int64_t hedge_at = start_us + (hedging ? delay->delay_us() : 0);
   // The first wait: with a hedge to come, a read bounded at the hedge delay
   // (as cheap as an unhedged read; waiting on several copies comes after
   // it), else a plain read that the transport's call timeout bounds. The
@@ -152,8 +152,10 @@ Status Failover::Run(const std::string& service, ServerCall& call,
           ? first_copy.attempt->FinishWithin(std::min(hedge_at, call_deadline) - start_us)
           : first_copy.attempt->Finish();
   // The common call: the first copy answered (a reply or a typed error other
-  // than busy) and nothing else is in flight. Everything else goes on below,
-  // with this read as the loop's first wait.
+  // than busy) and nothing else is in flight. Everything else goes on in
+  // Continue, out of line (the common call's code stays small: a client
+  // thread that slept for its reply often wakes with cold caches, and pays
+  // for every cache line of code it runs, docs/ARCHITECTURE.md).
   if (read.has_value() && !read->transport_failure &&
       read->status.code() != StatusCode::kUnavailable) {
     const int64_t latency = clock_.NowMicros() - start_us;
@@ -163,7 +165,15 @@ Status Failover::Run(const std::string& service, ServerCall& call,
     if (served_by != nullptr) *served_by = first_copy.server->id;
     return std::move(read->status);
   }
+  return Continue(service, call, served_by, std::move(first_copy), std::move(read), delay,
+                  hedge_pending, hedge_at, call_deadline);
+}
 
+Status Failover::Continue(const std::string& service, ServerCall& call,
+                          std::string* served_by, Copy first_copy,
+                          std::optional<AttemptOutcome> read, HedgeDelay* delay,
+                          bool hedge_pending, int64_t hedge_at, int64_t call_deadline) {
+  const bool hedging = delay != nullptr;
   std::vector<Copy>& flying = flying_;  // at most kMaxCopies
   flying.clear();
   flying.push_back(std::move(first_copy));

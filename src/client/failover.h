@@ -58,6 +58,7 @@
 
 #include "client/hedging.h"
 #include "core/clock.h"
+#include "core/hot.h"
 #include "core/membership.h"
 #include "core/status.h"
 #include "discovery/server_cache.h"
@@ -159,8 +160,8 @@ class Failover {
   // kUnavailable naming the last server when every copy failed in the
   // transport. `served_by`, when given, receives the id of the server that
   // answered ("" when none did).
-  Status Run(const std::string& service, ServerCall& call,
-             std::string* served_by = nullptr);
+  BEACON_HOT Status Run(const std::string& service, ServerCall& call,
+                        std::string* served_by = nullptr);
 
   // Retries sent: after a transport failure, or after a busy (kUnavailable)
   // answer; busy_retries() counts the latter alone.
@@ -191,20 +192,30 @@ class Failover {
   };
 
   // A copy started at `now_us` (the clock's reading, taken before the pick).
-  Copy StartCopy(ServerCall& call, discovery::PickedServer server, bool hedge,
-                 int64_t now_us);
+  BEACON_HOT Copy StartCopy(ServerCall& call, discovery::PickedServer server, bool hedge,
+                            int64_t now_us);
   // A server for a new copy at `now_us`: not in failed_, not busy with an
   // abandoned copy of this session (unless that leaves none), not
   // `also_exclude` ("" for none). The common call (nothing failed, nothing
   // draining) goes straight to the cache with nothing to exclude.
-  Result<discovery::PickedServer> PickFor(const std::string& service,
-                                          const std::string& also_exclude,
-                                          bool allow_busy, int64_t now_us);
+  BEACON_HOT Result<discovery::PickedServer> PickFor(const std::string& service,
+                                                     const std::string& also_exclude,
+                                                     bool allow_busy, int64_t now_us);
+  // Run after the first wait, when the first copy did not answer (hedge,
+  // retry, busy retry, timeouts): `read` is that wait's result, the rest
+  // Run's state as the wait ended. Out of line and cold, so that the
+  // common call's code stays small.
+  [[gnu::noinline, gnu::cold]] Status Continue(const std::string& service,
+                                               ServerCall& call, std::string* served_by,
+                                               Copy first_copy,
+                                               std::optional<AttemptOutcome> read,
+                                               HedgeDelay* delay, bool hedge_pending,
+                                               int64_t hedge_at, int64_t call_deadline);
   void Abandon(const std::string& service, Copy copy);
   // Reads the answers of abandoned copies that have one, and closes those
   // past the call timeout, reporting each to the cache. Never blocks.
   void CollectAbandoned();
-  HedgeDelay& DelayFor(const std::string& service);
+  BEACON_HOT HedgeDelay& DelayFor(const std::string& service);
 
   discovery::ServerCache& cache_;
   const Clock& clock_;

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/hot.h"
 #include "core/status.h"
 
 namespace beacon::client {
@@ -66,7 +67,7 @@ class HedgeDelay {
   explicit HedgeDelay(const HedgeOptions& options);
 
   // The latency of a copy that answered (reply or typed error).
-  void Record(int64_t latency_us);
+  BEACON_HOT void Record(int64_t latency_us);
 
   // How long to wait for a copy before sending the hedge; 0 only in kOff.
   int64_t delay_us() const { return delay_us_; }
@@ -94,7 +95,7 @@ class HedgeBudget {
   explicit HedgeBudget(const HedgeOptions& options);
 
   // One call was made: deposits budget_ratio tokens (up to budget_burst).
-  void OnCall();
+  BEACON_HOT void OnCall();
   // True, taking one token, when a hedge may be sent; false leaves it.
   [[nodiscard]] bool TryWithdraw();
   // Gives back a token taken for a hedge that could not be sent.

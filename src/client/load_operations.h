@@ -12,6 +12,7 @@
 
 #include "client/load_engine.h"
 #include "client/session.h"
+#include "core/hot.h"
 
 namespace beacon::client {
 
@@ -42,7 +43,7 @@ class SessionLoadWorker final : public LoadWorker {
                                                     SessionWorkload workload,
                                                     uint64_t seed);
 
-  CallOutcome Call() override;
+  BEACON_HOT CallOutcome Call() override;
   int64_t Retries() const override { return session_->retries(); }
   // {"registry_lookups": lookups this session made, over every service,
   //  "hedges_sent"/"hedges_won": second copies sent after the hedge delay,

@@ -26,6 +26,7 @@
 #include "client/hedging.h"
 #include "core/clock.h"
 #include "core/endpoint.h"
+#include "core/hot.h"
 #include "discovery/registry_failover_client.h"
 #include "discovery/server_cache.h"
 #include "prime_types.h"
@@ -66,18 +67,19 @@ class Session {
   ~Session();
 
   // service "prime"
-  Result<idl::PrimeReply> IsPrime(int64_t n);
-  Result<idl::CountReply> CountPrimes(int64_t lo, int64_t hi);
+  BEACON_HOT Result<idl::PrimeReply> IsPrime(int64_t n);
+  BEACON_HOT Result<idl::CountReply> CountPrimes(int64_t lo, int64_t hi);
 
   // service "voting". `request_id` makes a retried createPoll create one poll.
-  Result<idl::CreatePollReply> CreatePoll(const std::string& question,
-                                          const std::vector<std::string>& options,
-                                          const std::string& request_id);
-  Result<idl::VoteReceipt> CastVote(int64_t poll_id, const std::string& voter_id,
-                                    const std::string& option);
-  Result<idl::PollResults> Results(int64_t poll_id);
-  Result<idl::PollList> ListPolls(int32_t limit);
-  Result<idl::ClosePollReply> ClosePoll(int64_t poll_id);
+  BEACON_HOT Result<idl::CreatePollReply> CreatePoll(
+      const std::string& question, const std::vector<std::string>& options,
+      const std::string& request_id);
+  BEACON_HOT Result<idl::VoteReceipt> CastVote(int64_t poll_id,
+                                               const std::string& voter_id,
+                                               const std::string& option);
+  BEACON_HOT Result<idl::PollResults> Results(int64_t poll_id);
+  BEACON_HOT Result<idl::PollList> ListPolls(int32_t limit);
+  BEACON_HOT Result<idl::ClosePollReply> ClosePoll(int64_t poll_id);
 
   discovery::ServerCache& cache() { return *cache_; }
   // The session's registries (which one is in use, where each list came from).
@@ -97,7 +99,7 @@ class Session {
   // (stateless: a hedged copy may be read after the call returned); E is the
   // service's IDL exception.
   template <class T, class E, class Send, class Recv>
-  Result<T> Invoke(const std::string& service, Send send, Recv recv);
+  BEACON_HOT Result<T> Invoke(const std::string& service, Send send, Recv recv);
 
   SessionOptions options_;
   std::shared_ptr<discovery::RegistryFailoverClient> registry_;

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <vector>
 
+#include "core/hot.h"
 #include "core/mutex.h"
 
 namespace beacon {
@@ -39,7 +40,7 @@ class Clock {
 // The real monotonic clock (std::chrono::steady_clock).
 class SystemClock final : public Clock {
  public:
-  int64_t NowMicros() const override {
+  BEACON_HOT int64_t NowMicros() const override {
     return std::chrono::duration_cast<std::chrono::microseconds>(
                std::chrono::steady_clock::now().time_since_epoch())
         .count();

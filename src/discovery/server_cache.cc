@@ -125,36 +125,56 @@ namespace {
 // The index of the instance the balancer chooses among those neither down nor
 // excluded, or kNone. The common case (every instance usable) copies and
 // allocates nothing.
-size_t ChooseUsable(balance::Balancer& balancer,
-                    const std::vector<InstanceInfo>& instances,
-                    const std::vector<std::shared_ptr<InstanceState>>& states,
-                    const std::vector<std::string>& exclude, int64_t now_us) {
+// True when instance `i` is neither down at `now_us` nor excluded.
+bool Usable(const std::vector<InstanceInfo>& instances,
+            const std::vector<std::shared_ptr<InstanceState>>& states,
+            const std::vector<std::string>& exclude, int64_t now_us, size_t i) {
+  return !states[i]->DownAt(now_us) &&
+         (exclude.empty() || !Contains(exclude, instances[i].id));
+}
+
+// ChooseUsable past its common case: instance `first_unusable` is down or
+// excluded, so the balancer chooses among a copy of the usable ones. Out of
+// line, so that the common case's code stays small.
+[[gnu::noinline, gnu::cold]] size_t ChooseAmongUsable(
+    balance::Balancer& balancer, const std::vector<InstanceInfo>& instances,
+    const std::vector<std::shared_ptr<InstanceState>>& states,
+    const std::vector<std::string>& exclude, int64_t now_us, size_t first_unusable) {
+  std::vector<InstanceInfo> candidates(
+      instances.begin(), instances.begin() + static_cast<long>(first_unusable));
+  std::vector<size_t> index(first_unusable);
+  for (size_t i = 0; i < first_unusable; ++i) index[i] = i;
+  for (size_t i = first_unusable + 1; i < instances.size(); ++i) {
+    if (!Usable(instances, states, exclude, now_us, i)) continue;
+    candidates.push_back(instances[i]);
+    index.push_back(i);
+  }
+  if (candidates.empty()) return kNone;
+  return index[balancer.Pick(candidates)];
+}
+
+// The index of the instance the balancer chooses among those neither down nor
+// excluded, or kNone. The common case (every instance usable) copies and
+// allocates nothing.
+BEACON_HOT size_t ChooseUsable(balance::Balancer& balancer,
+                               const std::vector<InstanceInfo>& instances,
+                               const std::vector<std::shared_ptr<InstanceState>>& states,
+                               const std::vector<std::string>& exclude, int64_t now_us) {
   const size_t n = instances.size();
   if (n == 0) return kNone;
-  const auto usable = [&](size_t i) {
-    return !states[i]->DownAt(now_us) &&
-           (exclude.empty() || !Contains(exclude, instances[i].id));
-  };
   size_t first_unusable = 0;
   if (exclude.empty()) {  // every call's case: only the down marks to check
     while (first_unusable < n && !states[first_unusable]->DownAt(now_us)) {
       ++first_unusable;
     }
   } else {
-    while (first_unusable < n && usable(first_unusable)) ++first_unusable;
+    while (first_unusable < n &&
+           Usable(instances, states, exclude, now_us, first_unusable)) {
+      ++first_unusable;
+    }
   }
   if (first_unusable == n) return balancer.Pick(instances);
-  std::vector<InstanceInfo> candidates(
-      instances.begin(), instances.begin() + static_cast<long>(first_unusable));
-  std::vector<size_t> index(first_unusable);
-  for (size_t i = 0; i < first_unusable; ++i) index[i] = i;
-  for (size_t i = first_unusable + 1; i < instances.size(); ++i) {
-    if (!usable(i)) continue;
-    candidates.push_back(instances[i]);
-    index.push_back(i);
-  }
-  if (candidates.empty()) return kNone;
-  return index[balancer.Pick(candidates)];
+  return ChooseAmongUsable(balancer, instances, states, exclude, now_us, first_unusable);
 }
 
 // The index of the non-excluded instance whose down mark expires first, or kNone.
@@ -267,6 +287,12 @@ Result<PickedServer> ServerCache::PickServer(const std::string& service,
       }
     }
   }
+  return PickServerSlow(service, exclude, now_us);
+}
+
+Result<PickedServer> ServerCache::PickServerSlow(const std::string& service,
+                                                 const std::vector<std::string>& exclude,
+                                                 int64_t now_us) {
   Result<Service*> found = FindOrAddService(service);
   if (!found.ok()) return found.status();
   Service& s = **found;

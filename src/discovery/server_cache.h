@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/hot.h"
 #include "core/membership.h"
 #include "core/mutex.h"
 #include "core/status.h"
@@ -137,9 +138,9 @@ class ServerCache {
                                   const std::vector<std::string>& exclude = {});
   // As above, with down marks judged at `now_us`, the cache clock's reading
   // the caller already took (a call reads the clock once).
-  Result<PickedServer> PickServer(const std::string& service,
-                                  const std::vector<std::string>& exclude,
-                                  int64_t now_us);
+  BEACON_HOT Result<PickedServer> PickServer(const std::string& service,
+                                             const std::vector<std::string>& exclude,
+                                             int64_t now_us);
 
   // PickServer, returning a copy of the instance: for tools and tests that
   // look at the choice. Same errors. The pick is reported like any other
@@ -151,7 +152,7 @@ class ServerCache {
   // The call to `server` (from PickServer) got an answer (application errors
   // included): counts it and tells the balancer, with `latency_us`. No
   // lookup: the handle points at the instance's counters.
-  void ReportSuccess(const PickedServer& server, int64_t latency_us);
+  BEACON_HOT void ReportSuccess(const PickedServer& server, int64_t latency_us);
 
   // The call to `server` failed at transport level: as the overload by id
   // below, without a lookup.
@@ -193,11 +194,17 @@ class ServerCache {
               ServerCacheOptions options, std::shared_ptr<SnapshotStore> snapshot);
 
   Result<Service*> FindOrAddService(const std::string& name);
-  Service* FindService(const std::string& name) const;
-  static Observed Observe(const Service& s);
+  BEACON_HOT Service* FindService(const std::string& name) const;
+  // PickServer past its common case (a service not yet in use, or no usable
+  // server in the cached list): lookups, fallbacks, errors. Out of line.
+  [[gnu::noinline, gnu::cold]] Result<PickedServer> PickServerSlow(
+      const std::string& service, const std::vector<std::string>& exclude,
+      int64_t now_us);
+  BEACON_HOT static Observed Observe(const Service& s);
   // A handle on instance `i` of `snapshot`, a list of `s`.
-  static PickedServer Handle(Service& s, std::shared_ptr<const Snapshot> snapshot,
-                             size_t i, bool from_balancer);
+  BEACON_HOT static PickedServer Handle(Service& s,
+                                        std::shared_ptr<const Snapshot> snapshot,
+                                        size_t i, bool from_balancer);
 
   // First use of `s`: one blocking Lookup unless a list is cached, then the
   // background thread. Returns the Lookup's outcome when one was made.

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/endpoint.h"
+#include "core/hot.h"
 #include "core/status.h"
 #include "rpc/status_mapping.h"
 
@@ -59,9 +60,9 @@ class Channel {
   // least the bound and within a quarter (or 1 ms) above it (SO_RCVTIMEO, which the
   // kernel counts in scheduler ticks: the bound asks for one tick more, so the wait ends
   // between the bound and two ticks after it, never early).
-  void ExpectReplyWithin(int64_t timeout_us);
+  BEACON_HOT void ExpectReplyWithin(int64_t timeout_us);
   // True, once, after a read ended by ExpectReplyWithin's bound.
-  bool TakeReplyExpired();
+  BEACON_HOT bool TakeReplyExpired();
 
   // Unblocks a call in progress on another thread (it fails with a transport
   // error). The channel must not be used afterwards except to destroy it.

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "client/failover.h"
+#include "core/hot.h"
 #include "rpc/channel.h"
 #include "rpc/replica_connection_pool.h"
 
@@ -119,9 +120,10 @@ class PooledAttempt final : public SocketAttempt {
     }
   }
 
-  client::AttemptOutcome Finish() override { return *Read(0); }
+  BEACON_HOT client::AttemptOutcome Finish() override { return *Read(0); }
 
-  std::optional<client::AttemptOutcome> FinishWithin(int64_t timeout_us) override {
+  BEACON_HOT std::optional<client::AttemptOutcome> FinishWithin(
+      int64_t timeout_us) override {
     if (!conn_) return failure_;
     if (timeout_us <= 0) return std::nullopt;
     return Read(timeout_us);
@@ -143,7 +145,7 @@ class PooledAttempt final : public SocketAttempt {
   // Reads the answer (waiting at most about `bound_us` for its first bytes
   // when > 0; nullopt when that passed with nothing read, the connection
   // kept) and gives the connection back or closes it.
-  std::optional<client::AttemptOutcome> Read(int64_t bound_us) {
+  BEACON_HOT std::optional<client::AttemptOutcome> Read(int64_t bound_us) {
     if (!conn_) return failure_;
     Channel& channel = conn_->channel();
     RpcResult<bool> out = InvokeRpc<bool, E>(channel.endpoint(), [&] {
@@ -177,8 +179,8 @@ class PooledCall final : public client::ServerCall {
   PooledCall(ReplicaConnectionPool& pool, Send& send, Recv recv)
       : pool_(pool), send_(send), recv_(std::move(recv)) {}
 
-  std::unique_ptr<client::Attempt> Start(const InstanceInfo& picked,
-                                         int64_t now_us) override {
+  BEACON_HOT std::unique_ptr<client::Attempt> Start(const InstanceInfo& picked,
+                                                    int64_t now_us) override {
     // The copy gives its connection back to the slot: nothing of `picked`
     // is copied.
     ReplicaConnectionPool::Slot& slot = pool_.Find(picked.id);
@@ -202,7 +204,7 @@ class PooledCall final : public client::ServerCall {
     return std::make_unique<Copy>(pool_, slot, std::move(conn).value(), recv_);
   }
 
-  void Accept(client::Attempt& winner) override {
+  BEACON_HOT void Accept(client::Attempt& winner) override {
     reply_ = static_cast<Copy&>(winner).TakeReply();
   }
 

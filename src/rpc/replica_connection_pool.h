@@ -15,6 +15,7 @@
 #include "Prime.h"
 #include "Voting.h"
 #include "core/clock.h"
+#include "core/hot.h"
 #include "core/membership.h"
 #include "core/mutex.h"
 #include "rpc/channel.h"
@@ -79,7 +80,7 @@ class ReplicaConnectionPool {
   ReplicaConnectionPool(PoolOptions options, const Clock& clock);
 
   // The slot of `instance_id`, made on first use. Never fails.
-  Slot& Find(const std::string& instance_id);
+  BEACON_HOT Slot& Find(const std::string& instance_id);
 
   // An idle connection to `instance` (its slot: Find(instance.id)), or a new
   // one, for a call starting at `now_us` on the pool's clock (the caller's
@@ -87,9 +88,8 @@ class ReplicaConnectionPool {
   // than max_idle_ms since the start of its last call is closed, not reused.
   // kUnavailable (a transport failure: the server is unreachable) when it
   // cannot connect.
-  Result<std::unique_ptr<ReplicaConnection>> Acquire(Slot& slot,
-                                                     const InstanceInfo& instance,
-                                                     int64_t now_us);
+  BEACON_HOT Result<std::unique_ptr<ReplicaConnection>> Acquire(
+      Slot& slot, const InstanceInfo& instance, int64_t now_us);
   Result<std::unique_ptr<ReplicaConnection>> Acquire(Slot& slot,
                                                      const InstanceInfo& instance) {
     return Acquire(slot, instance, clock_.NowMicros());
@@ -104,7 +104,7 @@ class ReplicaConnectionPool {
   // no clock: idle time counts from the start of the connection's last call
   // (stamped by Acquire), which is never later than its end, so a
   // connection is retired early rather than late.
-  void Release(Slot& slot, std::unique_ptr<ReplicaConnection> conn);
+  BEACON_HOT void Release(Slot& slot, std::unique_ptr<ReplicaConnection> conn);
   // As above for a connection acquired for `instance`; one that is not a
   // connection to `instance`'s address is closed.
   void Release(const InstanceInfo& instance, std::unique_ptr<ReplicaConnection> conn);
