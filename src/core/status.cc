@@ -30,9 +30,14 @@ const char* StatusCodeName(StatusCode code) {
   return "unknown";
 }
 
+const std::string& Status::Empty() {
+  static const std::string* const empty = new std::string();
+  return *empty;
+}
+
 std::string Status::ToString() const {
   if (ok()) return "ok";
-  return std::string(StatusCodeName(code_)) + ": " + message_;
+  return std::string(StatusCodeName(code())) + ": " + message();
 }
 
 }  // namespace beacon

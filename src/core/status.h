@@ -29,28 +29,50 @@ enum class StatusCode {
 const char* StatusCodeName(StatusCode code);
 
 // The outcome of an operation: ok, or a code with a message.
-// Cheap to copy. Thread-compatible (a const Status is safe to share).
+// One pointer wide: an ok Status holds nothing (made, moved and destroyed
+// with a store or a compare; every client call passes several along its
+// path), an error holds its code and message on the heap. Copying an error
+// copies its message. Thread-compatible (a const Status is safe to share).
 class [[nodiscard]] Status {
  public:
   Status() = default;  // ok
   Status(StatusCode code, std::string message)
-      : code_(code), message_(std::move(message)) {}
+      : rep_(code == StatusCode::kOk && message.empty()
+                 ? nullptr
+                 : new Rep{code, std::move(message)}) {}
+  Status(const Status& other) : rep_(other.rep_ ? new Rep(*other.rep_) : nullptr) {}
+  Status(Status&& other) noexcept : rep_(std::exchange(other.rep_, nullptr)) {}
+  Status& operator=(const Status& other) {
+    if (this != &other) Status(other).Swap(*this);
+    return *this;
+  }
+  Status& operator=(Status&& other) noexcept {
+    Status(std::move(other)).Swap(*this);
+    return *this;
+  }
+  ~Status() { delete rep_; }
 
   static Status Ok() { return Status(); }
 
-  bool ok() const { return code_ == StatusCode::kOk; }
-  StatusCode code() const { return code_; }
-  const std::string& message() const { return message_; }
+  bool ok() const { return rep_ == nullptr || rep_->code == StatusCode::kOk; }
+  StatusCode code() const { return rep_ != nullptr ? rep_->code : StatusCode::kOk; }
+  const std::string& message() const { return rep_ != nullptr ? rep_->message : Empty(); }
   // "invalid_argument: service_name must be 1-64 characters" or "ok".
   std::string ToString() const;
 
   bool operator==(const Status& other) const {
-    return code_ == other.code_ && message_ == other.message_;
+    return code() == other.code() && message() == other.message();
   }
 
  private:
-  StatusCode code_ = StatusCode::kOk;
-  std::string message_;
+  struct Rep {
+    StatusCode code;
+    std::string message;
+  };
+  static const std::string& Empty();
+  void Swap(Status& other) noexcept { std::swap(rep_, other.rep_); }
+
+  Rep* rep_ = nullptr;  // null: ok with no message
 };
 
 inline Status InvalidArgument(std::string m) {

@@ -166,8 +166,9 @@ class ReplyReadAhead : public ::testing::Test {
   }
 
   static idl::PrimeClient Client(Channel& ch) {
-    return idl::PrimeClient(std::make_shared<apache::thrift::protocol::TMultiplexedProtocol>(
-        ch.protocol(), "prime"));
+    return idl::PrimeClient(
+        std::make_shared<apache::thrift::protocol::TMultiplexedProtocol>(ch.protocol(),
+                                                                         "prime"));
   }
 
   std::shared_ptr<EchoPrime> echo_ = std::make_shared<EchoPrime>();
@@ -240,7 +241,8 @@ TEST_F(ReplyReadAhead, ABoundedReadThatExpiresLeavesNothingBehind) {
     client.send_isPrime(n + 1);
     ch->ExpectReplyWithin(10'000);
     idl::PrimeReply late;
-    EXPECT_THROW(client.recv_isPrime(late), apache::thrift::transport::TTransportException);
+    EXPECT_THROW(client.recv_isPrime(late),
+                 apache::thrift::transport::TTransportException);
     EXPECT_TRUE(ch->TakeReplyExpired());
     ASSERT_NO_THROW(client.recv_isPrime(late));
     EXPECT_EQ(late.n, n + 1);
