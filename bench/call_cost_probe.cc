@@ -17,6 +17,7 @@
 //                   [--calls N] [--warmup N] [--hedge-ms off|auto|MS]
 #include <sys/resource.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <future>
@@ -122,12 +123,17 @@ int main(int argc, char** argv) {
   for (long i = 0; i < warmup; ++i) failed += (*worker)->Call().status.ok() ? 0 : 1;
   const double user0 = ThreadCpuMicros(true);
   const double sys0 = ThreadCpuMicros(false);
+  const auto wall0 = std::chrono::steady_clock::now();
   for (long i = 0; i < calls; ++i) failed += (*worker)->Call().status.ok() ? 0 : 1;
+  const double wall =
+      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - wall0)
+          .count() /
+      static_cast<double>(calls);
   const double user = (ThreadCpuMicros(true) - user0) / static_cast<double>(calls);
   const double sys = (ThreadCpuMicros(false) - sys0) / static_cast<double>(calls);
   std::printf(
-      "%s: %ld calls (+%ld warm-up), %ld failed; CPU per call %.2f us user + %.2f us "
-      "system = %.2f us\n",
-      path.c_str(), calls, warmup, failed, user, sys, user + sys);
+      "%s: %ld calls (+%ld warm-up), %ld failed; %.2f us per call; CPU per call %.2f us "
+      "user + %.2f us system = %.2f us\n",
+      path.c_str(), calls, warmup, failed, wall, user, sys, user + sys);
   return failed == 0 ? 0 : 1;
 }

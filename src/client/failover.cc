@@ -13,6 +13,12 @@ const std::string& NoServer() {
   return *none;
 }
 
+// The cache's "exclude nothing".
+const std::vector<std::string>& NoServers() {
+  static const std::vector<std::string>* const none = new std::vector<std::string>();
+  return *none;
+}
+
 }  // namespace
 
 Failover::Failover(discovery::ServerCache& cache, const Clock& clock,
@@ -124,8 +130,11 @@ Status Failover::Run(const std::string& service, ServerCall& call,
   // the copy's start (and its connection's stamp) and the first wait's bound
   // all use it.
   const int64_t start_us = clock_.NowMicros();
+  // Nothing failed yet in this call; with no copy draining either, nothing
+  // is excluded (PickFor's common case, without the call).
   Result<discovery::PickedServer> first =
-      PickFor(service, NoServer(), /*allow_busy=*/true, start_us);
+      draining_.empty() ? cache_.PickServer(service, NoServers(), start_us)
+                        : PickFor(service, NoServer(), /*allow_busy=*/true, start_us);
   if (!first.ok()) return first.status();
 
   const bool hedging = options_.hedge.mode != HedgeMode::kOff;
@@ -165,13 +174,13 @@ Status Failover::Run(const std::string& service, ServerCall& call,
     if (served_by != nullptr) *served_by = first_copy.server->id;
     return std::move(read->status);
   }
-  return Continue(service, call, served_by, std::move(first_copy), std::move(read), delay,
-                  hedge_pending, hedge_at, call_deadline);
+  return Continue(service, call, served_by, first_copy, read, delay, hedge_pending,
+                  hedge_at, call_deadline);
 }
 
 Status Failover::Continue(const std::string& service, ServerCall& call,
-                          std::string* served_by, Copy first_copy,
-                          std::optional<AttemptOutcome> read, HedgeDelay* delay,
+                          std::string* served_by, Copy& first_copy,
+                          std::optional<AttemptOutcome>& read, HedgeDelay* delay,
                           bool hedge_pending, int64_t hedge_at, int64_t call_deadline) {
   const bool hedging = delay != nullptr;
   std::vector<Copy>& flying = flying_;  // at most kMaxCopies

@@ -197,18 +197,19 @@ class Failover {
   // A server for a new copy at `now_us`: not in failed_, not busy with an
   // abandoned copy of this session (unless that leaves none), not
   // `also_exclude` ("" for none). The common call (nothing failed, nothing
-  // draining) goes straight to the cache with nothing to exclude.
-  BEACON_HOT Result<discovery::PickedServer> PickFor(const std::string& service,
-                                                     const std::string& also_exclude,
-                                                     bool allow_busy, int64_t now_us);
+  // draining) goes straight to the cache with nothing to exclude; Run's
+  // first pick does that without calling PickFor.
+  [[gnu::noinline, gnu::cold]] Result<discovery::PickedServer> PickFor(
+      const std::string& service, const std::string& also_exclude, bool allow_busy,
+      int64_t now_us);
   // Run after the first wait, when the first copy did not answer (hedge,
   // retry, busy retry, timeouts): `read` is that wait's result, the rest
   // Run's state as the wait ended. Out of line and cold, so that the
   // common call's code stays small.
   [[gnu::noinline, gnu::cold]] Status Continue(const std::string& service,
                                                ServerCall& call, std::string* served_by,
-                                               Copy first_copy,
-                                               std::optional<AttemptOutcome> read,
+                                               Copy& first_copy,
+                                               std::optional<AttemptOutcome>& read,
                                                HedgeDelay* delay, bool hedge_pending,
                                                int64_t hedge_at, int64_t call_deadline);
   void Abandon(const std::string& service, Copy copy);

@@ -55,19 +55,23 @@ CallOutcome SessionLoadWorker::Call() {
   switch (op) {
     case kPrime:
       return Outcome(kOpPrime, session_->IsPrime(static_cast<int64_t>(rng_())));
-    case kCount: {
-      const auto lo = static_cast<int64_t>(rng_() % 1000000000ULL);
-      return Outcome(kOpCount,
-                     session_->CountPrimes(
-                         lo, lo + static_cast<int64_t>(workload_.count_width) - 1));
-    }
-    default: {
-      const std::string voter =
-          workload_.voter_prefix + "-" + std::to_string(votes_cast_++);
-      const std::string& option = workload_.options[rng_() % workload_.options.size()];
-      return Outcome(kOpVote, session_->CastVote(workload_.poll_id, voter, option));
-    }
+    case kCount:
+      return CountCall();
+    default:
+      return VoteCall();
   }
+}
+
+CallOutcome SessionLoadWorker::CountCall() {
+  const auto lo = static_cast<int64_t>(rng_() % 1000000000ULL);
+  return Outcome(kOpCount, session_->CountPrimes(
+                               lo, lo + static_cast<int64_t>(workload_.count_width) - 1));
+}
+
+CallOutcome SessionLoadWorker::VoteCall() {
+  const std::string voter = workload_.voter_prefix + "-" + std::to_string(votes_cast_++);
+  const std::string& option = workload_.options[rng_() % workload_.options.size()];
+  return Outcome(kOpVote, session_->CastVote(workload_.poll_id, voter, option));
 }
 
 std::map<std::string, int64_t> SessionLoadWorker::Counters() const {

@@ -52,6 +52,10 @@ class SessionLoadWorker final : public LoadWorker {
   std::map<std::string, int64_t> Counters() const override;
 
  private:
+  // Call's count and vote operations, out of line: their locals (a voter id,
+  // a vote's reply) would otherwise widen every isPrime call's stack frame.
+  [[gnu::noinline]] CallOutcome CountCall();
+  [[gnu::noinline]] CallOutcome VoteCall();
   SessionLoadWorker(std::unique_ptr<Session> session, SessionWorkload workload,
                     uint64_t seed);
 

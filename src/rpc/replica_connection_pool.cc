@@ -58,6 +58,12 @@ Result<std::unique_ptr<ReplicaConnection>> ReplicaConnectionPool::Acquire(
     first->channel().Touch(now);
     return first;
   }
+  return AcquireSlow(slot, instance, now, std::move(first));
+}
+
+Result<std::unique_ptr<ReplicaConnection>> ReplicaConnectionPool::AcquireSlow(
+    Slot& slot, const InstanceInfo& instance, int64_t now,
+    std::unique_ptr<ReplicaConnection> first) {
   std::vector<std::unique_ptr<ReplicaConnection>> stale;  // closed outside the lock
   if (first != nullptr) stale.push_back(std::move(first));
   {

@@ -121,6 +121,11 @@ class ReplicaConnectionPool {
   // Slots found by Find's scan without the lock; later ones only under it.
   static constexpr size_t kIndexed = 64;
 
+  // Acquire past the slot's first connection (`first`, when it was stale):
+  // the other idle ones, then a new connection. Out of line and cold.
+  [[gnu::noinline, gnu::cold]] Result<std::unique_ptr<ReplicaConnection>> AcquireSlow(
+      Slot& slot, const InstanceInfo& instance, int64_t now,
+      std::unique_ptr<ReplicaConnection> first);
   static bool SameAddress(const ReplicaConnection& conn, const InstanceInfo& instance);
   bool Fresh(ReplicaConnection& conn, int64_t now_us) const;
 
