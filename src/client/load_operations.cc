@@ -6,7 +6,7 @@ namespace {
 enum Op { kPrime = 0, kCount = 1, kVote = 2 };
 
 template <class Reply>
-CallOutcome Outcome(const char* op, Result<Reply> r) {
+CallOutcome Outcome(const char* op, Result<Reply>&& r) {
   if (!r.ok()) return CallOutcome{op, r.status(), ""};
   return CallOutcome{op, Status::Ok(), std::move(r->served_by)};
 }

@@ -1,6 +1,9 @@
 // Channel: one client TCP connection speaking Beacon's wire format (framed
 // transport, binary protocol, bounded frames) plus the helper that turns a
-// Thrift call's exceptions into a Status and a transport-failure flag.
+// Thrift call's exceptions into a Status and a transport-failure flag. A
+// reply that arrived whole is read with one recv (the socket reads ahead; a
+// connection carries one call at a time, and a server that sends more than
+// its reply fails the next call in the transport).
 #pragma once
 
 #include <thrift/TApplicationException.h>
@@ -26,7 +29,8 @@ class TTransport;
 
 namespace beacon::rpc {
 
-class ReplySocket;  // channel.cc: a TSocket whose first read of a reply may be bounded
+class ReplySocket;  // channel.cc: a TSocket that reads ahead, whose first read of a
+                    // reply may be bounded
 
 struct ClientOptions {
   int connect_timeout_ms = 1000;
