@@ -206,6 +206,7 @@ struct SqliteVoteStore::Machinery {
     c.passive_after_frames = options.checkpoint_after_frames;
     c.restart_after_frames = options.restart_checkpoint_after_frames;
     c.busy_ms = options.busy_deadline_ms;
+    c.restart_wait_ms = options.restart_checkpoint_wait_ms;
     return c;
   }
   static sqlite::BatchOptions BatchOptionsOf(const SqliteOptions& options) {
@@ -303,6 +304,12 @@ Result<std::unique_ptr<SqliteVoteStore>> SqliteVoteStore::Open(const std::string
         "restart_checkpoint_after_frames, got " +
         std::to_string(options.checkpoint_after_frames) + " and " +
         std::to_string(options.restart_checkpoint_after_frames));
+  }
+  if (options.restart_checkpoint_wait_ms < 1 ||
+      options.restart_checkpoint_wait_ms > options.busy_deadline_ms) {
+    return InvalidArgument("restart_checkpoint_wait_ms must be 1..busy_deadline_ms (" +
+                           std::to_string(options.busy_deadline_ms) + "), got " +
+                           std::to_string(options.restart_checkpoint_wait_ms));
   }
   if (options.debug_hold_before_commit_us < 0) {
     return InvalidArgument("debug_hold_before_commit_us must be >= 0");

@@ -40,6 +40,9 @@ struct SqliteOptions {
   // rewound, once the WAL is this long. 1 <= passive < restart.
   int checkpoint_after_frames = 1000;
   int restart_checkpoint_after_frames = 8000;
+  // The longest a RESTART checkpoint waits for locks and readers before it
+  // gives up and backs off (wal_checkpointer.h), 1..busy_deadline_ms.
+  int restart_checkpoint_wait_ms = 100;
   // The writers of every process on this file take turns on a shared,
   // blocking writer turn ("<path>-writer", see writer_turn.h) before they ask
   // for SQLite's lock, instead of only polling that lock; while a leader
