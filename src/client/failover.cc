@@ -13,12 +13,6 @@ const std::string& NoServer() {
   return *none;
 }
 
-// The cache's "exclude nothing".
-const std::vector<std::string>& NoServers() {
-  static const std::vector<std::string>* const none = new std::vector<std::string>();
-  return *none;
-}
-
 }  // namespace
 
 Failover::Failover(discovery::ServerCache& cache, const Clock& clock,
@@ -65,11 +59,17 @@ Failover::Copy Failover::StartCopy(ServerCall& call, discovery::PickedServer ser
 Result<discovery::PickedServer> Failover::PickFor(const std::string& service,
                                                   const std::string& also_exclude,
                                                   bool allow_busy, int64_t now_us) {
-  std::vector<std::string>& exclude = exclude_;
   if (failed_.empty() && also_exclude.empty() && draining_.empty()) {
-    exclude.clear();
-    return cache_.PickServer(service, exclude, now_us);
+    exclude_.clear();
+    return cache_.PickServer(service, exclude_, now_us);
   }
+  return PickExcluding(service, also_exclude, allow_busy, now_us);
+}
+
+Result<discovery::PickedServer> Failover::PickExcluding(const std::string& service,
+                                                        const std::string& also_exclude,
+                                                        bool allow_busy, int64_t now_us) {
+  std::vector<std::string>& exclude = exclude_;
   exclude.assign(failed_.begin(), failed_.end());
   if (!also_exclude.empty()) exclude.push_back(also_exclude);
   const size_t own = exclude.size();
@@ -130,11 +130,8 @@ Status Failover::Run(const std::string& service, ServerCall& call,
   // the copy's start (and its connection's stamp) and the first wait's bound
   // all use it.
   const int64_t start_us = clock_.NowMicros();
-  // Nothing failed yet in this call; with no copy draining either, nothing
-  // is excluded (PickFor's common case, without the call).
   Result<discovery::PickedServer> first =
-      draining_.empty() ? cache_.PickServer(service, NoServers(), start_us)
-                        : PickFor(service, NoServer(), /*allow_busy=*/true, start_us);
+      PickFor(service, NoServer(), /*allow_busy=*/true, start_us);
   if (!first.ok()) return first.status();
 
   const bool hedging = options_.hedge.mode != HedgeMode::kOff;

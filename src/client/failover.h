@@ -197,9 +197,12 @@ class Failover {
   // A server for a new copy at `now_us`: not in failed_, not busy with an
   // abandoned copy of this session (unless that leaves none), not
   // `also_exclude` ("" for none). The common call (nothing failed, nothing
-  // draining) goes straight to the cache with nothing to exclude; Run's
-  // first pick does that without calling PickFor.
-  [[gnu::noinline, gnu::cold]] Result<discovery::PickedServer> PickFor(
+  // draining) goes straight to the cache with nothing to exclude; the rest
+  // is PickExcluding, out of line and cold.
+  BEACON_HOT Result<discovery::PickedServer> PickFor(const std::string& service,
+                                                     const std::string& also_exclude,
+                                                     bool allow_busy, int64_t now_us);
+  [[gnu::noinline, gnu::cold]] Result<discovery::PickedServer> PickExcluding(
       const std::string& service, const std::string& also_exclude, bool allow_busy,
       int64_t now_us);
   // Run after the first wait, when the first copy did not answer (hedge,

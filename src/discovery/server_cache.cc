@@ -163,15 +163,9 @@ BEACON_HOT size_t ChooseUsable(balance::Balancer& balancer,
   const size_t n = instances.size();
   if (n == 0) return kNone;
   size_t first_unusable = 0;
-  if (exclude.empty()) {  // every call's case: only the down marks to check
-    while (first_unusable < n && !states[first_unusable]->DownAt(now_us)) {
-      ++first_unusable;
-    }
-  } else {
-    while (first_unusable < n &&
-           Usable(instances, states, exclude, now_us, first_unusable)) {
-      ++first_unusable;
-    }
+  while (first_unusable < n &&
+         Usable(instances, states, exclude, now_us, first_unusable)) {
+    ++first_unusable;
   }
   if (first_unusable == n) return balancer.Pick(instances);
   return ChooseAmongUsable(balancer, instances, states, exclude, now_us, first_unusable);
