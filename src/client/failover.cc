@@ -13,15 +13,21 @@ const std::string& NoServer() {
   return *none;
 }
 
+// The common pick's exclusion list: none.
+const std::vector<std::string>& NoExclusions() {
+  static const std::vector<std::string>* const none = new std::vector<std::string>();
+  return *none;
+}
+
 }  // namespace
 
 Failover::Failover(discovery::ServerCache& cache, const Clock& clock,
                    AttemptWaiter& waiter, FailoverOptions options)
     : cache_(cache),
       clock_(clock),
-      waiter_(waiter),
+      budget_(options.hedge),
       options_(std::move(options)),
-      budget_(options_.hedge) {}
+      waiter_(waiter) {}
 
 Failover::~Failover() {
   // Every picked copy gets one outcome; these never answered in time to be
@@ -38,7 +44,9 @@ int64_t Failover::hedge_delay_us(const std::string& service) const {
 HedgeDelay& Failover::DelayFor(const std::string& service) {
   // A session mostly calls one service call after call: then a compare of
   // the name, not a map lookup.
-  if (last_delay_ != nullptr && last_delay_->first == service) return last_delay_->second;
+  if (BEACON_LIKELY(last_delay_ != nullptr && last_delay_->first == service)) {
+    return last_delay_->second;
+  }
   auto it = delays_.find(service);
   if (it == delays_.end())
     it = delays_.emplace(service, HedgeDelay(options_.hedge)).first;
@@ -59,9 +67,8 @@ Failover::Copy Failover::StartCopy(ServerCall& call, discovery::PickedServer ser
 Result<discovery::PickedServer> Failover::PickFor(const std::string& service,
                                                   const std::string& also_exclude,
                                                   bool allow_busy, int64_t now_us) {
-  if (failed_.empty() && also_exclude.empty() && draining_.empty()) {
-    exclude_.clear();
-    return cache_.PickServer(service, exclude_, now_us);
+  if (BEACON_LIKELY(failed_.empty() && also_exclude.empty() && draining_.empty())) {
+    return cache_.PickServer(service, NoExclusions(), now_us);
   }
   return PickExcluding(service, also_exclude, allow_busy, now_us);
 }
@@ -124,7 +131,7 @@ void Failover::CollectAbandoned() {
 Status Failover::Run(const std::string& service, ServerCall& call,
                      std::string* served_by) {
   if (served_by != nullptr) served_by->clear();
-  if (!draining_.empty()) CollectAbandoned();
+  if (BEACON_UNLIKELY(!draining_.empty())) CollectAbandoned();
   failed_.clear();
   // The call's one clock reading before its answer: the pick's down marks,
   // the copy's start (and its connection's stamp) and the first wait's bound
@@ -132,11 +139,11 @@ Status Failover::Run(const std::string& service, ServerCall& call,
   const int64_t start_us = clock_.NowMicros();
   Result<discovery::PickedServer> first =
       PickFor(service, NoServer(), /*allow_busy=*/true, start_us);
-  if (!first.ok()) return first.status();
+  if (BEACON_UNLIKELY(!first.ok())) return first.status();
 
   const bool hedging = options_.hedge.mode != HedgeMode::kOff;
   HedgeDelay* delay = nullptr;
-  if (hedging) {
+  if (BEACON_LIKELY(hedging)) {
     delay = &DelayFor(service);
     budget_.OnCall();
   }
@@ -162,12 +169,12 @@ Status Failover::Run(const std::string& service, ServerCall& call,
   // Continue, out of line (the common call's code stays small: a client
   // thread that slept for its reply often wakes with cold caches, and pays
   // for every cache line of code it runs, docs/ARCHITECTURE.md).
-  if (read.has_value() && !read->transport_failure &&
-      read->status.code() != StatusCode::kUnavailable) {
+  if (BEACON_LIKELY(read.has_value() && !read->transport_failure &&
+                    read->status.code() != StatusCode::kUnavailable)) {
     const int64_t latency = clock_.NowMicros() - start_us;
     cache_.ReportSuccess(first_copy.server, latency);
-    if (delay != nullptr) delay->Record(latency);
-    if (read->status.ok()) call.Accept(*first_copy.attempt);
+    if (BEACON_LIKELY(delay != nullptr)) delay->Record(latency);
+    if (BEACON_LIKELY(read->status.ok())) call.Accept(*first_copy.attempt);
     if (served_by != nullptr) *served_by = first_copy.server->id;
     return std::move(read->status);
   }

@@ -81,11 +81,13 @@ class HedgeDelay {
   static constexpr size_t kMaxTop = kWindow - kWindow * 99 / 100;
 
   static_assert((kWindow & (kWindow - 1)) == 0, "the ring wraps with a mask");
-  std::array<int64_t, kWindow> window_;  // ring of the latest latencies
-  size_t count_ = 0;                     // samples in window_, up to kWindow
-  size_t next_ = 0;                      // ring position of the next sample
-  size_t since_recompute_ = 0;
+  // The fields every call reads sit together before the ring, so a call
+  // touches one line of them and one of the ring.
   int64_t delay_us_;
+  size_t count_ = 0;  // samples in window_, up to kWindow
+  size_t next_ = 0;   // ring position of the next sample
+  size_t since_recompute_ = 0;
+  std::array<int64_t, kWindow> window_;  // ring of the latest latencies
 };
 
 // Token bucket limiting hedges to budget_ratio of calls in the long run, with

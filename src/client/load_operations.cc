@@ -7,7 +7,7 @@ enum Op { kPrime = 0, kCount = 1, kVote = 2 };
 
 template <class Reply>
 CallOutcome Outcome(const char* op, Result<Reply>&& r) {
-  if (!r.ok()) return CallOutcome{op, r.status(), ""};
+  if (BEACON_UNLIKELY(!r.ok())) return CallOutcome{op, r.status(), ""};
   return CallOutcome{op, Status::Ok(), std::move(r->served_by)};
 }
 
@@ -51,7 +51,7 @@ SessionLoadWorker::SessionLoadWorker(std::unique_ptr<Session> session,
 CallOutcome SessionLoadWorker::Call() {
   // A single operation draws no number for the choice, so its numbers match
   // a plain worker's seeded with the same seed.
-  const int op = mixed_ ? pick_(rng_) : only_op_;
+  const int op = BEACON_UNLIKELY(mixed_) ? pick_(rng_) : only_op_;
   switch (op) {
     case kPrime:
       return Outcome(kOpPrime, session_->IsPrime(static_cast<int64_t>(rng_())));

@@ -9,3 +9,10 @@
 #pragma once
 
 #define BEACON_HOT __attribute__((hot))
+
+// BEACON_LIKELY / BEACON_UNLIKELY tell the compiler which way a branch of a
+// hot function almost always goes (C++17 has no [[likely]]): the rare side's
+// code is then placed after the function's common path, or in its .cold
+// part, so the common call runs through fewer cache lines of code.
+#define BEACON_LIKELY(x) __builtin_expect(!!(x), 1)
+#define BEACON_UNLIKELY(x) __builtin_expect(!!(x), 0)

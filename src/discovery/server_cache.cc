@@ -22,7 +22,8 @@ constexpr size_t kNone = static_cast<size_t>(-1);
 
 // Mutable per-instance state, shared by successive snapshots while the
 // instance keeps its address. Atomics, so reports need no lock.
-struct CachedInstanceState {
+// Aligned to a cache line: a call reads one line of it (down mark, counters).
+struct alignas(64) CachedInstanceState {
   std::atomic<int64_t> calls{0};
   std::atomic<int64_t> failures{0};
   std::atomic<int64_t> down_until_us{kNotDown};
@@ -85,18 +86,25 @@ struct ServerCache::Snapshot {
   }
 };
 
-struct ServerCache::Service {
+struct alignas(64) ServerCache::Service {
   Service(std::string n, std::unique_ptr<balance::Balancer> b)
       : name(std::move(n)),
         balancer(std::move(b)),
         snapshot(std::make_shared<Snapshot>()) {}
 
+  // The fields a common Pick reads come first, so that it touches two cache
+  // lines of a Service, not four (a client thread that slept for its reply
+  // pays for every line it touches, docs/ARCHITECTURE.md).
   const std::string name;
   const std::unique_ptr<balance::Balancer> balancer;  // itself safe for concurrent use
-
+  std::atomic<bool> worker_started{false};            // set once worker_once has run
+  // The latest down_until_us of any instance state of this service (raised
+  // by MarkDown after it marks the state; never lowered): at or past it no
+  // instance is down, and a Pick reads no instance's state.
+  std::atomic<int64_t> latest_down_until_us{kNotDown};
   mutable Mutex mu;
-  CondVar wake;  // (mu) stop, or a refresh request when watch=false
   std::shared_ptr<const Snapshot> snapshot GUARDED_BY(mu);  // never null
+  CondVar wake;  // (mu) stop, or a refresh request when watch=false
   int64_t confirmed_at_us GUARDED_BY(mu) = 0;
   uint64_t lookups_done GUARDED_BY(mu) = 0;
   Status last_lookup_status GUARDED_BY(mu);
@@ -111,7 +119,6 @@ struct ServerCache::Service {
   Mutex lookup_mu;
   std::once_flag worker_once;
   std::thread worker;  // set once under worker_once; joined by ~ServerCache
-  std::atomic<bool> worker_started{false};  // set once worker_once has run
 };
 
 // What a Pick saw of a service at one instant.
@@ -154,14 +161,18 @@ bool Usable(const std::vector<InstanceInfo>& instances,
 }
 
 // The index of the instance the balancer chooses among those neither down nor
-// excluded, or kNone. The common case (every instance usable) copies and
-// allocates nothing.
+// excluded, or kNone. `maybe_down`: some instance may be down at `now_us`
+// (when false, with nothing excluded, every instance is usable and no state
+// is read). The common case (every instance usable) copies and allocates
+// nothing.
 BEACON_HOT size_t ChooseUsable(balance::Balancer& balancer,
                                const std::vector<InstanceInfo>& instances,
                                const std::vector<std::shared_ptr<InstanceState>>& states,
-                               const std::vector<std::string>& exclude, int64_t now_us) {
+                               const std::vector<std::string>& exclude, int64_t now_us,
+                               bool maybe_down) {
   const size_t n = instances.size();
   if (n == 0) return kNone;
+  if (!maybe_down && exclude.empty()) return balancer.Pick(instances);
   size_t first_unusable = 0;
   while (first_unusable < n &&
          Usable(instances, states, exclude, now_us, first_unusable)) {
@@ -274,8 +285,8 @@ Result<PickedServer> ServerCache::PickServer(const std::string& service,
     Observed seen = Observe(*known);
     const Snapshot* snap = seen.snapshot.get();
     if (snap->has_list) {
-      const size_t chosen =
-          ChooseUsable(*known->balancer, snap->instances, snap->states, exclude, now_us);
+      const size_t chosen = ChooseUsable(*known->balancer, snap->instances, snap->states,
+                                         exclude, now_us, MaybeDown(*known, now_us));
       if (chosen != kNone) {
         return Handle(*known, std::move(seen.snapshot), chosen, /*from_balancer=*/true);
       }
@@ -303,8 +314,8 @@ Result<PickedServer> ServerCache::PickServerSlow(const std::string& service,
 
   const Snapshot* snap = seen.snapshot.get();
   if (snap->has_list) {
-    const size_t chosen =
-        ChooseUsable(*s.balancer, snap->instances, snap->states, exclude, now_us);
+    const size_t chosen = ChooseUsable(*s.balancer, snap->instances, snap->states,
+                                       exclude, now_us, MaybeDown(s, now_us));
     if (chosen != kNone) return picked(chosen, /*from_balancer=*/true);
   }
   bool lookup_allowed = true;
@@ -323,8 +334,9 @@ Result<PickedServer> ServerCache::PickServerSlow(const std::string& service,
     seen = Observe(s);
     snap = seen.snapshot.get();
     if (snap->has_list) {
+      const int64_t now = clock_.NowMicros();
       const size_t chosen = ChooseUsable(*s.balancer, snap->instances, snap->states,
-                                         exclude, clock_.NowMicros());
+                                         exclude, now, MaybeDown(s, now));
       if (chosen != kNone) return picked(chosen, /*from_balancer=*/true);
     }
   }
@@ -401,7 +413,13 @@ void ServerCache::ReportTransportFailure(const std::string& service,
 
 void ServerCache::MarkDown(Service& s, CachedInstanceState* state) {
   if (state != nullptr) {
-    state->down_until_us = clock_.NowMicros() + options_.down_cooloff_ms * 1000;
+    const int64_t until = clock_.NowMicros() + options_.down_cooloff_ms * 1000;
+    state->down_until_us = until;
+    // After the state: a Pick that sees the new bound reads the states.
+    int64_t latest = s.latest_down_until_us.load();
+    while (latest < until &&
+           !s.latest_down_until_us.compare_exchange_weak(latest, until)) {
+    }
   }
   {
     MutexLock lock(s.mu);
@@ -501,6 +519,10 @@ PickedServer ServerCache::Handle(Service& s, std::shared_ptr<const Snapshot> sna
   p.instance_ =
       std::shared_ptr<const InstanceInfo>(std::move(snapshot), &snap->instances[i]);
   return p;
+}
+
+bool ServerCache::MaybeDown(const Service& s, int64_t now_us) {
+  return now_us < s.latest_down_until_us.load();
 }
 
 ServerCache::Observed ServerCache::Observe(const Service& s) {

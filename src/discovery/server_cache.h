@@ -201,6 +201,9 @@ class ServerCache {
       const std::string& service, const std::vector<std::string>& exclude,
       int64_t now_us);
   BEACON_HOT static Observed Observe(const Service& s);
+  // False when no instance of `s` can be down at `now_us` (none was marked
+  // down past it), so a Pick need not read the instances' states.
+  BEACON_HOT static bool MaybeDown(const Service& s, int64_t now_us);
   // A handle on instance `i` of `snapshot`, a list of `s`.
   BEACON_HOT static PickedServer Handle(Service& s,
                                         std::shared_ptr<const Snapshot> snapshot,

@@ -89,7 +89,8 @@ class ReplySocket final : public TSocket {
 
   BEACON_HOT uint32_t read(uint8_t* buf, uint32_t len) override {
     if (ahead_begin_ == ahead_end_) {
-      if (len >= kReadAhead) return ReadSocket(buf, len);  // a large body: no copy
+      // A large body: no copy.
+      if (BEACON_UNLIKELY(len >= kReadAhead)) return ReadSocket(buf, len);
       // Both set after the read: one that throws (a bounded first read that
       // expired, a failure) leaves the buffer empty.
       const uint32_t got = ReadSocket(ahead_.get(), kReadAhead);
@@ -127,7 +128,7 @@ class ReplySocket final : public TSocket {
     if (fd < 0) return TSocket::read(buf, len);  // reports the closed socket
     while (true) {
       const ssize_t got = ::recv(fd, buf, len, 0);
-      if (got >= 0) return static_cast<uint32_t>(got);
+      if (BEACON_LIKELY(got >= 0)) return static_cast<uint32_t>(got);
       const int err = errno;
       if (err == EINTR) continue;
       if (err == EAGAIN || err == EWOULDBLOCK) {

@@ -124,8 +124,8 @@ class PooledAttempt final : public SocketAttempt {
 
   BEACON_HOT std::optional<client::AttemptOutcome> FinishWithin(
       int64_t timeout_us) override {
-    if (!conn_) return failure_;
-    if (timeout_us <= 0) return std::nullopt;
+    if (BEACON_UNLIKELY(!conn_)) return failure_;
+    if (BEACON_UNLIKELY(timeout_us <= 0)) return std::nullopt;
     return Read(timeout_us);
   }
 
@@ -146,21 +146,23 @@ class PooledAttempt final : public SocketAttempt {
   // when > 0; nullopt when that passed with nothing read, the connection
   // kept) and gives the connection back or closes it.
   BEACON_HOT std::optional<client::AttemptOutcome> Read(int64_t bound_us) {
-    if (!conn_) return failure_;
+    if (BEACON_UNLIKELY(!conn_)) return failure_;
     Channel& channel = conn_->channel();
     RpcResult<bool> out = InvokeRpc<bool, E>(channel.endpoint(), [&] {
       if (bound_us > 0) channel.ExpectReplyWithin(bound_us);
       (*recv_)(*conn_, reply_);
       return true;
     });
-    if (out.transport_failure && channel.TakeReplyExpired()) return std::nullopt;
+    if (BEACON_UNLIKELY(out.transport_failure) && channel.TakeReplyExpired()) {
+      return std::nullopt;
+    }
     std::unique_ptr<ReplicaConnection> conn = std::move(conn_);
-    if (out.connection_reusable) {
+    if (BEACON_LIKELY(out.connection_reusable)) {
       pool_.Release(slot_, std::move(conn));
     } else if (out.transport_failure) {
       pool_.Forget(slot_);
     }
-    if (!out.result.ok()) {
+    if (BEACON_UNLIKELY(!out.result.ok())) {
       return client::AttemptOutcome{out.result.status(), out.transport_failure};
     }
     return client::AttemptOutcome{Status::Ok(), false};
@@ -185,21 +187,16 @@ class PooledCall final : public client::ServerCall {
     // is copied.
     ReplicaConnectionPool::Slot& slot = pool_.Find(picked.id);
     auto conn = pool_.Acquire(slot, picked, now_us);
-    if (!conn.ok()) {
-      return std::make_unique<Copy>(pool_, slot,
-                                    client::AttemptOutcome{conn.status(), true});
-    }
+    if (BEACON_UNLIKELY(!conn.ok())) return Unsent(slot, conn.status(), true);
     RpcResult<bool> sent = InvokeRpc<bool, E>((*conn)->endpoint(), [&] {
       send_(**conn);
       return true;
     });
-    if (!sent.result.ok()) {
+    if (BEACON_UNLIKELY(!sent.result.ok())) {
       // Nothing is known to be on the way: close it (and the replica's idle
       // connections after a transport failure).
       if (sent.transport_failure) pool_.Forget(slot);
-      return std::make_unique<Copy>(
-          pool_, slot,
-          client::AttemptOutcome{sent.result.status(), sent.transport_failure});
+      return Unsent(slot, sent.result.status(), sent.transport_failure);
     }
     return std::make_unique<Copy>(pool_, slot, std::move(conn).value(), recv_);
   }
@@ -213,6 +210,14 @@ class PooledCall final : public client::ServerCall {
   T&& TakeReply() { return std::move(*reply_); }
 
  private:
+  // A copy that was not sent; its Finish reports `status`. Out of line and
+  // cold, so that the sent copy's code stays small.
+  [[gnu::noinline, gnu::cold]] std::unique_ptr<client::Attempt> Unsent(
+      ReplicaConnectionPool::Slot& slot, const Status& status, bool transport_failure) {
+    return std::make_unique<Copy>(pool_, slot,
+                                  client::AttemptOutcome{status, transport_failure});
+  }
+
   ReplicaConnectionPool& pool_;
   Send& send_;
   Recv recv_;

@@ -2,6 +2,9 @@
 
 #include <thrift/protocol/TMultiplexedProtocol.h>
 
+#include <algorithm>
+#include <cstring>
+
 namespace beacon::rpc {
 
 using apache::thrift::protocol::TMultiplexedProtocol;
@@ -28,10 +31,23 @@ bool ReplicaConnectionPool::Fresh(ReplicaConnection& conn, int64_t now_us) const
   return now_us - conn.channel().last_used_us() <= options_.max_idle_ms * 1000;
 }
 
+uint64_t ReplicaConnectionPool::IdTag(const std::string& id) {
+  // One load for an id of 8 bytes or more; a short one byte by byte.
+  uint64_t tail = 0;
+  if (id.size() >= 8) {
+    std::memcpy(&tail, id.data() + id.size() - 8, 8);
+  } else {
+    for (const char c : id) tail = tail << 8 | static_cast<unsigned char>(c);
+  }
+  return (tail << 8) ^ id.size();
+}
+
 ReplicaConnectionPool::Slot& ReplicaConnectionPool::Find(const std::string& instance_id) {
   const size_t indexed = index_size_.load(std::memory_order_acquire);
+  const uint64_t tag = IdTag(instance_id);
   for (size_t i = 0; i < indexed; ++i) {
-    Slot* slot = index_[i].load(std::memory_order_relaxed);
+    if (index_[i].tag.load(std::memory_order_relaxed) != tag) continue;
+    Slot* slot = index_[i].slot.load(std::memory_order_relaxed);
     if (slot->id() == instance_id) return *slot;
   }
   MutexLock lock(mu_);
@@ -40,7 +56,8 @@ ReplicaConnectionPool::Slot& ReplicaConnectionPool::Find(const std::string& inst
     slot = std::make_unique<Slot>(instance_id);
     const size_t n = index_size_.load(std::memory_order_relaxed);
     if (n < kIndexed) {
-      index_[n].store(slot.get(), std::memory_order_relaxed);
+      index_[n].tag.store(IdTag(instance_id), std::memory_order_relaxed);
+      index_[n].slot.store(slot.get(), std::memory_order_relaxed);
       index_size_.store(n + 1, std::memory_order_release);
     }
   }

@@ -134,10 +134,22 @@ class ReplicaConnectionPool {
   std::atomic<int64_t> opened_{0};
   mutable Mutex mu_;
   std::map<std::string, std::unique_ptr<Slot>> slots_ GUARDED_BY(mu_);
+  // An index entry: a slot and its id's tag (IdTag), so that Find's scan
+  // reads the index's lines and only the slot it finds, not every slot
+  // before it.
+  struct IndexEntry {
+    std::atomic<uint64_t> tag{0};
+    std::atomic<Slot*> slot{nullptr};
+  };
+  // A cheap summary of an id (its length and last bytes: ids of one service
+  // mostly differ at the end, e.g. a port). Equal ids have equal tags; equal
+  // tags are checked against the id itself.
+  static uint64_t IdTag(const std::string& id);
+
   // The first kIndexed slots in the order they were made: written under
   // mu_, entries below index_size_ never change.
-  std::array<std::atomic<Slot*>, kIndexed> index_{};
   std::atomic<size_t> index_size_{0};
+  std::array<IndexEntry, kIndexed> index_{};
 };
 
 }  // namespace beacon::rpc

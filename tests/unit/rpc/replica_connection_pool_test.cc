@@ -268,5 +268,22 @@ TEST_F(ReplicaConnectionPoolTest, ManyInstancesEachKeepTheirOwnSlot) {
   }
 }
 
+// Find's index compares a tag of each id (its length and last bytes) before
+// the id itself: ids that share both still get a slot each, whichever was
+// made first.
+TEST_F(ReplicaConnectionPoolTest, IdsWithTheSameLengthAndEndingKeepTheirOwnSlots) {
+  ReplicaConnectionPool pool(options_, clock_);
+  const std::vector<std::string> ids = {"a-127.0.0.1:9000", "b-127.0.0.1:9000",
+                                        "c-127.0.0.1:9000", "ab", "ba"};
+  std::vector<ReplicaConnectionPool::Slot*> slots;
+  for (const std::string& id : ids) slots.push_back(&pool.Find(id));
+  for (size_t i = 0; i < ids.size(); ++i) {
+    EXPECT_EQ(slots[i]->id(), ids[i]);
+    for (size_t j = ids.size(); j-- > 0;) {
+      EXPECT_EQ(&pool.Find(ids[j]) == slots[i], i == j) << ids[i] << " / " << ids[j];
+    }
+  }
+}
+
 }  // namespace
 }  // namespace beacon::rpc
