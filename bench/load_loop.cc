@@ -39,7 +39,11 @@ std::vector<LoadResult> RunInterleaved(const LoadSpec& spec,
   warmup.counted = false;
   std::vector<std::map<std::string, int64_t>> warm_counters(sides);
   std::vector<std::map<std::string, int64_t>> last_counters(sides);
-  for (size_t side = 0; side < sides; ++side) {
+  // Every phase, warm-ups included, runs in the same order of the sides, so
+  // that each measured slice follows another side's (see load_loop.h).
+  const auto side_at = [&](size_t j) { return reverse_first ? sides - 1 - j : j; };
+  for (size_t j = 0; j < sides; ++j) {
+    const size_t side = side_at(j);
     warm_counters[side] = engines[side]->Run(warmup).tally.counters;
   }
 
@@ -50,9 +54,8 @@ std::vector<LoadResult> RunInterleaved(const LoadSpec& spec,
   client::LoadPhase slice;
   slice.seconds = spec.measure_s / slices;
   for (int k = 0; k < slices; ++k) {
-    const bool reversed = (k % 2 == 1) != reverse_first;
     for (size_t j = 0; j < sides; ++j) {
-      const size_t side = reversed ? sides - 1 - j : j;
+      const size_t side = side_at(j);
       client::LoadPhaseResult r = engines[side]->Run(slice);
       last_counters[side] = r.tally.counters;  // cumulative: the latest counts
       tallies[side].Merge(r.tally);

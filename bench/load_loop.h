@@ -6,7 +6,7 @@
 // its call timeout.
 //
 // The two sides of a ratio run interleaved (RunInterleaved): both sets of
-// workers stay alive, and the sides take turns in short slices (A B B A A B
+// workers stay alive, and the sides take turns in short slices (A B A B
 // ...), one side at a time, so load from other processes on a shared
 // machine falls on both sides alike instead of on whichever ran second.
 #pragma once
@@ -76,11 +76,17 @@ LoadResult RunClosedLoop(const LoadSpec& spec, const WorkerFactory& factory);
 
 // Runs one load per factory (spec.threads workers each, all created before
 // the clock starts), one side at a time: each side warms up for warmup_s,
-// then the sides take turns in slices until each has run measure_s; the
-// order of the sides reverses every slice (A B, B A, A B, ...), and
-// `reverse_first` starts with B A. A side's calls still in flight at the end
-// of its slice finish before the next side starts. Returns one result per
-// factory, in the factories' order.
+// then the sides take turns in slices until each has run measure_s, always
+// in the same order (A B A B ...; `reverse_first`: B A B A ...), warm-ups
+// included, so that every measured slice follows another side's. A slice
+// that follows its own side's (the A B B A order used before) cost up to
+// twice the CPU per call on this machine, most of all right after its
+// side's warm-up (measured 2026-11-28, docs/ARCHITECTURE.md), and so
+// moved a side's figure by its place in the order. Callers alternate
+// `reverse_first` between repetitions, so neither side is always the
+// later one. A side's calls still in flight at the end of its slice finish
+// before the next side starts. Returns one result per factory, in the
+// factories' order.
 std::vector<LoadResult> RunInterleaved(const LoadSpec& spec,
                                        const std::vector<WorkerFactory>& factories,
                                        bool reverse_first = false);

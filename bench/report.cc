@@ -406,7 +406,9 @@ std::string RenderMarkdown(const json& report) {
          "one "
          "at a time, taking turns in "
       << MetaString(meta, "slice_s")
-      << " s slices (A B B A ...), so load from other processes falls on both alike. "
+      << " s slices (A B A B ..., warm-ups in the same order; the first side "
+         "alternates between repetitions), so load from other processes falls on both "
+         "alike. "
          "Cells "
          "show median (min–max) over repetitions; a ratio is computed within each "
          "repetition, "
