@@ -241,9 +241,10 @@ class ServerCache {
   std::map<std::string, std::unique_ptr<Service>> services_ GUARDED_BY(mu_);
   // The same services in the order they were added, for FindService without
   // the lock (every call looks its service up twice). Written under mu_;
-  // slots below index_size_ never change.
-  std::array<std::atomic<Service*>, kMaxServices> index_{};
+  // slots below index_size_ never change. The count first: a lookup reads it
+  // and the first entries from one cache line.
   std::atomic<size_t> index_size_{0};
+  std::array<std::atomic<Service*>, kMaxServices> index_{};
 
   Mutex workers_mu_;
   CondVar workers_done_;
