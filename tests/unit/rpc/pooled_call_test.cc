@@ -3,7 +3,6 @@
 #include "rpc/pooled_call.h"
 
 #include <gtest/gtest.h>
-#include <thrift/processor/TMultiplexedProcessor.h>
 
 #include <atomic>
 #include <chrono>
@@ -12,6 +11,7 @@
 
 #include "Prime.h"
 #include "core/clock.h"
+#include "prime_test_server.h"
 #include "rpc/thrift_server.h"
 
 namespace beacon::rpc {
@@ -35,13 +35,7 @@ class SlowPrime : public idl::PrimeIf {
 class PooledCallTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto mux = std::make_shared<apache::thrift::TMultiplexedProcessor>();
-    mux->registerProcessor("prime", std::make_shared<idl::PrimeProcessor>(
-                                        std::make_shared<SlowPrime>(delay_ms_)));
-    ServerOptions options;
-    options.host = "127.0.0.1";
-    auto started = ThriftServer::Start(
-        options, std::make_shared<apache::thrift::TSingletonProcessorFactory>(mux));
+    auto started = StartPrimeServer(std::make_shared<SlowPrime>(delay_ms_));
     ASSERT_TRUE(started.ok()) << started.status().ToString();
     server_ = std::move(started).value();
     replica_.id = "r1";

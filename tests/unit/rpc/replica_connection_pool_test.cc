@@ -3,13 +3,13 @@
 #include "rpc/replica_connection_pool.h"
 
 #include <gtest/gtest.h>
-#include <thrift/processor/TMultiplexedProcessor.h>
 
 #include <string>
 #include <vector>
 
 #include "Prime.h"
 #include "core/clock.h"
+#include "prime_test_server.h"
 #include "rpc/thrift_server.h"
 
 namespace beacon::rpc {
@@ -23,13 +23,7 @@ class PongPrime : public idl::PrimeIf {
 };
 
 std::unique_ptr<ThriftServer> StartReplica() {
-  auto mux = std::make_shared<apache::thrift::TMultiplexedProcessor>();
-  mux->registerProcessor(
-      "prime", std::make_shared<idl::PrimeProcessor>(std::make_shared<PongPrime>()));
-  ServerOptions options;
-  options.host = "127.0.0.1";
-  auto started = ThriftServer::Start(
-      options, std::make_shared<apache::thrift::TSingletonProcessorFactory>(mux));
+  auto started = StartPrimeServer(std::make_shared<PongPrime>());
   EXPECT_TRUE(started.ok()) << started.status().ToString();
   return started.ok() ? std::move(started).value() : nullptr;
 }

@@ -9,7 +9,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <thrift/processor/TMultiplexedProcessor.h>
 #include <thrift/protocol/TMultiplexedProtocol.h>
 #include <unistd.h>
 
@@ -22,6 +21,7 @@
 #include <vector>
 
 #include "Prime.h"
+#include "prime_test_server.h"
 #include "rpc/channel.h"
 #include "rpc/thrift_server.h"
 
@@ -143,13 +143,7 @@ class FrameProxy {
 class ReplyReadAhead : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto mux = std::make_shared<apache::thrift::TMultiplexedProcessor>();
-    mux->registerProcessor("prime", std::make_shared<idl::PrimeProcessor>(echo_));
-    ServerOptions options;
-    options.host = "127.0.0.1";
-    options.max_message_bytes = kLimit;
-    auto server = ThriftServer::Start(
-        options, std::make_shared<apache::thrift::TSingletonProcessorFactory>(mux));
+    auto server = StartPrimeServer(echo_, kLimit);
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(server).value();
   }

@@ -4,7 +4,6 @@
 #include "rpc/thrift_server.h"
 
 #include <gtest/gtest.h>
-#include <thrift/processor/TMultiplexedProcessor.h>
 #include <thrift/protocol/TMultiplexedProtocol.h>
 
 #include <chrono>
@@ -16,6 +15,7 @@
 
 #include "Prime.h"
 #include "core/mutex.h"
+#include "prime_test_server.h"
 #include "rpc/channel.h"
 
 namespace beacon::rpc {
@@ -66,13 +66,7 @@ struct Fixture {
   std::unique_ptr<ThriftServer> server;
 
   Fixture() {
-    auto mux = std::make_shared<apache::thrift::TMultiplexedProcessor>();
-    mux->registerProcessor("prime", std::make_shared<idl::PrimeProcessor>(handler));
-    ServerOptions options;
-    options.host = "127.0.0.1";
-    options.port = 0;
-    auto started = ThriftServer::Start(
-        options, std::make_shared<apache::thrift::TSingletonProcessorFactory>(mux));
+    auto started = StartPrimeServer(handler);
     EXPECT_TRUE(started.ok()) << started.status().ToString();
     if (started.ok()) server = std::move(started).value();
   }

@@ -2,12 +2,12 @@
 // message-size limit applies per message, not per connection, and a message
 // over the limit is refused.
 #include <gtest/gtest.h>
-#include <thrift/processor/TMultiplexedProcessor.h>
 #include <thrift/protocol/TMultiplexedProtocol.h>
 
 #include <string>
 
 #include "Prime.h"
+#include "prime_test_server.h"
 #include "rpc/channel.h"
 #include "rpc/thrift_server.h"
 
@@ -29,14 +29,7 @@ class EchoPrime : public idl::PrimeIf {
 };
 
 std::unique_ptr<ThriftServer> StartServer(size_t reply_bytes) {
-  auto mux = std::make_shared<apache::thrift::TMultiplexedProcessor>();
-  mux->registerProcessor("prime", std::make_shared<idl::PrimeProcessor>(
-                                      std::make_shared<EchoPrime>(reply_bytes)));
-  ServerOptions options;
-  options.host = "127.0.0.1";
-  options.max_message_bytes = kLimit;
-  auto server = ThriftServer::Start(
-      options, std::make_shared<apache::thrift::TSingletonProcessorFactory>(mux));
+  auto server = StartPrimeServer(std::make_shared<EchoPrime>(reply_bytes), kLimit);
   EXPECT_TRUE(server.ok()) << server.status().ToString();
   return server.ok() ? std::move(server).value() : nullptr;
 }
